@@ -1,0 +1,23 @@
+// The one error type whose message may reach users. Anything else is logged and shown generically.
+export class AppError extends Error {
+  constructor(
+    public readonly code: string,
+    message: string,
+    public readonly status = 400,
+    public readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (what = "Not found") => new AppError("not_found", what, 404);
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/** The message a user may see for any thrown value. */
+export function publicMessage(e: unknown): string {
+  return isAppError(e) ? e.message : "Something went wrong. Please try again.";
+}

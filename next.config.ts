@@ -1,0 +1,10 @@
+import type { NextConfig } from "next";
+
+const config: NextConfig = {
+  poweredByHeader: false,
+  // Native/wasm-backed packages load their own files at run time: keep them out of the bundle.
+  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "ws", "@prisma/client"],
+  experimental: { serverActions: { bodySizeLimit: "1mb" } },
+};
+
+export default config;
