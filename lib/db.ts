@@ -4,6 +4,8 @@ import path from "node:path";
 import { PrismaClient } from "@prisma/client";
 import { env } from "@/lib/env";
 
+type PgAdapter = InstanceType<typeof import("@prisma/adapter-pg").PrismaPg>;
+
 type Holder = { client?: PrismaClient; close?: () => Promise<void> };
 const holder = ((globalThis as { __pokeDb?: Holder }).__pokeDb ??= {});
 
@@ -21,7 +23,8 @@ async function createClient(): Promise<{ client: PrismaClient; close: () => Prom
   const { PGlite } = await import("@electric-sql/pglite");
   const { PrismaPGlite } = await import("pglite-prisma-adapter");
   const pg = await PGlite.create(pgliteDir());
-  const client = new PrismaClient({ adapter: new PrismaPGlite(pg) });
+  // The adapter is typed against an older @prisma/driver-adapter-utils; it only uses sql + args, which match.
+  const client = new PrismaClient({ adapter: new PrismaPGlite(pg) as unknown as PgAdapter });
   return {
     client,
     close: async () => {

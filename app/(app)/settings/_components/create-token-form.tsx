@@ -1,0 +1,50 @@
+"use client";
+import { useState } from "react";
+import { Alert, Button, Input } from "@/components/ui";
+import { createTokenAction } from "../actions";
+
+export function CreateTokenForm() {
+  const [created, setCreated] = useState<{ token: string; name: string }>();
+  const [error, setError] = useState<string>();
+  const [pending, setPending] = useState(false);
+
+  async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const formEl = e.currentTarget;
+    const form = new FormData(formEl);
+    setPending(true);
+    setError(undefined);
+    const res = await createTokenAction({ name: form.get("name"), expiresInDays: form.get("expiresInDays") || undefined });
+    setPending(false);
+    if (!res.ok) return setError(res.error);
+    setCreated(res.data);
+    formEl.reset();
+  }
+
+  return (
+    <div className="space-y-3">
+      {error && <Alert>{error}</Alert>}
+      {created && (
+        <Alert kind="success">
+          <div>
+            New token <strong>{created.name}</strong> — copy it now, it will not be shown again:
+          </div>
+          <code data-testid="new-token" className="mt-1 block break-all font-mono text-xs">
+            {created.token}
+          </code>
+        </Alert>
+      )}
+      <form onSubmit={onSubmit} className="flex flex-wrap items-end gap-3">
+        <div className="w-64">
+          <Input label="Token name" name="name" placeholder="e.g. laptop CLI" required />
+        </div>
+        <div className="w-40">
+          <Input label="Expires in (days)" name="expiresInDays" type="number" min={0} max={3650} placeholder="never" />
+        </div>
+        <Button type="submit" disabled={pending}>
+          {pending ? "Creating…" : "Create token"}
+        </Button>
+      </form>
+    </div>
+  );
+}

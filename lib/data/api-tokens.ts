@@ -1,0 +1,72 @@
+// API tokens: shown once, stored hashed; they authenticate /api/v1/**, /api/mcp and the tunnel.
+import { audit } from "@/lib/audit";
+import { hashSecret, randomToken } from "@/lib/crypto";
+import { getDb } from "@/lib/db";
+import { AppError } from "@/lib/errors";
+import { apiTokenCreateSchema, type ApiTokenCreateInput } from "@/lib/schemas/auth";
+import type { SessionUser } from "@/lib/data/users";
+
+const TOKEN_PREFIX = "poke_";
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export async function createApiToken(user: SessionUser, input: ApiTokenCreateInput) {
+  const { name, expiresInDays } = apiTokenCreateSchema.parse(input);
+  const token = randomToken(TOKEN_PREFIX);
+  const db = await getDb();
+  const row = await db.apiToken.create({
+    data: {
+      userId: user.id,
+      name,
+      prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+      tokenHash: hashSecret(token),
+      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
+    },
+    select: { id: true, name: true, prefix: true, expiresAt: true },
+  });
+  await audit(user.id, "api_token.create", { type: "api_token", id: row.id }, { name });
+  return { ...row, token };
+}
+
+export async function listApiTokens(user: SessionUser) {
+  const db = await getDb();
+  return db.apiToken.findMany({
+    where: { userId: user.id, revokedAt: null },
+    orderBy: { createdAt: "desc" },
+    select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, expiresAt: true },
+  });
+}
+
+export async function revokeApiToken(user: SessionUser, id: string) {
+  const db = await getDb();
+  const res = await db.apiToken.updateMany({
+    where: { id, userId: user.id, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  if (!res.count) throw new AppError("not_found", "Token not found", 404);
+  await audit(user.id, "api_token.revoke", { type: "api_token", id });
+}
+
+/** The owner of a valid (known, unrevoked, unexpired) token, or an AppError 401 saying why not. */
+export async function authenticateApiToken(raw: string): Promise<SessionUser & { tokenId: string }> {
+  if (!raw.startsWith(TOKEN_PREFIX) || raw.length > 200)
+    throw new AppError("invalid_token", "Invalid API token", 401);
+  const db = await getDb();
+  const row = await db.apiToken.findUnique({
+    where: { tokenHash: hashSecret(raw) },
+    select: {
+      id: true,
+      revokedAt: true,
+      expiresAt: true,
+      lastUsedAt: true,
+      user: { select: { id: true, email: true, name: true, role: true } },
+    },
+  });
+  if (!row) throw new AppError("invalid_token", "Invalid API token", 401);
+  if (row.revokedAt) throw new AppError("token_revoked", "This API token was revoked", 401);
+  if (row.expiresAt && row.expiresAt < new Date())
+    throw new AppError("token_expired", "This API token has expired", 401);
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+  }
+  return { ...row.user, tokenId: row.id };
+}

@@ -1,0 +1,109 @@
+// The app's one server process: local secrets → migrations → (build if needed) → Next.js + WebSocket upgrades.
+// Run with `npm start` (production build) or `npm run dev`.
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { ConfigError, env, prepareLocalSecrets, setEnvForProcess } from "./lib/env";
+import { migrate, openRunner } from "./lib/migrate";
+
+const dev = process.argv.includes("--dev");
+const log = (msg: string) => console.log(`poke: ${msg}`);
+
+function fail(msg: string): never {
+  console.error(`poke: ${msg}`);
+  process.exit(1);
+}
+
+async function applyMigrations() {
+  const { DATABASE_URL, DATA_DIR } = env();
+  const dir = path.resolve(DATA_DIR, "pglite");
+  let runner;
+  try {
+    if (!DATABASE_URL) fs.mkdirSync(dir, { recursive: true });
+    runner = await openRunner(DATABASE_URL ? { databaseUrl: DATABASE_URL } : { pgliteDir: dir });
+  } catch (err) {
+    const where = DATABASE_URL ? "the PostgreSQL database in DATABASE_URL" : `the embedded database in ${dir}`;
+    fail(`cannot open ${where}: ${(err as Error).message}`);
+  }
+  try {
+    const applied = await migrate(runner);
+    if (applied.length) log(`applied ${applied.length} migration(s): ${applied.join(", ")}`);
+  } finally {
+    await runner.close();
+  }
+}
+
+/** A production build is needed when none exists or sources changed since it was made. */
+function buildIfNeeded() {
+  const buildId = path.resolve(".next/BUILD_ID");
+  const built = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
+  const newest = (dir: string): number => {
+    if (!fs.existsSync(dir)) return 0;
+    let max = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      max = Math.max(max, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
+    }
+    return max;
+  };
+  const sources = Math.max(...["app", "components", "lib"].map((d) => newest(path.resolve(d))));
+  if (built && built >= sources) return;
+  log(built ? "sources changed: rebuilding…" : "first start: building the app (takes a minute)…");
+  const r = spawnSync(process.execPath, [path.resolve("node_modules/next/dist/bin/next"), "build"], {
+    stdio: "inherit",
+  });
+  if (r.status !== 0) fail("build failed");
+}
+
+async function main() {
+  try {
+    const { generated, file } = prepareLocalSecrets();
+    if (generated.length) log(`generated ${generated.join(" and ")} into ${file} (keep this file private)`);
+    const e = env();
+    setEnvForProcess({ NEXTAUTH_URL: e.APP_URL, NEXTAUTH_SECRET: e.SESSION_SECRET, NEXT_TELEMETRY_DISABLED: "1" });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  await applyMigrations();
+  if (!dev && !process.argv.includes("--no-build")) buildIfNeeded();
+
+  const { default: next } = await import("next");
+  const { PORT, HOST, APP_URL, DATABASE_URL } = env();
+  const app = next({ dev, dir: process.cwd(), hostname: HOST, port: PORT });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  const upgradeNext = dev ? app.getUpgradeHandler() : undefined;
+
+  const server = http.createServer((req, res) => void handle(req, res));
+  server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
+  server.headersTimeout = 30_000;
+  server.on("upgrade", (req, socket, head) => {
+    // The tunnel endpoint registers itself on globalThis from inside the Next.js bundle.
+    const hook = (globalThis as { __pokeUpgrade?: (r: typeof req, s: typeof socket, h: Buffer) => boolean })
+      .__pokeUpgrade;
+    if (hook?.(req, socket, head)) return;
+    if (upgradeNext) return void upgradeNext(req, socket, head);
+    socket.destroy();
+  });
+  server.on("error", (err: NodeJS.ErrnoException) =>
+    fail(err.code === "EADDRINUSE" ? `port ${PORT} is in use (set PORT)` : err.message),
+  );
+  server.listen(PORT, HOST, () => {
+    const addr = server.address();
+    const port = typeof addr === "object" && addr ? addr.port : PORT;
+    log(`ready on ${APP_URL.replace(/:\d+$/, `:${port}`)} (${DATABASE_URL ? "PostgreSQL" : "embedded PGlite"})`);
+  });
+
+  const stop = () => {
+    server.close();
+    setTimeout(() => process.exit(0), 2000).unref();
+    (globalThis as { __pokeShutdown?: () => Promise<void> }).__pokeShutdown?.().finally(() => process.exit(0));
+    if (!(globalThis as { __pokeShutdown?: unknown }).__pokeShutdown) process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((err) => fail(err instanceof Error ? err.message : String(err)));
