@@ -1,0 +1,176 @@
+// Opens one MCP connection: Streamable HTTP first (auto era negotiation), legacy HTTP+SSE only when the
+// endpoint answers 400/404/405 — never on 401/403 or network failures (DESIGN §5, guide §1.2).
+import {
+  Client,
+  SSEClientTransport,
+  SdkHttpError,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+  type AuthProvider,
+  type ListChangedHandlers,
+  type OAuthClientProvider,
+  type PriorDiscovery,
+} from "@modelcontextprotocol/client";
+import { createEgressFetch, LIMITS, type EgressFetch } from "@/lib/net/egress";
+import { classifyMcpError, type ErrorContext } from "@/lib/mcp/errors";
+
+export type TransportKind = "streamable-http" | "sse";
+
+export const CLIENT_INFO = { name: "poke-self-hosted", version: "0.1.0" };
+export const CONNECT_TIMEOUT_MS = 15_000;
+/** SECURITY §14: at most 50 pages per list. */
+export const MAX_LIST_PAGES = 50;
+
+export type ConnectOptions = {
+  url: string;
+  userId: string;
+  apiKey?: string | null;
+  /** OAuth seam: an OAuthClientProvider (or minimal AuthProvider) manages Authorization when given. */
+  authProvider?: OAuthClientProvider | AuthProvider;
+  /** The transport that worked before: skips probing the other one. */
+  transport?: TransportKind | null;
+  prior?: PriorDiscovery;
+  listChanged?: ListChangedHandlers;
+  timeoutMs?: number;
+  headersTimeoutMs?: number;
+  maxResponseBytes?: number;
+};
+
+export type McpConnection = {
+  client: Client;
+  transport: StreamableHTTPClientTransport | SSEClientTransport;
+  kind: TransportKind;
+  fetch: EgressFetch;
+  /** Terminates the session (DELETE) when there is one, then closes. Never throws. */
+  close(): Promise<void>;
+};
+
+const FALLBACK_STATUSES = new Set([400, 404, 405]);
+
+/**
+ * The headers Poke adds to requests for the MCP server. Scoped to its origin and to MCP-shaped requests
+ * (not OAuth metadata or form-encoded token calls an authorization server on the same origin may get).
+ */
+export function mcpHeadersFor(
+  serverUrl: URL,
+  userId: string,
+  apiKey: string | null | undefined,
+  oauth: boolean,
+) {
+  return (url: URL, init: RequestInit): Record<string, string> | undefined => {
+    if (url.origin !== serverUrl.origin) return undefined;
+    if (url.pathname.startsWith("/.well-known/") || init.body instanceof URLSearchParams) return undefined;
+    const h: Record<string, string> = { "X-Poke-User-Id": userId };
+    if (apiKey && !oauth) h.Authorization = `Bearer ${apiKey}`;
+    return h;
+  };
+}
+
+/** Records the last 401 challenge so a bare SdkHttpError(401) can still be told apart (OAuth vs key). */
+export type ConnectionProbe = ErrorContext & { egress: EgressFetch };
+
+export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
+  const serverUrl = new URL(o.url);
+  const ctx: ConnectionProbe = {
+    url: serverUrl,
+    hasApiKey: !!o.apiKey,
+    egress: undefined as unknown as EgressFetch,
+  };
+  ctx.egress = createEgressFetch({
+    purpose: "mcp",
+    headersFor: mcpHeadersFor(serverUrl, o.userId, o.apiKey, !!o.authProvider),
+    headersTimeoutMs: o.headersTimeoutMs,
+    maxResponseBytes: o.maxResponseBytes,
+    onResponse: (url, res) => {
+      if (res.status === 401 && url.origin === serverUrl.origin) {
+        ctx.challenge = res.headers.get("www-authenticate") ?? "";
+      }
+      if (res.status >= 400 && url.origin === serverUrl.origin) ctx.lastStatus = res.status;
+      ctx.lastContentType = res.headers.get("content-type") ?? undefined;
+    },
+  });
+  return ctx;
+}
+
+function newClient(o: ConnectOptions): Client {
+  return new Client(CLIENT_INFO, {
+    versionNegotiation: {
+      mode: "auto",
+      probe: { timeoutMs: o.timeoutMs ?? CONNECT_TIMEOUT_MS, maxRetries: 0 },
+    },
+    listChanged: o.listChanged,
+    listMaxPages: MAX_LIST_PAGES,
+  });
+}
+
+/** Connects or throws a classified AppError. */
+export async function connectMcp(o: ConnectOptions): Promise<McpConnection> {
+  const probe = createMcpFetch(o);
+  try {
+    return await connectRaw(o, probe);
+  } catch (err) {
+    throw classifyMcpError(err, probe);
+  }
+}
+
+async function connectRaw(o: ConnectOptions, probe: ConnectionProbe): Promise<McpConnection> {
+  const url = new URL(o.url);
+  const timeout = Math.min(o.timeoutMs ?? CONNECT_TIMEOUT_MS, LIMITS.hardMaxMs);
+  const transportOpts = { authProvider: o.authProvider, fetch: probe.egress };
+  if (o.transport !== "sse") {
+    const client = newClient(o);
+    const transport = new StreamableHTTPClientTransport(url, transportOpts);
+    try {
+      await client.connect(transport, { timeout, ...(o.prior ? { prior: o.prior } : {}) });
+      return wrap(client, transport, "streamable-http", probe.egress);
+    } catch (err) {
+      await client.close().catch(() => {});
+      if (err instanceof UnauthorizedError) throw err; // needs consent: never downgrade
+      const status = err instanceof SdkHttpError ? err.status : undefined;
+      if (status === undefined || !FALLBACK_STATUSES.has(status)) throw err;
+      if (o.transport === "streamable-http") throw err;
+      probe.streamableStatus = status;
+    }
+  }
+  // A fresh Client for the SSE attempt (guide §1.2); same auth and fetch.
+  probe.challenge = undefined;
+  const client = newClient(o);
+  const transport = new SSEClientTransport(url, transportOpts);
+  try {
+    await client.connect(transport, { timeout });
+  } catch (err) {
+    await client.close().catch(() => {});
+    probe.triedSse = true;
+    throw err;
+  }
+  return wrap(client, transport, "sse", probe.egress);
+}
+
+function wrap(
+  client: Client,
+  transport: StreamableHTTPClientTransport | SSEClientTransport,
+  kind: TransportKind,
+  fetch: EgressFetch,
+): McpConnection {
+  let closed: Promise<void> | undefined;
+  return {
+    client,
+    transport,
+    kind,
+    fetch,
+    close: () =>
+      (closed ??= (async () => {
+        if (transport instanceof StreamableHTTPClientTransport) {
+          await withTimeout(transport.terminateSession(), 5_000).catch(() => {});
+        }
+        await client.close().catch(() => {});
+      })()),
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)))]).finally(
+    () => clearTimeout(t),
+  );
+}

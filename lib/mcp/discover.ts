@@ -1,0 +1,182 @@
+// Discovery: server metadata plus every page of tools/list, within SECURITY §14 limits. Everything the
+// server sends is treated as data: copied without prototype-polluting keys, depth-checked, hashed.
+import { createHash } from "node:crypto";
+import { AppError } from "@/lib/errors";
+import type { McpConnection, TransportKind } from "@/lib/mcp/connect";
+import { classifyMcpError } from "@/lib/mcp/errors";
+
+export const MAX_TOOLS = 1000;
+export const MAX_PAGES = 50;
+export const MAX_JSON_DEPTH = 64;
+const MAX_NAME = 256;
+const MAX_TEXT = 64 * 1024;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+export type JsonObject = { [k: string]: JsonValue };
+
+export type ServerMeta = {
+  name: string | null;
+  title: string | null;
+  version: string | null;
+  protocolVersion: string | null;
+  era: "legacy" | "modern" | null;
+  transport: TransportKind;
+  capabilities: JsonObject | null;
+  instructions: string | null;
+};
+
+export type ToolDefinition = {
+  name: string;
+  title: string | null;
+  description: string | null;
+  inputSchema: JsonObject;
+  outputSchema: JsonObject | null;
+  annotations: JsonObject | null;
+  definitionHash: string;
+};
+
+/** Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types. */
+export function sanitizeJson(value: unknown, what: string, depth = 0): JsonValue {
+  if (depth > MAX_JSON_DEPTH) {
+    throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
+  }
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, depth + 1));
+  if (typeof value === "object") {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (k === "__proto__" || v === undefined) continue;
+      out[k] = sanitizeJson(v, what, depth + 1);
+    }
+    return out;
+  }
+  return null;
+}
+
+function objectOrNull(v: unknown, what: string): JsonObject | null {
+  if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
+  return sanitizeJson(v, what) as JsonObject;
+}
+
+function text(v: unknown, max = MAX_TEXT): string | null {
+  return typeof v === "string" ? v.slice(0, max) : null;
+}
+
+/** Canonical JSON: sorted keys, so equal definitions hash equally whatever the server's key order. */
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
+  const keys = Object.keys(v as object).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): string {
+  const canonical = stableStringify({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: t.inputSchema,
+    outputSchema: t.outputSchema,
+    annotations: t.annotations,
+  });
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** Normalizes one tools/list entry; returns undefined for entries without a usable name. */
+export function normalizeTool(raw: unknown): ToolDefinition | undefined {
+  if (!raw || typeof raw !== "object") return undefined;
+  const r = raw as Record<string, unknown>;
+  const name = typeof r.name === "string" ? r.name : "";
+  if (!name || name.length > MAX_NAME) return undefined;
+  const what = `The definition of tool "${name.slice(0, 64)}"`;
+  const t = {
+    name,
+    title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
+    description: text(r.description),
+    inputSchema: objectOrNull(r.inputSchema, what) ?? { type: "object" },
+    outputSchema: objectOrNull(r.outputSchema, what),
+    annotations: objectOrNull(r.annotations, what),
+  };
+  return { ...t, definitionHash: definitionHash(t) };
+}
+
+export function serverMeta(conn: McpConnection): ServerMeta {
+  const c = conn.client;
+  const info = c.getServerVersion() as Record<string, unknown> | undefined;
+  return {
+    name: text(info?.name, 256),
+    title: text(info?.title, 256),
+    version: text(info?.version, 128),
+    protocolVersion: text(c.getNegotiatedProtocolVersion(), 64),
+    era: c.getProtocolEra() ?? null,
+    transport: conn.kind,
+    capabilities: objectOrNull(c.getServerCapabilities(), "The server's capabilities"),
+    instructions: text(c.getInstructions()),
+  };
+}
+
+/** Walks every tools/list page with explicit cursors so the tool and page caps apply as we go. */
+export async function listAllTools(
+  conn: McpConnection,
+  opts: { timeoutMs?: number } = {},
+): Promise<ToolDefinition[]> {
+  if (!conn.client.getServerCapabilities()?.tools) return [];
+  const tools = new Map<string, ToolDefinition>();
+  const seenCursors = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 0; ; page++) {
+    if (page >= MAX_PAGES) {
+      throw new AppError(
+        "too_many_pages",
+        `The server's tool list goes on for more than ${MAX_PAGES} pages.`,
+        502,
+      );
+    }
+    const res = await conn.client.request(
+      { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
+      { timeout: opts.timeoutMs ?? 30_000 },
+    );
+    for (const raw of (res as { tools?: unknown[] }).tools ?? []) {
+      const t = normalizeTool(raw);
+      if (t && !tools.has(t.name)) tools.set(t.name, t);
+      if (tools.size > MAX_TOOLS) {
+        throw new AppError(
+          "too_many_tools",
+          `The server lists more than ${MAX_TOOLS} tools; Poke supports at most ${MAX_TOOLS}.`,
+          502,
+        );
+      }
+    }
+    const next = (res as { nextCursor?: unknown }).nextCursor;
+    if (typeof next !== "string" || next === "") break;
+    if (seenCursors.has(next)) {
+      throw new AppError(
+        "too_many_pages",
+        "The server's tool list pagination loops (a cursor repeated).",
+        502,
+      );
+    }
+    seenCursors.add(next);
+    cursor = next;
+  }
+  return [...tools.values()];
+}
+
+export type Discovery = { server: ServerMeta; tools: ToolDefinition[] };
+
+/** Metadata + all tools, errors classified. */
+export async function discover(
+  conn: McpConnection,
+  ctx: { url: URL; hasApiKey: boolean },
+  opts: { timeoutMs?: number } = {},
+): Promise<Discovery> {
+  conn.fetch.lastError = undefined;
+  try {
+    const server = serverMeta(conn);
+    const tools = await listAllTools(conn, opts);
+    return { server, tools };
+  } catch (err) {
+    throw classifyMcpError(err, { ...ctx, egress: conn.fetch });
+  }
+}

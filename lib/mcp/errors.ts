@@ -1,0 +1,177 @@
+// Turns whatever the SDK or the network threw into one AppError a person can act on.
+// Server-supplied text is quoted as data, shortened, never trusted as markup.
+import {
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  UnauthorizedError,
+} from "@modelcontextprotocol/client";
+import { AppError, isAppError } from "@/lib/errors";
+import { OVERSIZED_RPC_CODE, type EgressFetch } from "@/lib/net/egress";
+
+export type ErrorContext = {
+  url: URL;
+  hasApiKey: boolean;
+  egress?: EgressFetch;
+  /** WWW-Authenticate of the last 401 from the MCP origin */
+  challenge?: string;
+  lastStatus?: number;
+  lastContentType?: string;
+  /** status that made the Streamable HTTP attempt fall back to SSE */
+  streamableStatus?: number;
+  triedSse?: boolean;
+};
+
+/** Server text shown to users: one line, bounded. */
+export function quoteServerText(text: unknown, max = 200): string {
+  const s = String(text ?? "")
+    .replace(/[\u0000-\u001f\u007f]+/g, " ")
+    .trim();
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+function unauthorized(ctx: ErrorContext): AppError {
+  const oauth = /resource_metadata/i.test(ctx.challenge ?? "");
+  if (oauth) {
+    return new AppError(
+      "needs_auth",
+      "The server requires authorization: connect with OAuth to grant access.",
+      401,
+      { challenge: true },
+    );
+  }
+  return ctx.hasApiKey
+    ? new AppError(
+        "unauthorized",
+        "The server answered 401 and rejected the API key: check or replace the key.",
+        401,
+      )
+    : new AppError("unauthorized", "The server answered 401: add an API key or connect with OAuth.", 401);
+}
+
+function httpStatusError(status: number, ctx: ErrorContext, message: string): AppError {
+  if (status === 401) return unauthorized(ctx);
+  if (status === 403)
+    return new AppError(
+      "forbidden",
+      "The server answered 403 Forbidden: the key or account lacks access to it.",
+      403,
+    );
+  if (status === 404 || status === 405 || status === 400) {
+    return new AppError(
+      "not_mcp",
+      `No MCP endpoint answered at ${ctx.url.href} (HTTP ${status}). Check the path — it is often /mcp or /sse.`,
+      502,
+      { status, detail: quoteServerText(message) },
+    );
+  }
+  if (status === 429)
+    return new AppError("rate_limited", "The server is rate-limiting requests (429). Try again later.", 429);
+  if (status >= 500) {
+    return new AppError(
+      "server_error",
+      `The server failed with HTTP ${status}. Try again later or check its logs.`,
+      502,
+      {
+        status,
+      },
+    );
+  }
+  return new AppError("http_error", `The server answered HTTP ${status}.`, 502, { status });
+}
+
+function notMcp(ctx: ErrorContext, what: string): AppError {
+  return new AppError(
+    "not_mcp",
+    `${ctx.url.host} answered with ${what}, not MCP. Check that the URL points at the MCP endpoint.`,
+    502,
+  );
+}
+
+function findCause<T>(err: unknown, pred: (e: unknown) => e is T): T | undefined {
+  let cur: unknown = err;
+  for (let i = 0; cur && i < 6; i++) {
+    if (pred(cur)) return cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const statusInMessage =
+  /\bHTTP (\d{3})\b|\(HTTP (\d{3})\)|status(?: code)?:? (\d{3})|Non-200 status code \((\d{3})\)/i;
+
+/** Classifies an error from connecting to or talking with an MCP server. */
+export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
+  const app = findCause(err, isAppError);
+  if (app) return app;
+  // The SDK wraps fetch failures (e.g. "probe failed: fetch failed"); the egress knows the root cause.
+  const egressErr = ctx.egress?.lastError;
+  if (egressErr && !(err instanceof ProtocolError)) return egressErr;
+  if (err instanceof UnauthorizedError)
+    return unauthorized({ ...ctx, challenge: ctx.challenge || "resource_metadata" });
+  if (err instanceof SdkHttpError) return httpStatusError(err.status, ctx, err.message);
+  if (err instanceof SdkError) {
+    switch (err.code) {
+      case SdkErrorCode.RequestTimeout:
+        return new AppError("timeout", `${ctx.url.host} did not answer in time.`, 504);
+      case SdkErrorCode.ListPaginationExceeded:
+        return new AppError("too_many_pages", "The server's tool list has too many pages (limit 50).", 502);
+      case SdkErrorCode.ClientHttpUnexpectedContent:
+        return notMcp(ctx, describeContentType(ctx.lastContentType));
+      case SdkErrorCode.ConnectionClosed:
+        return new AppError(
+          "connection_closed",
+          `The connection to ${ctx.url.host} closed unexpectedly.`,
+          502,
+        );
+      case SdkErrorCode.EraNegotiationFailed: {
+        const status = (err as { status?: number }).status ?? ctx.lastStatus;
+        if (status) return httpStatusError(status, ctx, err.message);
+        return new AppError(
+          "protocol_error",
+          `Could not agree on an MCP protocol version with ${ctx.url.host}.`,
+          502,
+        );
+      }
+      default:
+        break;
+    }
+  }
+  if (err instanceof ProtocolError) {
+    if (err.code === OVERSIZED_RPC_CODE && /exceeded the/.test(err.message)) {
+      return new AppError("too_large", `${ctx.url.host}: ${quoteServerText(err.message)}`, 502);
+    }
+    return new AppError(
+      "protocol_error",
+      `The server returned an error: ${quoteServerText(err.message)}`,
+      502,
+      {
+        rpcCode: err.code,
+      },
+    );
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof SyntaxError || /JSON|Unexpected token|parse/i.test(message)) {
+    return notMcp(ctx, "a response that is not valid JSON-RPC");
+  }
+  const m = statusInMessage.exec(message);
+  const status = m ? Number(m[1] ?? m[2] ?? m[3] ?? m[4]) : (err as { code?: unknown }).code;
+  if (typeof status === "number" && status >= 400 && status < 600)
+    return httpStatusError(status, ctx, message);
+  if (ctx.lastStatus && ctx.lastStatus >= 400) return httpStatusError(ctx.lastStatus, ctx, message);
+  if (/invalid_union|Invalid input|ZodError|expected/i.test(message)) {
+    return notMcp(ctx, "messages that do not follow the MCP schema");
+  }
+  return new AppError(
+    "protocol_error",
+    `Talking to ${ctx.url.host} failed: ${quoteServerText(message)}`,
+    502,
+  );
+}
+
+function describeContentType(ct: string | undefined): string {
+  if (!ct) return "an unexpected response";
+  if (/html/i.test(ct)) return "an HTML page";
+  return `content of type ${quoteServerText(ct, 60)}`;
+}
