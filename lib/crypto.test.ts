@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { setEnvForProcess } from "@/lib/env";
 import {
   CryptoError,
@@ -20,9 +20,8 @@ import {
 const keyA = `kA:${Buffer.alloc(32, 1).toString("base64")}`;
 const keyB = `kB:${Buffer.alloc(32, 2).toString("base64")}`;
 const aad = { table: "Integration", column: "apiKeyEnc", id: "int_1" };
-const saved = process.env.ENCRYPTION_KEYS;
 
-function useKeys(keys: string) {
+function setKeys(keys: string) {
   setEnvForProcess({ SESSION_SECRET: "s".repeat(32), ENCRYPTION_KEYS: keys });
 }
 
@@ -35,8 +34,8 @@ function tamper(ct: string, index: number): string {
   return parts.join(".");
 }
 
-beforeEach(() => useKeys(keyA));
-afterAll(() => setEnvForProcess({ ENCRYPTION_KEYS: saved }));
+// Each test file runs in its own worker process, so these settings do not leak into other files.
+beforeEach(() => setKeys(keyA));
 
 describe("field encryption", () => {
   it("round-trips ASCII, unicode and the empty string", () => {
@@ -65,7 +64,7 @@ describe("field encryption", () => {
   });
 
   it("detects a swapped key id, even to another configured key", () => {
-    useKeys(`${keyA},${keyB}`);
+    setKeys(`${keyA},${keyB}`);
     const ct = encryptField("secret", aad);
     expect(() => decryptField(ct.replace("v1.kA.", "v1.kB."), aad)).toThrow(CryptoError);
   });
@@ -77,7 +76,7 @@ describe("field encryption", () => {
 
   it("fails on an unknown key id without revealing key material", () => {
     const ct = encryptField("secret", aad);
-    useKeys(keyB);
+    setKeys(keyB);
     expect(() => decryptField(ct, aad)).toThrow(/Unknown encryption key id "kA"/);
   });
 
@@ -121,7 +120,7 @@ describe("key rotation", () => {
     const old = encryptField("old secret", aad);
     expect(needsReencryption(old)).toBe(false);
 
-    useKeys(`${keyB},${keyA}`);
+    setKeys(`${keyB},${keyA}`);
     expect(currentKeyId()).toBe("kB");
     expect(decryptField(old, aad)).toBe("old secret");
     expect(keyIdOf(old)).toBe("kA");
@@ -136,7 +135,7 @@ describe("key rotation", () => {
     expect(decryptField(rotated, aad)).toBe("old secret");
 
     // once the old key is dropped, rotated values still decrypt
-    useKeys(keyB);
+    setKeys(keyB);
     expect(decryptField(rotated, aad)).toBe("old secret");
     expect(() => decryptField(old, aad)).toThrow(CryptoError);
   });
@@ -154,7 +153,7 @@ describe("key configuration", () => {
     ["non-base64", `k1:${"!".repeat(44)}`, /exactly 32 bytes/],
     ["only commas", ",,", /ENCRYPTION_KEYS is empty/],
   ])("rejects %s with one line and no key material", (_name, keys, message) => {
-    useKeys(keys);
+    setKeys(keys);
     let error: Error | undefined;
     try {
       encryptField("x", aad);
@@ -168,7 +167,7 @@ describe("key configuration", () => {
 
   it("picks up a changed ENCRYPTION_KEYS immediately", () => {
     expect(keyIdOf(encryptField("x", aad))).toBe("kA");
-    useKeys(keyB);
+    setKeys(keyB);
     expect(keyIdOf(encryptField("x", aad))).toBe("kB");
   });
 });
