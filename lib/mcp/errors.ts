@@ -66,6 +66,13 @@ function httpStatusError(status: number, ctx: ErrorContext, message: string): Ap
       { status, detail: quoteServerText(message) },
     );
   }
+  if (status >= 300 && status < 400) {
+    return new AppError(
+      "redirect_refused",
+      `${ctx.url.host} redirected the request elsewhere (HTTP ${status}); Poke doesn't follow MCP redirects across origins. Use the final URL.`,
+      502,
+    );
+  }
   if (status === 429)
     return new AppError("rate_limited", "The server is rate-limiting requests (429). Try again later.", 429);
   if (status >= 500) {
@@ -119,6 +126,8 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
         return new AppError("too_many_pages", "The server's tool list has too many pages (limit 50).", 502);
       case SdkErrorCode.ClientHttpUnexpectedContent:
         return notMcp(ctx, describeContentType(ctx.lastContentType));
+      case SdkErrorCode.InvalidResult:
+        return notMcp(ctx, "results that do not follow the MCP schema");
       case SdkErrorCode.ConnectionClosed:
         return new AppError(
           "connection_closed",
@@ -126,6 +135,9 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
           502,
         );
       case SdkErrorCode.EraNegotiationFailed: {
+        // The probe wraps the real failure (e.g. HTML instead of JSON): classify that instead.
+        const inner = err.cause ?? (err.data as { cause?: unknown } | undefined)?.cause;
+        if (inner && inner !== err) return classifyMcpError(inner, ctx);
         const status = (err as { status?: number }).status ?? ctx.lastStatus;
         if (status) return httpStatusError(status, ctx, err.message);
         return new AppError(

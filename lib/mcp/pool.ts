@@ -1,0 +1,301 @@
+// Pooled live MCP sessions keyed by (user, integration) — never shared across users. Sessions close when
+// idle; an expired session re-initializes once before the call is sent; tools/call is never retried
+// otherwise (SECURITY §20). Kept on globalThis so Next.js bundles and the custom server share one pool.
+import { SdkError, SdkErrorCode, SdkHttpError, type CallToolResult } from "@modelcontextprotocol/client";
+import { getDb } from "@/lib/db";
+import { AppError, isAppError, notFound } from "@/lib/errors";
+import { log } from "@/lib/log";
+import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
+import { classifyMcpError } from "@/lib/mcp/errors";
+import { knownTransport, loadIntegration, type EngineIntegration } from "@/lib/mcp/integration";
+import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
+import { LIMITS } from "@/lib/net/egress";
+
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+export const MAX_CALL_TIMEOUT_MS = LIMITS.hardMaxMs;
+
+type PoolConfig = { idleMs: number; maxSessions: number; resyncDebounceMs: number };
+
+type Entry = {
+  key: string;
+  userId: string;
+  integrationId: string;
+  /** url + key + transport the session was opened with; a change means reconnect */
+  fingerprint: string;
+  conn: McpConnection;
+  inflight: number;
+  lastUsed: number;
+  idleTimer?: NodeJS.Timeout;
+};
+
+type Pool = {
+  entries: Map<string, Entry>;
+  opening: Map<string, Promise<Entry>>;
+  resyncTimers: Map<string, NodeJS.Timeout>;
+  config: PoolConfig;
+};
+
+const pool: Pool = ((globalThis as { __pokeMcpPool?: Pool }).__pokeMcpPool ??= {
+  entries: new Map(),
+  opening: new Map(),
+  resyncTimers: new Map(),
+  config: { idleMs: 5 * 60_000, maxSessions: 500, resyncDebounceMs: 300 },
+});
+
+export function configurePool(c: Partial<PoolConfig>): void {
+  Object.assign(pool.config, c);
+}
+
+export function poolSize(): number {
+  return pool.entries.size;
+}
+
+const keyOf = (userId: string, integrationId: string) => `${userId}\u0000${integrationId}`;
+
+/** Clamp a requested timeout to (0, 300 s]. */
+export function effectiveTimeout(ms?: number): number {
+  if (!ms || !Number.isFinite(ms) || ms <= 0) return DEFAULT_CALL_TIMEOUT_MS;
+  return Math.min(ms, MAX_CALL_TIMEOUT_MS);
+}
+
+export type CallContext = { userId: string; integrationId: string };
+export type CallOptions = { timeoutMs?: number; signal?: AbortSignal };
+export type CallOutcome = { result: CallToolResult; latencyMs: number };
+
+/** Calls a tool on the integration's server through a pooled session. Throws AppError. */
+export async function callTool(
+  ctx: CallContext,
+  name: string,
+  args: Record<string, unknown> = {},
+  opts: CallOptions = {},
+): Promise<CallOutcome> {
+  const integ = await loadIntegration(ctx.userId, ctx.integrationId);
+  const db = await getDb();
+  const tool = await db.tool.findFirst({
+    where: { integrationId: integ.id, name },
+    select: { inputSchema: true, enabled: true },
+  });
+  if (!tool)
+    throw notFound(`This integration has no tool named "${name.slice(0, 128)}". Re-sync if it is new.`);
+  if (!tool.enabled)
+    throw new AppError("tool_disabled", `The tool "${name}" is disabled for this integration.`, 403);
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw new AppError("invalid_arguments", "Tool arguments must be a JSON object.", 400);
+  }
+  const issues = validateJsonSchema(tool.inputSchema, args);
+  if (issues.length) {
+    throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
+  }
+  return callOnSession(integ, name, args, opts);
+}
+
+async function callOnSession(
+  integ: EngineIntegration,
+  name: string,
+  args: Record<string, unknown>,
+  opts: CallOptions,
+): Promise<CallOutcome> {
+  const timeout = effectiveTimeout(opts.timeoutMs);
+  let entry = await acquire(integ);
+  const started = performance.now();
+  try {
+    let result: CallToolResult;
+    try {
+      result = await invoke(entry, name, args, timeout, opts.signal);
+    } catch (err) {
+      // A 404 (or a v1-style 400 "session") means the server never executed the call: safe to resend once.
+      if (!isSessionGone(err, entry)) throw err;
+      release(entry);
+      await closeEntry(entry);
+      entry = await acquire(integ);
+      result = await invoke(entry, name, args, timeout, opts.signal);
+    }
+    return { result, latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    throw callError(err, entry, integ, name, timeout, opts.signal);
+  } finally {
+    release(entry);
+  }
+}
+
+function invoke(
+  entry: Entry,
+  name: string,
+  args: Record<string, unknown>,
+  timeout: number,
+  signal?: AbortSignal,
+): Promise<CallToolResult> {
+  entry.conn.fetch.lastError = undefined;
+  return entry.conn.client.callTool(
+    { name, arguments: args },
+    { timeout, maxTotalTimeout: timeout, signal },
+  ) as Promise<CallToolResult>;
+}
+
+function isSessionGone(err: unknown, entry: Entry): boolean {
+  if (!(err instanceof SdkHttpError) || entry.conn.kind !== "streamable-http") return false;
+  if (!(entry.conn.transport as { sessionId?: string }).sessionId) return false;
+  return err.status === 404 || (err.status === 400 && /session/i.test(err.message));
+}
+
+function callError(
+  err: unknown,
+  entry: Entry,
+  integ: EngineIntegration,
+  name: string,
+  timeout: number,
+  signal?: AbortSignal,
+): AppError {
+  if (signal?.aborted) return new AppError("cancelled", `The call to "${name}" was cancelled.`, 499);
+  const timedOut = err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout;
+  if (timedOut) {
+    return new AppError(
+      "timeout",
+      `The tool "${name}" did not finish within ${formatSeconds(timeout)}; the call was cancelled.`,
+      504,
+    );
+  }
+  const app = isAppError(err)
+    ? err
+    : classifyMcpError(err, { url: new URL(integ.url), hasApiKey: !!integ.apiKey, egress: entry.conn.fetch });
+  // Transport-level failures leave the session in an unknown state: reconnect next time (never resend now).
+  if (app.code !== "protocol_error" && app.code !== "too_large") void closeEntry(entry);
+  return app;
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Session lifecycle
+
+function fingerprintOf(integ: EngineIntegration): string {
+  return `${integ.url}\u0000${integ.apiKeyEnc ?? ""}\u0000${integ.authKind}`;
+}
+
+async function acquire(integ: EngineIntegration): Promise<Entry> {
+  const key = keyOf(integ.userId, integ.id);
+  let entry = pool.entries.get(key);
+  if (entry && entry.fingerprint !== fingerprintOf(integ)) {
+    await closeEntry(entry);
+    entry = undefined;
+  }
+  if (!entry) {
+    let opening = pool.opening.get(key);
+    if (!opening) {
+      opening = open(integ, key).finally(() => pool.opening.delete(key));
+      pool.opening.set(key, opening);
+    }
+    entry = await opening;
+  }
+  entry.inflight++;
+  entry.lastUsed = Date.now();
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  entry.idleTimer = undefined;
+  return entry;
+}
+
+function release(entry: Entry): void {
+  if (entry.inflight > 0) entry.inflight--;
+  entry.lastUsed = Date.now();
+  if (entry.inflight === 0 && pool.entries.get(entry.key) === entry) armIdleTimer(entry);
+}
+
+function armIdleTimer(entry: Entry): void {
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  entry.idleTimer = setTimeout(() => {
+    if (entry.inflight === 0) void closeEntry(entry);
+  }, pool.config.idleMs);
+  entry.idleTimer.unref?.();
+}
+
+async function open(integ: EngineIntegration, key: string): Promise<Entry> {
+  await makeRoom();
+  const conn = await connectMcp({
+    url: integ.url,
+    userId: integ.userId,
+    apiKey: integ.apiKey,
+    transport: knownTransport(integ),
+    listChanged: {
+      tools: {
+        autoRefresh: false,
+        debounceMs: pool.config.resyncDebounceMs,
+        onChanged: () => scheduleResync(integ.userId, integ.id),
+      },
+    },
+  });
+  const entry: Entry = {
+    key,
+    userId: integ.userId,
+    integrationId: integ.id,
+    fingerprint: fingerprintOf(integ),
+    conn,
+    inflight: 0,
+    lastUsed: Date.now(),
+  };
+  // A transport that closes under us (server restart, network) drops the entry; the next call reconnects.
+  const prevOnClose = conn.client.onclose;
+  conn.client.onclose = () => {
+    prevOnClose?.();
+    if (pool.entries.get(key) === entry) pool.entries.delete(key);
+  };
+  pool.entries.set(key, entry);
+  return entry;
+}
+
+/** Evicts the least recently used idle sessions when the pool is full. */
+async function makeRoom(): Promise<void> {
+  if (pool.entries.size < pool.config.maxSessions) return;
+  const idle = [...pool.entries.values()]
+    .filter((e) => e.inflight === 0)
+    .sort((a, b) => a.lastUsed - b.lastUsed);
+  const excess = pool.entries.size - pool.config.maxSessions + 1;
+  if (idle.length < excess) {
+    throw new AppError("busy", "Too many open MCP sessions right now. Try again shortly.", 503);
+  }
+  await Promise.all(idle.slice(0, excess).map(closeEntry));
+}
+
+async function closeEntry(entry: Entry): Promise<void> {
+  if (entry.idleTimer) clearTimeout(entry.idleTimer);
+  if (pool.entries.get(entry.key) === entry) pool.entries.delete(entry.key);
+  await entry.conn.close();
+}
+
+/** Closes the pooled session of one integration (after edit, delete, re-authorization). */
+export async function dropSession(userId: string, integrationId: string): Promise<void> {
+  const key = keyOf(userId, integrationId);
+  const opening = pool.opening.get(key);
+  if (opening) await opening.catch(() => undefined);
+  const entry = pool.entries.get(key);
+  if (entry) await closeEntry(entry);
+}
+
+/** Closes every session (shutdown, tests). */
+export async function closeAll(): Promise<void> {
+  for (const t of pool.resyncTimers.values()) clearTimeout(t);
+  pool.resyncTimers.clear();
+  await Promise.all([...pool.opening.values()].map((p) => p.catch(() => undefined)));
+  await Promise.all([...pool.entries.values()].map(closeEntry));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// list_changed → debounced re-sync
+
+function scheduleResync(userId: string, integrationId: string): void {
+  const key = keyOf(userId, integrationId);
+  const prev = pool.resyncTimers.get(key);
+  if (prev) clearTimeout(prev);
+  const timer = setTimeout(() => {
+    pool.resyncTimers.delete(key);
+    // Imported lazily: sync.ts does not depend on the pool, and this keeps the module graph acyclic.
+    void import("@/lib/mcp/sync")
+      .then(({ syncIntegration }) => syncIntegration(userId, integrationId))
+      .catch((err) =>
+        log.warn("re-sync after tools/list_changed failed", { integrationId, err: String(err) }),
+      );
+  }, pool.config.resyncDebounceMs);
+  timer.unref?.();
+  pool.resyncTimers.set(key, timer);
+}
