@@ -5,7 +5,14 @@ const config = [
   ...nextVitals,
   ...nextTs,
   {
-    ignores: [".next/**", "node_modules/**", "data/**", "next-env.d.ts", "test-results/**", "playwright-report/**"],
+    ignores: [
+      ".next/**",
+      "node_modules/**",
+      "data/**",
+      "next-env.d.ts",
+      "test-results/**",
+      "playwright-report/**",
+    ],
   },
   {
     rules: {
@@ -16,7 +23,16 @@ const config = [
     },
   },
   {
-    files: ["lib/env.ts", "prisma.config.ts", "scripts/**", "test/**", "e2e/**", "bench/**", "playwright.config.ts", "cli/**"],
+    files: [
+      "lib/env.ts",
+      "prisma.config.ts",
+      "scripts/**",
+      "test/**",
+      "e2e/**",
+      "bench/**",
+      "playwright.config.ts",
+      "cli/**",
+    ],
     rules: { "no-restricted-properties": "off" },
   },
 ];

@@ -2,6 +2,8 @@ import type { NextConfig } from "next";
 
 const config: NextConfig = {
   poweredByHeader: false,
+  // `npm test` type-checks the whole project (tsc --noEmit); the build need not repeat it.
+  typescript: { ignoreBuildErrors: true },
   // Native/wasm-backed packages load their own files at run time: keep them out of the bundle.
   serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "ws", "@prisma/client"],
   experimental: { serverActions: { bodySizeLimit: "1mb" } },

@@ -14,6 +14,8 @@ export default defineConfig({
     const { PGlite } = await import("@electric-sql/pglite");
     const { PrismaPGlite } = await import("pglite-prisma-adapter");
     // typed against an older driver-adapter-utils; structurally the same at run time
-    return new PrismaPGlite(new PGlite()) as unknown as InstanceType<typeof import("@prisma/adapter-pg").PrismaPg>;
+    return new PrismaPGlite(new PGlite()) as unknown as InstanceType<
+      typeof import("@prisma/adapter-pg").PrismaPg
+    >;
   },
 });

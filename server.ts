@@ -15,6 +15,25 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
+/** PGlite is single-process: refuse to open a data directory another live server holds. */
+function lockDataDir() {
+  const file = path.resolve(env().DATA_DIR, "server.pid");
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8"));
+    if (pid && pid !== process.pid) {
+      process.kill(pid, 0); // throws when no such process
+      fail(`another Poke server (pid ${pid}) is using ${path.dirname(file)}; stop it or set DATA_DIR`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as NodeJS.ErrnoException).code !== "ESRCH")
+      throw err;
+  }
+  fs.writeFileSync(file, String(process.pid));
+  process.on("exit", () => {
+    if (fs.readFileSync(file, "utf8") === String(process.pid)) fs.rmSync(file, { force: true });
+  });
+}
+
 async function applyMigrations() {
   const { DATABASE_URL, DATA_DIR } = env();
   const dir = path.resolve(DATA_DIR, "pglite");
@@ -23,7 +42,9 @@ async function applyMigrations() {
     if (!DATABASE_URL) fs.mkdirSync(dir, { recursive: true });
     runner = await openRunner(DATABASE_URL ? { databaseUrl: DATABASE_URL } : { pgliteDir: dir });
   } catch (err) {
-    const where = DATABASE_URL ? "the PostgreSQL database in DATABASE_URL" : `the embedded database in ${dir}`;
+    const where = DATABASE_URL
+      ? "the PostgreSQL database in DATABASE_URL"
+      : `the embedded database in ${dir}`;
     fail(`cannot open ${where}: ${(err as Error).message}`);
   }
   try {
@@ -61,11 +82,16 @@ async function main() {
     const { generated, file } = prepareLocalSecrets();
     if (generated.length) log(`generated ${generated.join(" and ")} into ${file} (keep this file private)`);
     const e = env();
-    setEnvForProcess({ NEXTAUTH_URL: e.APP_URL, NEXTAUTH_SECRET: e.SESSION_SECRET, NEXT_TELEMETRY_DISABLED: "1" });
+    setEnvForProcess({
+      NEXTAUTH_URL: e.APP_URL,
+      NEXTAUTH_SECRET: e.SESSION_SECRET,
+      NEXT_TELEMETRY_DISABLED: "1",
+    });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  if (!env().DATABASE_URL) lockDataDir();
   await applyMigrations();
   if (!dev && !process.argv.includes("--no-build")) buildIfNeeded();
 
@@ -93,13 +119,17 @@ async function main() {
   server.listen(PORT, HOST, () => {
     const addr = server.address();
     const port = typeof addr === "object" && addr ? addr.port : PORT;
-    log(`ready on ${APP_URL.replace(/:\d+$/, `:${port}`)} (${DATABASE_URL ? "PostgreSQL" : "embedded PGlite"})`);
+    log(
+      `ready on ${APP_URL.replace(/:\d+$/, `:${port}`)} (${DATABASE_URL ? "PostgreSQL" : "embedded PGlite"})`,
+    );
   });
 
   const stop = () => {
     server.close();
     setTimeout(() => process.exit(0), 2000).unref();
-    (globalThis as { __pokeShutdown?: () => Promise<void> }).__pokeShutdown?.().finally(() => process.exit(0));
+    (globalThis as { __pokeShutdown?: () => Promise<void> })
+      .__pokeShutdown?.()
+      .finally(() => process.exit(0));
     if (!(globalThis as { __pokeShutdown?: unknown }).__pokeShutdown) process.exit(0);
   };
   process.on("SIGINT", stop);

@@ -23,14 +23,20 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
           </Link>
           <nav className="flex gap-1" aria-label="Main">
             {links.map((l) => (
-              <Link key={l.href} href={l.href} className="rounded-md px-2 py-1 text-sm text-zinc-700 hover:bg-zinc-100">
+              <Link
+                key={l.href}
+                href={l.href}
+                className="rounded-md px-2 py-1 text-sm text-zinc-700 hover:bg-zinc-100"
+              >
                 {l.label}
               </Link>
             ))}
           </nav>
           <div className="ml-auto flex items-center gap-3 text-sm text-zinc-600">
             <span data-testid="current-user">{user.email}</span>
-            {user.role === "admin" && <span className="rounded bg-indigo-100 px-1.5 py-0.5 text-xs text-indigo-800">admin</span>}
+            {user.role === "admin" && (
+              <span className="rounded bg-indigo-100 px-1.5 py-0.5 text-xs text-indigo-800">admin</span>
+            )}
             <SignOutButton />
           </div>
         </div>

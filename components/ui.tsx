@@ -20,7 +20,12 @@ export function Button({
   );
 }
 
-export function Input({ label, hint, error, ...props }: InputHTMLAttributes<HTMLInputElement> & {
+export function Input({
+  label,
+  hint,
+  error,
+  ...props
+}: InputHTMLAttributes<HTMLInputElement> & {
   label: string;
   hint?: ReactNode;
   error?: string;
@@ -39,7 +44,12 @@ export function Input({ label, hint, error, ...props }: InputHTMLAttributes<HTML
   );
 }
 
-export function Card({ title, actions, children, className = "" }: {
+export function Card({
+  title,
+  actions,
+  children,
+  className = "",
+}: {
   title?: ReactNode;
   actions?: ReactNode;
   children: ReactNode;
@@ -58,7 +68,13 @@ export function Card({ title, actions, children, className = "" }: {
   );
 }
 
-export function Alert({ kind = "error", children }: { kind?: "error" | "success" | "info" | "warn"; children: ReactNode }) {
+export function Alert({
+  kind = "error",
+  children,
+}: {
+  kind?: "error" | "success" | "info" | "warn";
+  children: ReactNode;
+}) {
   const styles = {
     error: "border-red-200 bg-red-50 text-red-800",
     success: "border-emerald-200 bg-emerald-50 text-emerald-800",
@@ -66,13 +82,22 @@ export function Alert({ kind = "error", children }: { kind?: "error" | "success"
     warn: "border-amber-200 bg-amber-50 text-amber-900",
   }[kind];
   return (
-    <div role={kind === "error" ? "alert" : "status"} className={`rounded-md border px-3 py-2 text-sm ${styles}`}>
+    <div
+      role={kind === "error" ? "alert" : "status"}
+      className={`rounded-md border px-3 py-2 text-sm ${styles}`}
+    >
       {children}
     </div>
   );
 }
 
-export function Badge({ tone = "zinc", children }: { tone?: "zinc" | "green" | "red" | "amber" | "sky"; children: ReactNode }) {
+export function Badge({
+  tone = "zinc",
+  children,
+}: {
+  tone?: "zinc" | "green" | "red" | "amber" | "sky";
+  children: ReactNode;
+}) {
   const styles = {
     zinc: "bg-zinc-100 text-zinc-700",
     green: "bg-emerald-100 text-emerald-800",
@@ -80,7 +105,9 @@ export function Badge({ tone = "zinc", children }: { tone?: "zinc" | "green" | "
     amber: "bg-amber-100 text-amber-900",
     sky: "bg-sky-100 text-sky-800",
   }[tone];
-  return <span className={`inline-flex rounded px-1.5 py-0.5 text-xs font-medium ${styles}`}>{children}</span>;
+  return (
+    <span className={`inline-flex rounded px-1.5 py-0.5 text-xs font-medium ${styles}`}>{children}</span>
+  );
 }
 
 export function formatDate(d: Date | string | null | undefined): string {

@@ -7,15 +7,15 @@ import { isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 
 export type ActionResult<T = unknown> =
-  | { ok: true; data: T }
-  | { ok: false; error: string; fieldErrors?: Record<string, string> };
+  { ok: true; data: T } | { ok: false; error: string; fieldErrors?: Record<string, string> };
 
 type Opts = { admin?: boolean; public?: boolean };
 
 function fromFormData(input: unknown): unknown {
   if (!(input instanceof FormData)) return input;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of input.entries()) if (!k.startsWith("$ACTION")) out[k] = typeof v === "string" ? v : v.name;
+  for (const [k, v] of input.entries())
+    if (!k.startsWith("$ACTION")) out[k] = typeof v === "string" ? v : v.name;
   return out;
 }
 

@@ -30,7 +30,11 @@ export function errorResponse(e: unknown, where: string): Response {
   if (e instanceof ZodError) {
     const issue = e.issues[0];
     const field = issue?.path.join(".");
-    return jsonError("invalid_input", field ? `${field}: ${issue.message}` : (issue?.message ?? "Invalid input"), 400);
+    return jsonError(
+      "invalid_input",
+      field ? `${field}: ${issue.message}` : (issue?.message ?? "Invalid input"),
+      400,
+    );
   }
   log.error(`unhandled error in ${where}`, e);
   return jsonError("internal", "Something went wrong. Please try again.", 500);
@@ -41,7 +45,8 @@ export async function readJson(req: Request): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? 0);
   if (declared > MAX_JSON_BODY) throw new AppError("too_large", "Request body is too large (max 1 MiB)", 413);
   const text = await req.text();
-  if (text.length > MAX_JSON_BODY) throw new AppError("too_large", "Request body is too large (max 1 MiB)", 413);
+  if (text.length > MAX_JSON_BODY)
+    throw new AppError("too_large", "Request body is too large (max 1 MiB)", 413);
   if (!text.trim()) return {};
   try {
     return JSON.parse(text);
@@ -65,7 +70,8 @@ export function withApiToken(handler: Handler) {
   return async (req: Request, ctx: RouteCtx) => {
     try {
       const token = bearer(req);
-      if (!token) throw new AppError("unauthorized", "Send an API token as Authorization: Bearer <token>", 401);
+      if (!token)
+        throw new AppError("unauthorized", "Send an API token as Authorization: Bearer <token>", 401);
       const user = await authenticateApiToken(token);
       return await handler({ user, req, params: await ctx.params });
     } catch (e) {

@@ -13,7 +13,11 @@ function emit(level: Level, msg: string, extra?: unknown) {
   }
   if (levels[level] < levels[threshold]) return;
   const detail =
-    extra instanceof Error ? ` ${extra.name}: ${extra.message}${extra.stack ? `\n${extra.stack}` : ""}` : extra ? ` ${JSON.stringify(extra)}` : "";
+    extra instanceof Error
+      ? ` ${extra.name}: ${extra.message}${extra.stack ? `\n${extra.stack}` : ""}`
+      : extra
+        ? ` ${JSON.stringify(extra)}`
+        : "";
   (level === "error" ? console.error : level === "warn" ? console.warn : console.log)(
     `${new Date().toISOString()} ${level} ${msg}${detail}`,
   );

@@ -10,12 +10,12 @@ export type SqlRunner = {
   close(): Promise<void>;
 };
 
-const MIGRATIONS_DIR = path.resolve(process.cwd(), "prisma/migrations");
+const MIGRATIONS_DIR = path.join(/*turbopackIgnore: true*/ process.cwd(), "prisma", "migrations");
 const LOCK_ID = 727_001;
 
 export function listMigrations(dir = MIGRATIONS_DIR): { name: string; sql: string; checksum: string }[] {
   return fs
-    .readdirSync(dir, { withFileTypes: true })
+    .readdirSync(/*turbopackIgnore: true*/ dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, "migration.sql")))
     .map((d) => d.name)
     .sort()
@@ -53,9 +53,9 @@ export async function migrate(runner: SqlRunner, dir = MIGRATIONS_DIR): Promise<
       `CREATE TABLE IF NOT EXISTS "_poke_migrations" (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Map(
-      (await runner.rows<{ name: string; checksum: string }>(`SELECT name, checksum FROM "_poke_migrations"`)).map(
-        (r) => [r.name, r.checksum],
-      ),
+      (
+        await runner.rows<{ name: string; checksum: string }>(`SELECT name, checksum FROM "_poke_migrations"`)
+      ).map((r) => [r.name, r.checksum]),
     );
     const applied: string[] = [];
     for (const m of listMigrations(dir)) {
@@ -67,7 +67,10 @@ export async function migrate(runner: SqlRunner, dir = MIGRATIONS_DIR): Promise<
       await runner.exec(`BEGIN`);
       try {
         await runner.exec(m.sql);
-        await runner.rows(`INSERT INTO "_poke_migrations" (name, checksum) VALUES ($1, $2)`, [m.name, m.checksum]);
+        await runner.rows(`INSERT INTO "_poke_migrations" (name, checksum) VALUES ($1, $2)`, [
+          m.name,
+          m.checksum,
+        ]);
         await runner.exec(`COMMIT`);
       } catch (err) {
         await runner.exec(`ROLLBACK`);

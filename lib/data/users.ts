@@ -1,8 +1,8 @@
 // Accounts: sign-up, credential check, roles. The first account (or ADMIN_EMAILS) becomes admin.
-import { Prisma, type Role } from "@prisma/client";
+import type { Prisma, Role } from "@prisma/client";
 import { audit } from "@/lib/audit";
 import { hashPassword, verifyPassword } from "@/lib/crypto";
-import { getDb } from "@/lib/db";
+import { getDb, isUniqueViolation } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { signUpSchema, type SignUpInput } from "@/lib/schemas/auth";
@@ -32,7 +32,7 @@ export async function signUp(input: SignUpInput): Promise<SessionUser> {
     await audit(user.id, "user.signup", { type: "user", id: user.id }, { role: user.role });
     return user;
   } catch (e) {
-    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002")
+    if (isUniqueViolation(e))
       throw new AppError("email_taken", "An account with this email already exists. Sign in instead.", 409);
     throw e;
   }

@@ -11,8 +11,11 @@ export const createTokenAction = defineAction(apiTokenCreateSchema, async (input
   return { token: t.token, name: t.name };
 });
 
-export const revokeTokenAction = defineAction(z.object({ id: z.string().min(1).max(64) }), async ({ id }, user) => {
-  await revokeApiToken(user, id);
-  revalidatePath("/settings");
-  return null;
-});
+export const revokeTokenAction = defineAction(
+  z.object({ id: z.string().min(1).max(64) }),
+  async ({ id }, user) => {
+    await revokeApiToken(user, id);
+    revalidatePath("/settings");
+    return null;
+  },
+);

@@ -20,14 +20,17 @@ export default async function SettingsPage() {
           Any MCP client can use all your connected integrations through this endpoint, with an API token as{" "}
           <code className="rounded bg-zinc-100 px-1">Authorization: Bearer &lt;token&gt;</code>.
         </p>
-        <code data-testid="agent-endpoint" className="mt-3 block rounded bg-zinc-900 px-3 py-2 text-sm text-zinc-100">
+        <code
+          data-testid="agent-endpoint"
+          className="mt-3 block rounded bg-zinc-900 px-3 py-2 text-sm text-zinc-100"
+        >
           {appUrl}/api/mcp
         </code>
       </Card>
       <Card title="API tokens">
         <p className="mb-4 text-sm text-zinc-600">
-          Tokens authenticate the <code>poke</code> CLI, scripts calling <code>/api/v1</code>, and agents. A token is shown
-          once; store it safely.
+          Tokens authenticate the <code>poke</code> CLI, scripts calling <code>/api/v1</code>, and agents. A
+          token is shown once; store it safely.
         </p>
         <CreateTokenForm />
         <table className="mt-6 w-full text-left text-sm">

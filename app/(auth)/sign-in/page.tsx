@@ -15,7 +15,11 @@ const ERRORS: Record<string, string> = {
   NoEmail: "Your identity provider did not share an email address.",
 };
 
-export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string>> }) {
+export default async function SignInPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string>>;
+}) {
   const sp = await searchParams;
   const returnTo = safeReturnPath(sp.callbackUrl);
   if (await currentUser()) redirect(returnTo);
@@ -28,7 +32,10 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       />
       <p className="mt-6 text-center text-sm text-zinc-600">
         No account?{" "}
-        <Link className="font-medium text-zinc-900 underline" href={`/sign-up?callbackUrl=${encodeURIComponent(returnTo)}`}>
+        <Link
+          className="font-medium text-zinc-900 underline"
+          href={`/sign-up?callbackUrl=${encodeURIComponent(returnTo)}`}
+        >
           Sign up
         </Link>
       </p>

@@ -8,7 +8,11 @@ import { SignUpForm } from "./_components/sign-up-form";
 export const metadata: Metadata = { title: "Sign up" };
 export const dynamic = "force-dynamic";
 
-export default async function SignUpPage({ searchParams }: { searchParams: Promise<Record<string, string>> }) {
+export default async function SignUpPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string>>;
+}) {
   const returnTo = safeReturnPath((await searchParams).callbackUrl);
   if (await currentUser()) redirect(returnTo);
   return (
@@ -16,7 +20,10 @@ export default async function SignUpPage({ searchParams }: { searchParams: Promi
       <SignUpForm returnTo={returnTo} />
       <p className="mt-6 text-center text-sm text-zinc-600">
         Already have an account?{" "}
-        <Link className="font-medium text-zinc-900 underline" href={`/sign-in?callbackUrl=${encodeURIComponent(returnTo)}`}>
+        <Link
+          className="font-medium text-zinc-900 underline"
+          href={`/sign-in?callbackUrl=${encodeURIComponent(returnTo)}`}
+        >
           Sign in
         </Link>
       </p>

@@ -3,7 +3,15 @@ import { useState } from "react";
 import { Button } from "@/components/ui";
 import { setRoleAction } from "../actions";
 
-export function RoleButton({ userId, email, role }: { userId: string; email: string; role: "user" | "admin" }) {
+export function RoleButton({
+  userId,
+  email,
+  role,
+}: {
+  userId: string;
+  email: string;
+  role: "user" | "admin";
+}) {
   const [pending, setPending] = useState(false);
   const next = role === "admin" ? "user" : "admin";
   return (

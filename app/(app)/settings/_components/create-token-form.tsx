@@ -14,7 +14,10 @@ export function CreateTokenForm() {
     const form = new FormData(formEl);
     setPending(true);
     setError(undefined);
-    const res = await createTokenAction({ name: form.get("name"), expiresInDays: form.get("expiresInDays") || undefined });
+    const res = await createTokenAction({
+      name: form.get("name"),
+      expiresInDays: form.get("expiresInDays") || undefined,
+    });
     setPending(false);
     if (!res.ok) return setError(res.error);
     setCreated(res.data);
@@ -34,12 +37,19 @@ export function CreateTokenForm() {
           </code>
         </Alert>
       )}
-      <form onSubmit={onSubmit} className="flex flex-wrap items-end gap-3">
+      <form onSubmit={onSubmit} className="flex flex-wrap items-end gap-3" noValidate>
         <div className="w-64">
           <Input label="Token name" name="name" placeholder="e.g. laptop CLI" required />
         </div>
         <div className="w-40">
-          <Input label="Expires in (days)" name="expiresInDays" type="number" min={0} max={3650} placeholder="never" />
+          <Input
+            label="Expires in (days)"
+            name="expiresInDays"
+            type="number"
+            min={0}
+            max={3650}
+            placeholder="never"
+          />
         </div>
         <Button type="submit" disabled={pending}>
           {pending ? "Creating…" : "Create token"}

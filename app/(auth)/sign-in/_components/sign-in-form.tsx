@@ -3,7 +3,11 @@ import { signIn } from "next-auth/react";
 import { useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
 
-export function SignInForm({ returnTo, providers, initialError }: {
+export function SignInForm({
+  returnTo,
+  providers,
+  initialError,
+}: {
   returnTo: string;
   providers: { id: string; name: string }[];
   initialError?: string;
@@ -26,7 +30,9 @@ export function SignInForm({ returnTo, providers, initialError }: {
       return;
     }
     setPending(false);
-    setError(res?.error === "CredentialsSignin" ? "Wrong email or password." : "Sign-in failed. Please try again.");
+    setError(
+      res?.error === "CredentialsSignin" ? "Wrong email or password." : "Sign-in failed. Please try again.",
+    );
   }
 
   return (
@@ -43,7 +49,12 @@ export function SignInForm({ returnTo, providers, initialError }: {
       {providers.length > 0 && (
         <div className="space-y-2 border-t border-zinc-100 pt-4">
           {providers.map((p) => (
-            <Button key={p.id} variant="secondary" className="w-full" onClick={() => signIn(p.id, { callbackUrl: returnTo })}>
+            <Button
+              key={p.id}
+              variant="secondary"
+              className="w-full"
+              onClick={() => signIn(p.id, { callbackUrl: returnTo })}
+            >
               Continue with {p.name}
             </Button>
           ))}

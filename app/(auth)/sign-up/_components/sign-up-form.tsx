@@ -12,7 +12,11 @@ export function SignUpForm({ returnTo }: { returnTo: string }) {
   async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
-    const input = { name: String(form.get("name") ?? ""), email: String(form.get("email")), password: String(form.get("password")) };
+    const input = {
+      name: String(form.get("name") ?? ""),
+      email: String(form.get("email")),
+      password: String(form.get("password")),
+    };
     setPending(true);
     setError(undefined);
     setFieldErrors({});
@@ -23,7 +27,11 @@ export function SignUpForm({ returnTo }: { returnTo: string }) {
       setFieldErrors(res.fieldErrors ?? {});
       return;
     }
-    const login = await signIn("credentials", { email: input.email, password: input.password, redirect: false });
+    const login = await signIn("credentials", {
+      email: input.email,
+      password: input.password,
+      redirect: false,
+    });
     if (login?.ok && !login.error) window.location.assign(returnTo);
     else {
       setPending(false);
@@ -37,7 +45,14 @@ export function SignUpForm({ returnTo }: { returnTo: string }) {
       {error && <Alert>{error}</Alert>}
       <form onSubmit={onSubmit} className="space-y-4" noValidate>
         <Input label="Name" name="name" autoComplete="name" error={fieldErrors.name} />
-        <Input label="Email" name="email" type="email" autoComplete="email" required error={fieldErrors.email} />
+        <Input
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          error={fieldErrors.email}
+        />
         <Input
           label="Password"
           name="password"

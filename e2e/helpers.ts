@@ -1,0 +1,59 @@
+import { expect, type Locator, type Page } from "@playwright/test";
+import { randomBytes } from "node:crypto";
+
+export const PASSWORD = "correct horse battery staple";
+export const ADMIN = { email: "admin@e2e.test", password: PASSWORD };
+
+export function uniqueEmail(tag = "user"): string {
+  return `${tag}-${randomBytes(4).toString("hex")}@e2e.test`;
+}
+
+export async function signUp(page: Page, email: string, password = PASSWORD, returnTo?: string) {
+  await page.goto(returnTo ? `/sign-up?callbackUrl=${encodeURIComponent(returnTo)}` : "/sign-up");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByTestId("current-user")).toHaveText(email);
+}
+
+export async function signIn(page: Page, email: string, password = PASSWORD) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("current-user")).toHaveText(email);
+}
+
+export async function signOut(page: Page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
+}
+
+/** Signs in as the admin (ADMIN_EMAILS), creating the account on first use. */
+export async function signInAdmin(page: Page) {
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const ok = await page
+    .getByTestId("current-user")
+    .waitFor({ timeout: 5000 })
+    .then(() => true)
+    .catch(() => false);
+  if (!ok) await signUp(page, ADMIN.email, ADMIN.password);
+}
+
+/** Creates an API token in Settings and returns it (as shown once). */
+export async function createApiToken(page: Page, name: string): Promise<string> {
+  await page.goto("/settings");
+  await page.getByLabel("Token name").fill(name);
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.getByTestId("new-token").textContent())?.trim() ?? "";
+  expect(token).toMatch(/^poke_/);
+  return token;
+}
+
+/** The page's own alert (Next.js adds an empty route announcer with the same role). */
+export function alertOf(page: Page): Locator {
+  return page.locator('[role="alert"]:not(#__next-route-announcer__)');
+}

@@ -1,0 +1,66 @@
+// e2e: a production build of the app, started by the test setup on a free port with its own database,
+// driven through Debian's Chromium. E2E_DB=postgres runs the same specs on PostgreSQL.
+import { defineConfig } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+// Chosen once in the main process; workers inherit the environment.
+if (!process.env.E2E_PORT) {
+  process.env.E2E_PORT = execFileSync(process.execPath, [
+    "-e",
+    "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+  ])
+    .toString()
+    .trim();
+  process.env.E2E_DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "poke-e2e-"));
+}
+const port = Number(process.env.E2E_PORT);
+const baseURL = `http://localhost:${port}`;
+const pgUrl = process.env.E2E_DB === "postgres" ? (process.env.E2E_DATABASE_URL ?? "") : "";
+
+export default defineConfig({
+  testDir: "e2e",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: "node --import tsx server.ts --no-build",
+    url: `${baseURL}/api/health`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      APP_URL: baseURL,
+      DATA_DIR: process.env.E2E_DATA_DIR!,
+      ALLOW_PRIVATE_NETWORK: "1",
+      ADMIN_EMAILS: "admin@e2e.test",
+      NODE_ENV: "production",
+      ...(pgUrl ? { DATABASE_URL: pgUrl } : {}),
+    },
+  },
+});
