@@ -364,12 +364,15 @@ describe("pooled calls", () => {
     const id = await makeIntegration(userId, srv.url);
     await syncIntegration(userId, id);
     const initsBefore = rpc(srv.requests, "initialize").length;
+    const probesBefore = rpc(srv.requests, "server/discover").length;
     for (let i = 0; i < 5; i++) {
       const { result, latencyMs } = await callTool({ userId, integrationId: id }, "add", { a: i, b: 1 });
       expect(result.structuredContent).toEqual({ sum: i + 1 });
       expect(latencyMs).toBeGreaterThanOrEqual(0);
     }
     expect(rpc(srv.requests, "initialize").length - initsBefore).toBe(1);
+    // the era verdict stored by the sync skips the server/discover probe
+    expect(rpc(srv.requests, "server/discover").length - probesBefore).toBe(0);
     const callsBefore = rpc(srv.requests, "tools/call").length;
     const err = await expectAppError(
       callTool({ userId, integrationId: id }, "add", { a: "x" }),
@@ -381,12 +384,23 @@ describe("pooled calls", () => {
     await expectAppError(callTool({ userId, integrationId: id }, "nope", {}), "not_found");
   });
 
-  it("returns isError results as results", async () => {
-    const srv = await track(startMcpServer());
-    const id = await makeIntegration(userId, srv.url);
-    await syncIntegration(userId, id);
-    const { result } = await callTool({ userId, integrationId: id }, "fail", {});
-    expect(result.isError).toBe(true);
+  it("returns isError results as results and caps result size", async () => {
+    for (const mode of ["modern", "sessionful"] as const) {
+      const srv = await track(startMcpServer({ mode }));
+      const id = await makeIntegration(userId, srv.url);
+      await syncIntegration(userId, id);
+      const { result } = await callTool({ userId, integrationId: id }, "fail", {});
+      expect(result.isError).toBe(true);
+      const t0 = Date.now();
+      const err = await expectAppError(
+        callTool({ userId, integrationId: id }, "big", { bytes: 9 * 1024 * 1024 }),
+        "too_large",
+      );
+      expect(err.message, mode).toMatch(/8 MiB/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      const ok = await callTool({ userId, integrationId: id }, "big", { bytes: 1000 });
+      expect(ok.result.isError).toBeFalsy();
+    }
   });
 
   it("an expired session re-initializes once and the call runs exactly once", async () => {

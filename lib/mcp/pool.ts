@@ -1,7 +1,13 @@
 // Pooled live MCP sessions keyed by (user, integration) — never shared across users. Sessions close when
 // idle; an expired session re-initializes once before the call is sent; tools/call is never retried
 // otherwise (SECURITY §20). Kept on globalThis so Next.js bundles and the custom server share one pool.
-import { SdkError, SdkErrorCode, SdkHttpError, type CallToolResult } from "@modelcontextprotocol/client";
+import {
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  type CallToolResult,
+  type PriorDiscovery,
+} from "@modelcontextprotocol/client";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
@@ -210,9 +216,23 @@ function armIdleTimer(entry: Entry): void {
   entry.idleTimer.unref?.();
 }
 
+const ERA_VERDICT_TTL_MS = 24 * 60 * 60_000;
+
+/**
+ * The era verdict of the last sync, used to skip the server/discover probe (guide §1.1). Only "legacy"
+ * is cached: a modern prior needs the full discover result. It expires, since an upgraded server keeps
+ * answering initialize and the verdict would otherwise stick forever.
+ */
+function eraPrior(integ: EngineIntegration): PriorDiscovery | undefined {
+  const fresh = integ.lastSyncedAt && Date.now() - integ.lastSyncedAt.getTime() < ERA_VERDICT_TTL_MS;
+  return fresh && integ.protocolEra === "legacy" && integ.transport === "streamable-http"
+    ? { kind: "legacy" }
+    : undefined;
+}
+
 async function open(integ: EngineIntegration, key: string): Promise<Entry> {
   await makeRoom();
-  const conn = await connectMcp({
+  const options = {
     url: integ.url,
     userId: integ.userId,
     apiKey: integ.apiKey,
@@ -224,7 +244,12 @@ async function open(integ: EngineIntegration, key: string): Promise<Entry> {
         onChanged: () => scheduleResync(integ.userId, integ.id),
       },
     },
-  });
+  };
+  const prior = eraPrior(integ);
+  // Connecting is not a tool call, so retrying without a (possibly stale) verdict is safe.
+  const conn = await (prior
+    ? connectMcp({ ...options, prior }).catch(() => connectMcp(options))
+    : connectMcp(options));
   const entry: Entry = {
     key,
     userId: integ.userId,
