@@ -68,10 +68,9 @@ export function env(): Env {
     throw new ConfigError(`Invalid configuration — ${lines.join("; ")}`);
   }
   const e = parsed.data;
-  const missing = [
-    !e.SESSION_SECRET && "SESSION_SECRET",
-    !e.ENCRYPTION_KEYS && "ENCRYPTION_KEYS",
-  ].filter(Boolean);
+  const missing = [!e.SESSION_SECRET && "SESSION_SECRET", !e.ENCRYPTION_KEYS && "ENCRYPTION_KEYS"].filter(
+    Boolean,
+  );
   if (missing.length) {
     throw new ConfigError(
       `Missing configuration: ${missing.join(", ")}. Run \`npm start\` once to generate local secrets, or set them.`,
