@@ -1,0 +1,379 @@
+// The two legs of an authorization: start (discover, register, PKCE, pending row, authorization URL) and
+// callback (consume the pending row atomically, check iss, exchange the code at the recorded token
+// endpoint, store the grant, re-sync). SECURITY §7–10 and §23.
+import { randomUUID } from "node:crypto";
+import {
+  auth,
+  extractWWWAuthenticateParams,
+  IssuerMismatchError,
+  validateAuthorizationResponseIssuer,
+  type OAuthDiscoveryState,
+} from "@modelcontextprotocol/client";
+import { audit } from "@/lib/audit";
+import { decryptField, encryptField, hashSecret, randomToken } from "@/lib/crypto";
+import { getDb } from "@/lib/db";
+import { AppError, isAppError } from "@/lib/errors";
+import { log } from "@/lib/log";
+import { mcpHeadersFor } from "@/lib/mcp/connect";
+import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
+import { createEgressFetch } from "@/lib/net/egress";
+import { classifyOAuthError, OAUTH_ERROR_MESSAGES } from "@/lib/oauth/errors";
+import { oauthProviderFor } from "@/lib/oauth/grant";
+import { assertSafeOAuthUrl, createOAuthFetch } from "@/lib/oauth/net";
+import { DbOAuthProvider, integrationTarget, resourceFor } from "@/lib/oauth/provider";
+import {
+  bindPreRegisteredIssuer,
+  loadOAuthIntegration,
+  pendingAad,
+  resolveClientSource,
+  setIntegrationState,
+  type ClientSource,
+  type OAuthIntegration,
+} from "@/lib/oauth/store";
+
+/** SECURITY §8: a pending authorization lives 10 minutes. */
+export const PENDING_TTL_MS = 10 * 60_000;
+/** Consumed and expired rows are kept a day so replays are recognized (and audited) as such. */
+const PENDING_RETENTION_MS = 24 * 60 * 60_000;
+
+/** What the pending row records about the flow (public data; the verifier is a separate encrypted column). */
+type PendingEndpoints = {
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  resource?: string;
+  discovery: OAuthDiscoveryState;
+};
+
+export type StartInput = {
+  userId: string;
+  integrationId: string;
+  /** The random value of the browser-binding cookie (only its hash is stored). */
+  browserBinding: string;
+  /** Extra scope to request (step-up); defaults to the template's scopes or the server's challenge. */
+  scope?: string;
+};
+
+/**
+ * Starts an authorization for one of the user's integrations and returns the URL to send the browser to.
+ * The pending row is stored before this returns. Failures are recorded on the integration, audited and
+ * thrown as AppError.
+ */
+export async function startAuthorization(input: StartInput): Promise<{ authorizationUrl: string }> {
+  if (!input.browserBinding || input.browserBinding.length < 22) {
+    throw new AppError("invalid_request", "Missing browser binding.", 400);
+  }
+  const integ = await loadOAuthIntegration(input.userId, input.integrationId);
+  const fetchFn = createOAuthFetch();
+  try {
+    const client = await resolveClientSource(integ);
+    const state = randomToken("", 32);
+    const provider = new DbOAuthProvider({ integration: integ, client, mode: { kind: "start", state } });
+    const challenge = await probeChallenge(integ);
+    const result = await auth(provider, {
+      serverUrl: integ.url,
+      resourceMetadataUrl: challenge.resourceMetadataUrl,
+      scope: input.scope ?? client.template?.scopes ?? challenge.scope,
+      fetchFn,
+      // Connect/Reconnect always asks the person again; refreshing is grant.ts's job.
+      forceReauthorization: true,
+    });
+    const discovery = provider.discovery;
+    const meta = discovery?.authorizationServerMetadata;
+    if (result !== "REDIRECT" || !provider.authorizationUrl || !provider.codeVerifierValue || !meta) {
+      throw new AppError("oauth_failed", "The authorization server did not start an authorization.", 502);
+    }
+    const endpoints: PendingEndpoints = {
+      authorizationEndpoint: meta.authorization_endpoint,
+      tokenEndpoint: meta.token_endpoint,
+      resource: resourceFor(client, discovery),
+      discovery,
+    };
+    const db = await getDb();
+    const id = randomUUID();
+    await db.oAuthPending.create({
+      data: {
+        id,
+        stateHash: hashSecret(state),
+        userId: integ.userId,
+        integrationId: integ.id,
+        browserHash: hashSecret(input.browserBinding),
+        issuer: meta.issuer,
+        endpoints: endpoints as object,
+        verifierEnc: encryptField(provider.codeVerifierValue, pendingAad(id)),
+        expiresAt: new Date(Date.now() + PENDING_TTL_MS),
+      },
+    });
+    await db.oAuthPending
+      .deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - PENDING_RETENTION_MS) } } })
+      .catch((e) => log.warn("pruning pending OAuth rows failed", { err: String(e) }));
+    await audit(integ.userId, "oauth.start", integrationTarget(integ), {
+      issuer: meta.issuer,
+      client: client.preRegistered?.source ?? "dynamic",
+    });
+    return { authorizationUrl: provider.authorizationUrl.href };
+  } catch (err) {
+    const app = classifyOAuthError(err, fetchFn.lastError);
+    await recordRejection(integ, "start", app, err);
+    throw app;
+  }
+}
+
+/**
+ * SECURITY §7: the 401 challenge's resource_metadata comes first; well-known paths are the SDK's
+ * fallback. One unauthenticated request, as any MCP client would send first.
+ */
+async function probeChallenge(
+  integ: OAuthIntegration,
+): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
+  const serverUrl = new URL(integ.url);
+  const egress = createEgressFetch({
+    purpose: "mcp",
+    headersFor: mcpHeadersFor(serverUrl, integ.userId, null, true),
+  });
+  const res = await egress(serverUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "poke", version: "0.1.0" },
+      },
+    }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  await res.body?.cancel().catch(() => {});
+  if (res.status !== 401 && res.status !== 403) return {};
+  const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(res);
+  if (resourceMetadataUrl) assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL");
+  return { resourceMetadataUrl, scope };
+}
+
+async function recordRejection(
+  integ: { id: string; userId: string },
+  leg: "start" | "callback",
+  app: AppError,
+  cause: unknown,
+): Promise<void> {
+  if (app.status >= 500 && !isAppError(cause))
+    log.warn(`oauth ${leg} failed`, { integrationId: integ.id, cause });
+  await setIntegrationState(integ, { status: "error", lastError: app.message }).catch(() => {});
+  const metadataCodes = new Set([
+    "unsafe_metadata",
+    "bad_metadata",
+    "no_metadata",
+    "pkce_unsupported",
+    "resource_mismatch",
+    "issuer_mismatch",
+    "iss_mismatch",
+    "too_large",
+    "blocked_address",
+    "redirect_refused",
+  ]);
+  const action = metadataCodes.has(app.code) ? "oauth.rejected_metadata" : `oauth.${leg}_failed`;
+  await audit(integ.userId, action, integrationTarget(integ), { leg, code: app.code }).catch(() => {});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Callback
+
+export type CallbackInput = {
+  userId: string;
+  browserBinding: string | undefined;
+  params: URLSearchParams;
+  /** Re-sync the integration's tools after success (default true). */
+  sync?: boolean;
+};
+
+export type CallbackResult =
+  | { ok: true; integrationId: string; diff?: SyncDiff }
+  /** integrationId is set only when the pending row belonged to this user. */
+  | { ok: false; integrationId: string | null; error: string };
+
+const KNOWN_AS_ERRORS = new Set([
+  "access_denied",
+  "invalid_request",
+  "unauthorized_client",
+  "unsupported_response_type",
+  "invalid_scope",
+  "server_error",
+  "temporarily_unavailable",
+  "invalid_target",
+  "consent_required",
+  "login_required",
+  "interaction_required",
+]);
+
+/** The callback's logic; the route only supplies the session user and the cookie. Never throws AppError. */
+export async function completeAuthorization(input: CallbackInput): Promise<CallbackResult> {
+  const { userId, params } = input;
+  const state = params.get("state");
+  const db = await getDb();
+  if (!state || state.length > 512 || !input.browserBinding) {
+    await audit(userId, "oauth.callback", undefined, {
+      outcome: "rejected",
+      reason: "missing_state_or_cookie",
+    });
+    return { ok: false, integrationId: null, error: "invalid_state" };
+  }
+  const stateHash = hashSecret(state);
+  const now = new Date();
+  // Single use, bound to the signed-in user and this browser, unexpired: one atomic conditional update.
+  const consumed = await db.oAuthPending.updateMany({
+    where: {
+      stateHash,
+      userId,
+      browserHash: hashSecret(input.browserBinding),
+      consumedAt: null,
+      expiresAt: { gt: now },
+    },
+    data: { consumedAt: now },
+  });
+  const pending = await db.oAuthPending.findUnique({ where: { stateHash } });
+  if (consumed.count !== 1 || !pending) {
+    const reason = !pending
+      ? "unknown_state"
+      : pending.userId !== userId
+        ? "other_user"
+        : pending.consumedAt && pending.consumedAt.getTime() !== now.getTime()
+          ? "replayed"
+          : pending.expiresAt <= now
+            ? "expired"
+            : "wrong_browser";
+    const own = pending?.userId === userId ? pending : null;
+    await audit(userId, "oauth.callback", own ? integrationTarget({ id: own.integrationId }) : undefined, {
+      outcome: "rejected",
+      reason,
+    });
+    return { ok: false, integrationId: own?.integrationId ?? null, error: "invalid_state" };
+  }
+
+  let integ: OAuthIntegration;
+  try {
+    integ = await loadOAuthIntegration(userId, pending.integrationId);
+  } catch {
+    return { ok: false, integrationId: null, error: "invalid_state" };
+  }
+  const endpoints = pending.endpoints as PendingEndpoints | null;
+  const meta = endpoints?.discovery?.authorizationServerMetadata;
+  if (!endpoints || !meta || !pending.issuer || !pending.verifierEnc || meta.issuer !== pending.issuer) {
+    return fail(integ, "invalid_state", new AppError("invalid_state", OAUTH_ERROR_MESSAGES.invalid_state));
+  }
+
+  // RFC 9207 before anything else from the response is believed — the error parameters included.
+  try {
+    validateAuthorizationResponseIssuer({
+      iss: params.get("iss") ?? undefined,
+      expectedIssuer: pending.issuer,
+      issParameterSupported: meta.authorization_response_iss_parameter_supported === true,
+    });
+  } catch (err) {
+    const received = err instanceof IssuerMismatchError ? err.received : undefined;
+    log.warn("oauth callback iss mismatch", { integrationId: integ.id, expected: pending.issuer, received });
+    return fail(integ, "iss_mismatch", new AppError("iss_mismatch", OAUTH_ERROR_MESSAGES.iss_mismatch));
+  }
+
+  const asError = params.get("error");
+  if (asError) {
+    const code = KNOWN_AS_ERRORS.has(asError) ? asError : "authorization_failed";
+    const message =
+      code === "access_denied"
+        ? "Authorization was denied at the authorization server."
+        : `The authorization server returned an error (${code}). Try connecting again.`;
+    return fail(
+      integ,
+      code === "access_denied" ? "access_denied" : "authorization_failed",
+      new AppError(code, message),
+    );
+  }
+  const code = params.get("code");
+  if (!code) {
+    return fail(
+      integ,
+      "authorization_failed",
+      new AppError("authorization_failed", "The authorization response had no code."),
+    );
+  }
+
+  const fetchFn = createOAuthFetch();
+  let client: ClientSource;
+  try {
+    client = await resolveClientSource(integ);
+    // The code goes only to the token endpoint recorded when the flow started (the snapshot below);
+    // pre-registered credentials only to the issuer they are bound to (the SDK re-checks both).
+    if (meta.token_endpoint !== endpoints.tokenEndpoint)
+      throw new AppError("invalid_state", "Token endpoint changed.");
+    if (client.preRegistered?.issuer && client.preRegistered.issuer !== pending.issuer) {
+      throw new AppError("issuer_mismatch", OAUTH_ERROR_MESSAGES.issuer_mismatch);
+    }
+    const verifier = decryptField(pending.verifierEnc, pendingAad(pending.id));
+    const provider = new DbOAuthProvider({
+      integration: integ,
+      client,
+      mode: { kind: "callback", verifier, discovery: endpoints.discovery },
+    });
+    const result = await auth(provider, {
+      serverUrl: integ.url,
+      authorizationCode: code,
+      iss: params.get("iss") ?? undefined,
+      fetchFn,
+    });
+    if (result !== "AUTHORIZED")
+      throw new AppError("token_exchange_failed", OAUTH_ERROR_MESSAGES.token_exchange_failed);
+    if (client.preRegistered) await bindPreRegisteredIssuer(client.preRegistered, pending.issuer);
+    await setIntegrationState(integ, {
+      authKind: "oauth",
+      status: "pending",
+      lastError: null,
+      oauthDiscovery: provider.discovery ?? endpoints.discovery,
+    });
+  } catch (err) {
+    const app = classifyOAuthError(err, fetchFn.lastError);
+    const known = app.code in OAUTH_ERROR_MESSAGES ? app.code : "token_exchange_failed";
+    return fail(integ, known, app, err);
+  }
+  const grant = await db.oAuthGrant.findUnique({
+    where: { integrationId: integ.id },
+    select: { scope: true },
+  });
+  await audit(userId, "oauth.callback", integrationTarget(integ), {
+    outcome: "authorized",
+    issuer: pending.issuer,
+    scope: grant?.scope ?? null,
+  });
+
+  if (input.sync === false) return { ok: true, integrationId: integ.id };
+  try {
+    const authProvider = (await oauthProviderFor(userId, integ.id)) ?? undefined;
+    const diff = await syncIntegration(userId, integ.id, { authProvider });
+    return { ok: true, integrationId: integ.id, diff };
+  } catch (err) {
+    // Authorized but the server failed to list tools: the sync recorded its error on the integration.
+    log.info("sync after oauth callback failed", { integrationId: integ.id, err: String(err) });
+    return { ok: true, integrationId: integ.id };
+  }
+}
+
+async function fail(
+  integ: OAuthIntegration,
+  error: string,
+  app: AppError,
+  cause?: unknown,
+): Promise<CallbackResult> {
+  if (error === "access_denied") {
+    // A denied *re*connect keeps the working grant; otherwise the integration waits for authorization.
+    const db = await getDb();
+    const hasGrant = await db.oAuthGrant.count({ where: { integrationId: integ.id } });
+    await setIntegrationState(integ, {
+      ...(hasGrant ? {} : { status: "needs_auth" }),
+      lastError: app.message,
+    });
+    await audit(integ.userId, "oauth.callback", integrationTarget(integ), { outcome: "denied" });
+  } else {
+    await recordRejection(integ, "callback", app, cause);
+  }
+  return { ok: false, integrationId: integ.id, error };
+}

@@ -1,0 +1,102 @@
+// Outbound side of the OAuth client: the URL policy every authorization-server URL must pass (SECURITY
+// §10) and the one fetch all OAuth and metadata requests use, layered on the egress module (§12–14).
+import { AppError, isAppError } from "@/lib/errors";
+import { env } from "@/lib/env";
+import { createEgressFetch, type FetchLike } from "@/lib/net/egress";
+
+/** Total time for one OAuth request (metadata, registration, token, revocation). */
+export const OAUTH_REQUEST_TIMEOUT_MS = 30_000;
+
+export function callbackUrl(): string {
+  return `${env().APP_URL}/api/oauth/callback`;
+}
+
+/** The client ID metadata document URL, offered only when the app is served over https (SDK rule). */
+export function clientMetadataDocumentUrl(): string | undefined {
+  const base = env().APP_URL;
+  return base.startsWith("https://") ? `${base}/api/oauth/client-metadata` : undefined;
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Validates a URL an authorization server or resource server handed us, before it is fetched or sent to a
+ * browser: https only (http only for loopback when ALLOW_PRIVATE_NETWORK is on), no credentials.
+ * `what` names the field for the error message.
+ */
+export function assertSafeOAuthUrl(raw: unknown, what: string): URL {
+  let url: URL;
+  try {
+    if (typeof raw !== "string" && !(raw instanceof URL)) throw new Error("not a string");
+    url = new URL(String(raw));
+  } catch {
+    throw unsafe(what, "is not a valid URL");
+  }
+  if (url.protocol === "http:") {
+    if (!(isLoopbackHost(url.hostname) && env().ALLOW_PRIVATE_NETWORK)) {
+      throw unsafe(what, `uses plain http (${url.host}); only https is accepted`);
+    }
+  } else if (url.protocol !== "https:") {
+    throw unsafe(
+      what,
+      `uses the ${url.protocol.replace(/[^a-z0-9+.-]/gi, "")} scheme; only https is accepted`,
+    );
+  }
+  if (url.username || url.password) throw unsafe(what, "contains a user name or password");
+  if (!url.hostname) throw unsafe(what, "has no host");
+  return url;
+}
+
+function unsafe(what: string, why: string): AppError {
+  return new AppError(
+    "unsafe_metadata",
+    `The authorization server's ${what} ${why}; refusing to use it.`,
+    400,
+    {
+      field: what,
+    },
+  );
+}
+
+export type OAuthFetch = FetchLike & { lastError?: AppError };
+
+/**
+ * fetch for the SDK's OAuth calls: validates the URL first, then goes through egress (SSRF policy on
+ * resolved addresses, no cross-origin redirects for token requests, 1 MiB document cap). Responses are
+ * re-wrapped as global `Response`s because the SDK parses OAuth error bodies only when
+ * `response instanceof Response`, which the undici package's class is not — without this an
+ * `invalid_grant` would read as a generic server error.
+ */
+export function createOAuthFetch(): OAuthFetch {
+  const egress = createEgressFetch({ purpose: "oauth" });
+  const fn: OAuthFetch = async (input, init = {}) => {
+    const url = assertSafeOAuthUrl(input instanceof Request ? input.url : String(input), "endpoint");
+    const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_MS);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    try {
+      const res = await egress(url, { ...init, signal });
+      const nullBody = res.status === 204 || res.status === 205 || res.status === 304 || !res.body;
+      return new Response(nullBody ? null : res.body, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
+    } catch (err) {
+      const app = isAppError(err)
+        ? err
+        : timeout.aborted
+          ? new AppError(
+              "timeout",
+              `${url.host} did not answer within ${OAUTH_REQUEST_TIMEOUT_MS / 1000} s.`,
+              504,
+            )
+          : egress.lastError;
+      if (app) fn.lastError = app;
+      throw app ?? err;
+    }
+  };
+  return fn;
+}

@@ -1,0 +1,297 @@
+// The DB-backed OAuthClientProvider for the MCP SDK v2, one instance per (user, integration, request).
+// The SDK's auth() drives discovery, client identity, PKCE and the code exchange; this class decides what
+// is trusted: every discovered document is validated in saveDiscoveryState() before the SDK registers a
+// client or builds an authorization URL, credentials are bound to their issuer, and the pending
+// authorization (state, verifier, discovery snapshot) lives in the database between the two legs.
+import {
+  checkResourceAllowed,
+  resourceUrlFromServerUrl,
+  type OAuthClientInformationContext,
+  type OAuthClientMetadata,
+  type OAuthClientProvider,
+  type OAuthDiscoveryState,
+  type StoredOAuthClientInformation,
+  type StoredOAuthTokens,
+} from "@modelcontextprotocol/client";
+import { audit } from "@/lib/audit";
+import { AppError } from "@/lib/errors";
+import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
+import {
+  deleteDynamicClients,
+  findDynamicClient,
+  readGrant,
+  saveDynamicClient,
+  setIntegrationState,
+  writeGrant,
+  type ClientSource,
+  type OAuthIntegration,
+} from "@/lib/oauth/store";
+
+export const CLIENT_NAME = "Poke";
+
+/** Authorization parameters a template can't override: they carry the flow's security properties. */
+const PROTECTED_AUTH_PARAMS = new Set([
+  "response_type",
+  "client_id",
+  "redirect_uri",
+  "state",
+  "code_challenge",
+  "code_challenge_method",
+  "resource",
+  "scope",
+  "request",
+  "request_uri",
+  "response_mode",
+]);
+
+/**
+ * - start: discover afresh, register if needed, capture state/verifier/URL (persisted by the caller).
+ * - callback: exchange a code against the discovery snapshot recorded when the flow started.
+ */
+export type ProviderMode =
+  { kind: "start"; state: string } | { kind: "callback"; verifier: string; discovery: OAuthDiscoveryState };
+
+export type ProviderInit = {
+  integration: OAuthIntegration;
+  client: ClientSource;
+  mode: ProviderMode;
+};
+
+export function clientMetadataFor(): OAuthClientMetadata {
+  const cb = callbackUrl();
+  return {
+    client_name: CLIENT_NAME,
+    redirect_uris: [cb],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    // A confidential web client; an AS that doesn't support it says so in its registration response.
+    token_endpoint_auth_method: "client_secret_basic",
+  };
+}
+
+/** The resource indicator to send (RFC 8707), per the template's resource mode. */
+export function resourceFor(
+  client: ClientSource,
+  discovery: OAuthDiscoveryState | null | undefined,
+): string | undefined {
+  const mode = client.template?.resourceMode ?? "default";
+  if (mode === "omit") return undefined;
+  if (mode === "override") return client.template?.resourceOverride;
+  return discovery?.resourceMetadata?.resource;
+}
+
+export class DbOAuthProvider implements OAuthClientProvider {
+  readonly clientMetadataUrl?: string;
+  saveClientInformation?: OAuthClientProvider["saveClientInformation"];
+  validateResourceURL?: OAuthClientProvider["validateResourceURL"];
+
+  /** Outputs of the start leg. */
+  authorizationUrl?: URL;
+  codeVerifierValue?: string;
+  discovery?: OAuthDiscoveryState;
+
+  constructor(private readonly o: ProviderInit) {
+    const pre = o.client.preRegistered;
+    if (!pre) {
+      // Only dynamic identities are saved; template/CLI credentials are configuration (guide §2.5).
+      this.saveClientInformation = (info, ctx) => this.saveDynamic(info, ctx);
+      this.clientMetadataUrl = clientMetadataDocumentUrl();
+    }
+    const t = o.client.template;
+    if (t?.resourceMode === "omit") this.validateResourceURL = async () => undefined;
+    if (t?.resourceMode === "override") {
+      const override = assertSafeOAuthUrl(t.resourceOverride, "resource override");
+      this.validateResourceURL = async () => override;
+    }
+    if (o.mode.kind === "callback") this.discovery = o.mode.discovery;
+  }
+
+  get redirectUrl(): string {
+    return callbackUrl();
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return clientMetadataFor();
+  }
+
+  async state(): Promise<string> {
+    // Only the start leg may begin an authorization; elsewhere (a code exchange that failed and is being
+    // retried by the SDK) a new redirect would have no browser to go to.
+    if (this.o.mode.kind !== "start") {
+      throw new AppError(
+        "token_exchange_failed",
+        "The authorization server did not issue tokens. Try again.",
+        502,
+      );
+    }
+    return this.o.mode.state;
+  }
+
+  async clientInformation(
+    ctx?: OAuthClientInformationContext,
+  ): Promise<StoredOAuthClientInformation | undefined> {
+    const pre = this.o.client.preRegistered;
+    if (pre) {
+      return {
+        client_id: pre.clientId,
+        ...(pre.clientSecret ? { client_secret: pre.clientSecret } : {}),
+        ...(pre.tokenEndpointAuthMethod ? { token_endpoint_auth_method: pre.tokenEndpointAuthMethod } : {}),
+        // The stamp makes the SDK refuse to use them at another AS (AuthorizationServerMismatchError).
+        ...(pre.issuer ? { issuer: pre.issuer } : {}),
+      };
+    }
+    if (!ctx?.issuer) return undefined;
+    const c = await findDynamicClient(this.o.integration.id, ctx.issuer, this.redirectUrl);
+    if (!c) return undefined;
+    return {
+      client_id: c.clientId,
+      ...(c.clientSecret ? { client_secret: c.clientSecret } : {}),
+      ...(c.tokenEndpointAuthMethod ? { token_endpoint_auth_method: c.tokenEndpointAuthMethod } : {}),
+      redirect_uris: [c.redirectUri],
+      issuer: ctx.issuer,
+    };
+  }
+
+  private async saveDynamic(info: StoredOAuthClientInformation, ctx?: OAuthClientInformationContext) {
+    const issuer = ctx?.issuer ?? info.issuer;
+    if (!issuer) throw new AppError("oauth_failed", "The client registration has no issuer to bind to.", 500);
+    const cimd = !!this.clientMetadataUrl && info.client_id === this.clientMetadataUrl;
+    const method = (info as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
+    await saveDynamicClient(this.o.integration.id, issuer, {
+      clientId: info.client_id,
+      clientSecret: info.client_secret,
+      tokenEndpointAuthMethod:
+        method === "client_secret_basic" || method === "client_secret_post" || method === "none"
+          ? method
+          : undefined,
+      redirectUri: this.redirectUrl,
+      source: cimd ? "cimd" : "dcr",
+    });
+    await audit(this.o.integration.userId, "oauth.client_registered", integrationTarget(this.o.integration), {
+      issuer,
+      method: cimd ? "cimd" : "dcr",
+    });
+  }
+
+  async tokens(): Promise<StoredOAuthTokens | undefined> {
+    // The start leg always asks for a new authorization, so it never needs (or refreshes) stored tokens.
+    if (this.o.mode.kind === "start") return undefined;
+    return (await readGrant(this.o.integration.id))?.tokens;
+  }
+
+  async saveTokens(tokens: StoredOAuthTokens, ctx?: OAuthClientInformationContext): Promise<void> {
+    const issuer = ctx?.issuer ?? tokens.issuer;
+    if (!issuer) throw new AppError("oauth_failed", "The tokens have no issuer to bind to.", 500);
+    await writeGrant(this.o.integration.id, tokens, issuer);
+  }
+
+  async redirectToAuthorization(url: URL): Promise<void> {
+    assertSafeOAuthUrl(url.href, "authorization endpoint");
+    for (const [k, v] of Object.entries(this.o.client.template?.extraAuthParams ?? {})) {
+      if (!PROTECTED_AUTH_PARAMS.has(k.toLowerCase())) url.searchParams.set(k, v);
+    }
+    this.authorizationUrl = url;
+  }
+
+  async saveCodeVerifier(verifier: string): Promise<void> {
+    this.codeVerifierValue = verifier;
+  }
+
+  async codeVerifier(): Promise<string> {
+    if (this.o.mode.kind !== "callback")
+      throw new AppError("invalid_state", "No pending authorization.", 400);
+    return this.o.mode.verifier;
+  }
+
+  async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+    validateDiscovery(state, this.o.integration.url, this.o.client);
+    // Kept in memory: the start leg records it on the pending row, the callback leg on the integration
+    // once tokens exist, so an abandoned flow never changes what an existing grant refreshes against.
+    this.discovery = state;
+  }
+
+  async discoveryState(): Promise<OAuthDiscoveryState | undefined> {
+    return this.discovery;
+  }
+
+  async invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void> {
+    const integ = this.o.integration;
+    if ((scope === "all" || scope === "client") && !this.o.client.preRegistered) {
+      const issuer = this.discovery?.authorizationServerMetadata?.issuer;
+      if (issuer) await deleteDynamicClients(integ.id, issuer);
+    }
+    if (scope === "all" || scope === "discovery") {
+      this.discovery = undefined;
+      await setIntegrationState(integ, { oauthDiscovery: null });
+    }
+    // Template/CLI credentials are never deleted: they are an admin's or the CLI's configuration.
+    // Tokens are never dropped from here: the SDK calls this on a failed code exchange too, which must
+    // not cost an existing working grant (refresh failures are handled in grant.ts).
+    if (this.o.mode.kind === "callback") {
+      // Stop the SDK's automatic retry of the same code: a second redemption only looks like replay.
+      throw new AppError(
+        "token_exchange_failed",
+        scope === "client"
+          ? "The authorization server rejected Poke's client credentials. Try connecting again."
+          : "The authorization server did not issue tokens. Try connecting again.",
+        502,
+      );
+    }
+  }
+}
+
+export const integrationTarget = (integ: { id: string }) => ({ type: "integration", id: integ.id });
+
+const METADATA_URL_FIELDS = /(_endpoint|^jwks_uri|^issuer)$/;
+
+/**
+ * SECURITY §7–10 on a freshly discovered state, before it is used for anything: metadata must exist,
+ * offer PKCE S256, use safe URLs, and the protected resource must be this server; pre-registered
+ * credentials must belong to this issuer.
+ */
+export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string, client: ClientSource): void {
+  const meta = state.authorizationServerMetadata as Record<string, unknown> | undefined;
+  if (!meta) {
+    throw new AppError(
+      "no_metadata",
+      "The authorization server publishes no metadata (RFC 8414 / OpenID discovery), so PKCE support can't be verified; refusing to continue.",
+      400,
+    );
+  }
+  assertSafeOAuthUrl(state.authorizationServerUrl, "address");
+  for (const [key, value] of Object.entries(meta)) {
+    if (METADATA_URL_FIELDS.test(key) && value !== undefined)
+      assertSafeOAuthUrl(value, key.replace(/_/g, " "));
+  }
+  const methods = meta.code_challenge_methods_supported;
+  if (!Array.isArray(methods) || !methods.includes("S256")) {
+    throw new AppError(
+      "pkce_unsupported",
+      "The authorization server does not advertise PKCE with S256 (code_challenge_methods_supported); refusing to continue.",
+      400,
+    );
+  }
+  const prm = state.resourceMetadata;
+  if (prm) {
+    for (const as of prm.authorization_servers ?? []) assertSafeOAuthUrl(as, "authorization server address");
+    const allowed = checkResourceAllowed({
+      requestedResource: resourceUrlFromServerUrl(serverUrl),
+      configuredResource: prm.resource,
+    });
+    if (!allowed) {
+      throw new AppError(
+        "resource_mismatch",
+        "The server's protected-resource metadata names a different resource than this server's URL; refusing to continue.",
+        400,
+      );
+    }
+  }
+  const bound = client.preRegistered?.issuer;
+  if (bound && bound !== meta.issuer) {
+    throw new AppError(
+      "issuer_mismatch",
+      "The server now names a different authorization server than the one its client credentials belong to; they were not sent. An admin must update the credentials.",
+      400,
+    );
+  }
+}
