@@ -1,0 +1,58 @@
+// The `poke` CLI entry point (run by cli/poke.mjs through tsx). Imports no server-only modules.
+import { CliError, showHelp, UsageError } from "./args";
+import { login, logout, whoami } from "./login";
+import { mcp } from "./mcp";
+
+export const HELP = `Usage: poke <command> [options]
+
+Commands:
+  login            sign in to a Poke server (browser approval, or --token)
+  logout           forget the stored login
+  whoami           show the signed-in account
+  mcp              add, list, sync and remove integrations (remote MCP servers)
+  tunnel           make a local MCP server reachable by Poke through an outbound WebSocket
+  proxy            bridge MCP transports: stdio → HTTP, or HTTP → stdio
+
+Run \`poke <command> --help\` for a command's options. Docs: docs/cli.md`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "login":
+        return await login(rest);
+      case "logout":
+        return await logout(rest);
+      case "whoami":
+        return await whoami(rest);
+      case "mcp":
+        return await mcp(rest);
+      case "tunnel":
+        return await (await import("./tunnel")).tunnel(rest);
+      case "proxy":
+        return await (await import("./proxy")).proxy(rest);
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        return showHelp(HELP);
+      case "--version":
+      case "-v":
+        return showHelp("poke 0.1.0");
+      default:
+        throw new UsageError(`Unknown command "${cmd}".`, HELP);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`poke: ${e.message}`);
+      if (e.help) console.error(`\n${e.help}`);
+      return 2;
+    }
+    if (e instanceof CliError) {
+      console.error(`poke: ${e.message}`);
+      return e.exitCode;
+    }
+    console.error(`poke: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 1;
+  }
+}

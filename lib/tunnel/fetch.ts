@@ -1,0 +1,253 @@
+// The MCP engine's in-process path to a local server behind `poke tunnel`: a fetch-compatible function that
+// sends each request as a stream over the owner's tunnel socket (no HTTP hop back into the app, no SSRF
+// exemption). Used by lib/mcp/connect.ts for integrations whose URL is this app's tunnel route.
+import { getDb } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError, isAppError } from "@/lib/errors";
+import type { EgressFetch, EgressOptions } from "@/lib/net/egress";
+import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
+import { forwardableHeaders } from "@/lib/tunnel/protocol";
+
+const MiB = 1024 * 1024;
+const DEFAULT_MAX_MESSAGE = 8 * MiB; // SECURITY §14, same as egress
+const DEFAULT_HEADERS_MS = 15_000;
+const HARD_MAX_MS = 300_000;
+const ROUTE = /^\/api\/tunnel\/([A-Za-z0-9_-]{1,64})(\/.*)?$/;
+
+/** The integration URL of a tunnel: the app's tunnel route + the local target's path. */
+export function publicTunnelUrl(tunnelId: string, target: URL): string {
+  return `${env().APP_URL}/api/tunnel/${tunnelId}${target.pathname === "/" ? "" : target.pathname}${target.search}`;
+}
+
+/** The tunnel id when `url` is this app's tunnel route, else undefined. */
+export function tunnelIdOf(url: URL): string | undefined {
+  let appOrigin: string;
+  try {
+    appOrigin = new URL(env().APP_URL).origin;
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== appOrigin) return undefined;
+  const m = ROUTE.exec(url.pathname);
+  return m && m[1] !== "connect" ? m[1] : undefined;
+}
+
+export function tunnelOfflineError(name?: string): AppError {
+  const what = name ? `The tunnel for "${name}"` : "This integration's tunnel";
+  return new AppError(
+    "tunnel_offline",
+    `${what} is offline: run \`poke tunnel <local-url> -n ${name ?? "<name>"}\` again on the machine that serves it.`,
+    503,
+  );
+}
+
+async function offline(tunnelId: string, userId: string): Promise<AppError> {
+  // Name the integration in the message when it is the caller's (one owner-scoped lookup, no outbound I/O).
+  const db = await getDb();
+  const row = await db.tunnel
+    .findFirst({ where: { id: tunnelId, userId }, select: { integration: { select: { name: true } } } })
+    .catch(() => null);
+  return tunnelOfflineError(row?.integration.name);
+}
+
+/** Maps a request URL to the local URL inside the tunnel's target, or refuses it. */
+function localUrlFor(url: URL, live: LiveTunnel): URL {
+  const id = tunnelIdOf(url);
+  if (id === live.tunnelId) {
+    const rest = ROUTE.exec(url.pathname)?.[2] ?? "/";
+    return new URL(`${rest}${url.search}`, live.target.origin);
+  }
+  // OAuth discovery may name the local origin itself (a 401's resource_metadata URL): same origin only.
+  if (url.origin === live.target.origin) return url;
+  throw new AppError(
+    "tunnel_target",
+    `Requests through the tunnel may only go to ${live.target.origin}.`,
+    400,
+  );
+}
+
+/**
+ * A fetch bound to one owner's tunnel. Every request re-resolves the live connection, so a reconnecting
+ * CLI is picked up without rebuilding the MCP client; a missing or foreign tunnel fails fast with
+ * `tunnel_offline` and sends nothing anywhere.
+ */
+export function createTunnelFetch(
+  userId: string,
+  tunnelId: string,
+  opts: Partial<EgressOptions> = {},
+): EgressFetch {
+  const max = opts.maxResponseBytes ?? DEFAULT_MAX_MESSAGE;
+  const fn: EgressFetch = async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const fail = (e: AppError) => {
+      fn.lastError = e;
+      opts.onError?.(e);
+      return e;
+    };
+    const live = liveTunnel(tunnelId);
+    if (!live || live.userId !== userId) throw fail(await offline(tunnelId, userId));
+    let local: URL;
+    try {
+      local = localUrlFor(url, live);
+    } catch (e) {
+      throw isAppError(e) ? fail(e) : e;
+    }
+    const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(opts.headersFor?.(url, init) ?? {})) headers.set(k, v);
+    let body = init.body as unknown;
+    if (body instanceof URLSearchParams) {
+      if (!headers.has("content-type"))
+        headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
+      body = body.toString();
+    }
+    if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      if (body instanceof ArrayBuffer) body = new Uint8Array(body);
+      else if (!(body instanceof ReadableStream)) body = String(body);
+    }
+    const rpc = jsonRpcOf(body);
+    // Like egress: a tools/call answered as plain JSON has no headers until the tool finishes.
+    const headersMs =
+      rpc?.method === "tools/call"
+        ? HARD_MAX_MS
+        : Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_MS, HARD_MAX_MS);
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () =>
+        ac.abort(
+          new AppError("timeout", `The tunneled server sent no response within ${headersMs / 1000} s.`, 504),
+        ),
+      headersMs,
+    );
+    const onAbort = () => ac.abort(init.signal?.reason);
+    init.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const res = await live.request({
+        method: (init.method ?? "GET").toUpperCase(),
+        url: local,
+        headers: forwardableHeaders(headers),
+        body: (body ?? null) as string | Uint8Array | ReadableStream<Uint8Array> | null,
+        signal: ac.signal,
+      });
+      const isSse = res.headers.some(
+        ([k, v]) => k.toLowerCase() === "content-type" && /text\/event-stream/i.test(v),
+      );
+      const nullBody = res.status === 204 || res.status === 205 || res.status === 304;
+      if (nullBody) void res.body.cancel().catch(() => {});
+      const capped = nullBody ? null : isSse ? capSseEvents(res.body, max, rpc?.id) : capTotal(res.body, max);
+      const out = new Response(capped, { status: res.status, headers: res.headers });
+      Object.defineProperty(out, "url", { value: url.href });
+      opts.onResponse?.(url, out);
+      return out;
+    } catch (err) {
+      if (init.signal?.aborted) throw init.signal.reason ?? err; // caller cancelled: keep abort semantics
+      if (ac.signal.aborted && isAppError(ac.signal.reason)) throw fail(ac.signal.reason);
+      throw isAppError(err) ? fail(err) : err;
+    } finally {
+      clearTimeout(timer);
+      init.signal?.removeEventListener("abort", onAbort);
+    }
+  };
+  return fn;
+}
+
+/** The connect seam: a tunnel fetch when `serverUrl` is this app's tunnel route, else undefined. */
+export function tunnelFetchFor(
+  serverUrl: URL,
+  userId: string,
+  opts: Partial<EgressOptions>,
+): EgressFetch | undefined {
+  const id = tunnelIdOf(serverUrl);
+  return id ? createTunnelFetch(userId, id, opts) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Response caps (SECURITY §14), mirroring egress: total for JSON, per event for SSE.
+
+function jsonRpcOf(body: unknown): { method?: string; id?: unknown } | undefined {
+  if (typeof body !== "string") return undefined;
+  try {
+    const v = JSON.parse(body);
+    return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tooLarge(max: number): AppError {
+  return new AppError(
+    "too_large",
+    `The response from the tunneled server exceeded the ${max / MiB} MiB limit.`,
+    502,
+  );
+}
+
+function capTotal(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+  let n = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        n += chunk.byteLength;
+        if (n > max) ctl.error(tooLarge(max));
+        else ctl.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})/;
+
+/**
+ * An oversized SSE event is replaced by a JSON-RPC error for its request id (erroring the body would leave
+ * the SDK waiting until its timeout, guide §1.4); later events keep flowing.
+ */
+function capSseEvents(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  fallbackId: unknown,
+): ReadableStream<Uint8Array> {
+  let size = 0;
+  let head = "";
+  let discarding = false;
+  let prev = 0;
+  const enc = new TextEncoder();
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        let start = 0;
+        for (let i = 0; i < chunk.length; i++) {
+          const b = chunk[i];
+          const boundary = b === 10 && prev === 10;
+          prev = b === 13 ? prev : b; // treat CRLF like LF
+          if (!discarding) {
+            size++;
+            if (head.length < 512) head += String.fromCharCode(b);
+          }
+          if (boundary) {
+            if (!discarding) ctl.enqueue(chunk.subarray(start, i + 1));
+            start = i + 1;
+            size = 0;
+            head = "";
+            discarding = false;
+            continue;
+          }
+          if (!discarding && size > max) {
+            const m = ID_RE.exec(head);
+            const id = m ? JSON.parse(m[1]) : fallbackId;
+            const error = { code: -32001, message: tooLarge(max).message };
+            ctl.enqueue(chunk.subarray(start, i)); // the partial event, ended (unparseable) by the "\n\n" below
+            ctl.enqueue(
+              enc.encode(
+                id === undefined
+                  ? "\n\n"
+                  : `\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error })}\n\n`,
+              ),
+            );
+            discarding = true;
+          }
+          if (discarding) start = i + 1;
+        }
+        if (!discarding && start < chunk.length) ctl.enqueue(chunk.subarray(start));
+      },
+    }),
+  );
+}

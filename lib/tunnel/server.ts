@@ -1,0 +1,508 @@
+// Server side of `poke tunnel` (DESIGN §5 Tunnel, SECURITY §18–19): the WebSocket endpoint the CLI dials
+// out to, attached to the app's one HTTP server through globalThis.__pokeUpgrade (see server.ts).
+// A connection authenticates with an API token at the upgrade, names its integration in `hello`, and is
+// then bound to that owner's Tunnel + Integration rows; the MCP engine reaches the local server through it
+// (lib/tunnel/fetch.ts). Heartbeats detect dead peers; a drop fails in-flight calls and marks it offline.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import os from "node:os";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type RawData, type WebSocket } from "ws";
+import { audit } from "@/lib/audit";
+import { authenticateApiToken } from "@/lib/data/api-tokens";
+import { getIntegration, resyncIntegration } from "@/lib/data/integrations";
+import type { SessionUser } from "@/lib/data/users";
+import { getDb, isUniqueViolation } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError, isAppError } from "@/lib/errors";
+import { log } from "@/lib/log";
+import { dropSession } from "@/lib/mcp/pool";
+import { quoteServerText } from "@/lib/mcp/errors";
+import { validateUserUrl } from "@/lib/net/egress";
+import { setCliClient } from "@/lib/oauth/store";
+import { integrationCreateSchema } from "@/lib/schemas/integrations";
+import { publicTunnelUrl, tunnelOfflineError } from "@/lib/tunnel/fetch";
+import {
+  CLOSE,
+  DEFAULT_HEARTBEAT_MS,
+  MAX_FRAME_BYTES,
+  MAX_HEARTBEAT_MS,
+  MAX_STREAMS,
+  MIN_HEARTBEAT_MS,
+  Mux,
+  PROTOCOL_VERSION,
+  ProtocolViolation,
+  StreamReset,
+  TUNNEL_PATH,
+  type ControlFrame,
+  type HelloFrame,
+  type ReadyFrame,
+  type ResFrame,
+} from "@/lib/tunnel/protocol";
+import {
+  liveTunnels,
+  registerTunnel,
+  unregisterTunnel,
+  type LiveTunnel,
+  type TunnelRequest,
+  type TunnelResponse,
+} from "@/lib/tunnel/registry";
+
+type Upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+type Globals = {
+  __pokeUpgrade?: Upgrade;
+  __pokeShutdown?: () => Promise<void>;
+  __pokeTunnelEndpoint?: boolean;
+};
+
+const HELLO_TIMEOUT_MS = 10_000;
+const LAST_SEEN_WRITE_MS = 30_000;
+const INSTANCE_ID = `${os.hostname()}:${process.pid}`;
+
+/** Installs the upgrade hook once per process (idempotent: bundles may evaluate this module twice). */
+export function installTunnelEndpoint(): void {
+  const g = globalThis as Globals;
+  if (g.__pokeTunnelEndpoint) return;
+  g.__pokeTunnelEndpoint = true;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+  g.__pokeUpgrade = (req, socket, head) => {
+    if ((req.url ?? "").split("?")[0] !== TUNNEL_PATH) return false;
+    void acceptUpgrade(wss, req, socket, head);
+    return true;
+  };
+  const previous = g.__pokeShutdown;
+  g.__pokeShutdown = async () => {
+    await Promise.allSettled([previous?.(), closeAllTunnels()]);
+  };
+  void markStaleTunnelsOffline();
+}
+
+/** Rows left "online" by a previous process are stale: no socket survives a restart. */
+async function markStaleTunnelsOffline(): Promise<void> {
+  try {
+    const db = await getDb();
+    // With PostgreSQL other instances may hold live tunnels: only rows whose heartbeat stopped are stale.
+    const where = env().DATABASE_URL
+      ? {
+          status: "online",
+          lastSeenAt: { lt: new Date(Date.now() - 3 * MAX_HEARTBEAT_MS - LAST_SEEN_WRITE_MS) },
+        }
+      : { status: "online" };
+    const stale = await db.tunnel.findMany({
+      where,
+      select: { id: true, userId: true, integrationId: true },
+    });
+    for (const t of stale) await markOffline(t.id, t.userId, t.integrationId);
+  } catch (err) {
+    log.warn("marking stale tunnels offline failed", { err: String(err) });
+  }
+}
+
+async function closeAllTunnels(): Promise<void> {
+  await Promise.allSettled(
+    liveTunnels().map(async (t) => {
+      if (unregisterTunnel(t.tunnelId, t.connectionId))
+        await markOffline(t.tunnelId, t.userId, t.integrationId);
+      t.close(CLOSE.goingAway, "the Poke server is shutting down");
+    }),
+  );
+}
+
+async function markOffline(tunnelId: string, userId: string, integrationId: string): Promise<void> {
+  const db = await getDb();
+  const integ = await db.integration.findFirst({
+    where: { id: integrationId, userId },
+    select: { name: true },
+  });
+  await db.tunnel.updateMany({ where: { id: tunnelId, userId }, data: { status: "offline" } });
+  if (integ) {
+    await db.integration.updateMany({
+      where: { id: integrationId, userId },
+      data: { status: "offline", lastError: tunnelOfflineError(integ.name).message },
+    });
+  }
+  await dropSession(userId, integrationId).catch(() => {});
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  500: "Internal Server Error",
+};
+
+function rejectUpgrade(socket: Duplex, e: AppError): void {
+  const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+  socket.end(
+    `HTTP/1.1 ${e.status} ${STATUS_TEXT[e.status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+async function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer) {
+  socket.on("error", () => {});
+  let user: SessionUser & { tokenId: string };
+  try {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+    if (!m)
+      throw new AppError(
+        "unauthorized",
+        "Send an API token as Authorization: Bearer <token> (run `poke login`).",
+        401,
+      );
+    user = await authenticateApiToken(m[1]);
+  } catch (e) {
+    if (!isAppError(e)) log.error("tunnel authentication failed", e);
+    return rejectUpgrade(socket, isAppError(e) ? e : new AppError("internal", "Something went wrong.", 500));
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => new TunnelConnection(ws, user).start());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+type Attached = { tunnelId: string; integrationId: string; revived: boolean };
+
+/**
+ * Binds a connection to the owner's integration NAME: revives it when it is already a tunnel of this user,
+ * creates it (with a fresh unguessable tunnel id) otherwise. Another user's rows are never visible here,
+ * and a regular (non-tunnel) integration with that name is never taken over.
+ */
+async function attachTunnel(
+  user: SessionUser,
+  name: string,
+  target: URL,
+  retried = false,
+): Promise<Attached> {
+  const db = await getDb();
+  const existing = await db.integration.findFirst({
+    where: { userId: user.id, name },
+    select: { id: true, tunnelId: true, url: true },
+  });
+  if (existing && !existing.tunnelId) {
+    throw new AppError(
+      "name_taken",
+      `You already have an integration named "${name}" that is not a tunnel; choose another name with -n.`,
+      409,
+    );
+  }
+  if (existing) {
+    const tunnel =
+      (await db.tunnel.findFirst({ where: { id: existing.tunnelId!, userId: user.id } })) ??
+      (await db.tunnel.create({
+        data: { id: existing.tunnelId!, userId: user.id, integrationId: existing.id, status: "offline" },
+      }));
+    const url = publicTunnelUrl(tunnel.id, target);
+    if (url !== existing.url) {
+      await db.integration.update({ where: { id: existing.id }, data: { url, transport: null } });
+    }
+    return { tunnelId: tunnel.id, integrationId: existing.id, revived: true };
+  }
+  const integrationId = randomUUID();
+  const tunnelId = randomBytes(12).toString("base64url");
+  try {
+    await db.$transaction([
+      db.integration.create({
+        data: { id: integrationId, userId: user.id, name, url: publicTunnelUrl(tunnelId, target), tunnelId },
+      }),
+      db.tunnel.create({ data: { id: tunnelId, userId: user.id, integrationId, status: "offline" } }),
+    ]);
+  } catch (e) {
+    // Two CLIs racing for the same new name: the loser revives what the winner created.
+    if (isUniqueViolation(e) && !retried) return attachTunnel(user, name, target, true);
+    throw e;
+  }
+  await audit(user.id, "tunnel.create", { type: "integration", id: integrationId }, { tunnelId });
+  return { tunnelId, integrationId, revived: false };
+}
+
+class TunnelConnection {
+  private readonly mux: Mux;
+  private readonly connectionId = randomUUID();
+  private readonly pending = new Map<
+    number,
+    { resolve: (f: ResFrame) => void; reject: (e: unknown) => void }
+  >();
+  private nextId = 1;
+  private live?: LiveTunnel;
+  private ready = false;
+  private closed = false;
+  private helloSeen = false;
+  private alive = true;
+  private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  private heartbeat?: NodeJS.Timeout;
+  private helloTimer?: NodeJS.Timeout;
+  private lastSeenWrite = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly user: SessionUser & { tokenId: string },
+  ) {
+    this.mux = new Mux(
+      {
+        send: (d) => ws.send(d),
+        bufferedAmount: () => ws.bufferedAmount,
+        isOpen: () => ws.readyState === ws.OPEN,
+      },
+      (f) => this.onControl(f),
+    );
+  }
+
+  start(): void {
+    this.ws.on("message", (data: RawData, isBinary: boolean) => {
+      try {
+        this.mux.receive(isBinary ? toBytes(data) : data.toString());
+      } catch (e) {
+        this.violation(e);
+      }
+    });
+    this.ws.on("pong", () => {
+      this.alive = true;
+      void this.touch();
+    });
+    this.ws.on("error", (err) => log.debug("tunnel socket error", { err: String(err) }));
+    this.ws.on("close", () => void this.onClose());
+    this.helloTimer = setTimeout(
+      () => this.refuse("protocol_error", "No hello within 10 s.", CLOSE.protocol),
+      HELLO_TIMEOUT_MS,
+    );
+  }
+
+  private onControl(f: ControlFrame): void {
+    if (f.t === "hello") {
+      void this.onHello(f).catch((e) => {
+        if (isAppError(e))
+          return this.refuse(e.code, e.message, e.status === 409 ? CLOSE.conflict : CLOSE.protocol);
+        log.error("tunnel hello failed", e);
+        this.refuse("internal", "Something went wrong attaching the tunnel. Try again.", CLOSE.protocol);
+      });
+      return;
+    }
+    if (f.t === "res" && this.ready) {
+      const p = this.pending.get(f.id);
+      if (!p) return; // a response for a stream we already gave up on
+      this.pending.delete(f.id);
+      p.resolve(f);
+      return;
+    }
+    throw new ProtocolViolation(`unexpected ${f.t} frame`);
+  }
+
+  private violation(e: unknown): void {
+    const message = e instanceof ProtocolViolation ? e.message : "invalid frame";
+    log.warn("tunnel protocol violation", { userId: this.user.id, message });
+    this.refuse("protocol_error", `Protocol violation: ${message}.`, CLOSE.protocol);
+  }
+
+  private refuse(code: string, message: string, closeCode: number): void {
+    this.mux.sendControl({ t: "error", code, message });
+    this.ws.close(closeCode, code.slice(0, 100));
+  }
+
+  private async onHello(f: HelloFrame): Promise<void> {
+    if (this.helloSeen) throw new ProtocolViolation("second hello");
+    this.helloSeen = true;
+    clearTimeout(this.helloTimer);
+    if (f.v !== PROTOCOL_VERSION) {
+      throw new AppError(
+        "unsupported_version",
+        `This server speaks tunnel protocol v${PROTOCOL_VERSION}; update poke.`,
+      );
+    }
+    const parsedName = integrationCreateSchema.shape.name.safeParse(f.name);
+    if (!parsedName.success)
+      throw new AppError("invalid_name", `Invalid name: ${parsedName.error.issues[0]?.message}`);
+    const name = parsedName.data;
+    const target = validateUserUrl(f.target);
+    this.heartbeatMs = Math.min(
+      Math.max(f.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, MIN_HEARTBEAT_MS),
+      MAX_HEARTBEAT_MS,
+    );
+
+    const attached = await attachTunnel(this.user, name, target);
+    if (this.closed) return;
+    this.live = {
+      tunnelId: attached.tunnelId,
+      userId: this.user.id,
+      integrationId: attached.integrationId,
+      name,
+      target,
+      connectionId: this.connectionId,
+      request: (r) => this.request(r),
+      close: (code, reason) => this.ws.close(code, reason),
+    };
+    const previous = registerTunnel(this.live);
+    // One CLI per tunnel: a newer connection wins (the older one exits instead of fighting back).
+    previous?.close(CLOSE.replaced, "replaced by a newer poke tunnel connection");
+    this.ready = true;
+    this.startHeartbeat();
+    const db = await getDb();
+    await db.tunnel.update({
+      where: { id: attached.tunnelId },
+      data: { status: "online", instanceId: INSTANCE_ID, lastSeenAt: new Date() },
+    });
+    if (f.oauth?.clientId) {
+      await setCliClient(attached.integrationId, {
+        clientId: String(f.oauth.clientId).slice(0, 512),
+        clientSecret: f.oauth.clientSecret ? String(f.oauth.clientSecret).slice(0, 2048) : undefined,
+        tokenEndpointAuthMethod: f.oauth.tokenEndpointAuthMethod,
+        issuer: f.oauth.issuer,
+      });
+    }
+    await audit(
+      this.user.id,
+      "tunnel.online",
+      { type: "integration", id: attached.integrationId },
+      {
+        tunnelId: attached.tunnelId,
+        revived: attached.revived,
+      },
+    );
+
+    const ready: ReadyFrame = {
+      t: "ready",
+      tunnelId: attached.tunnelId,
+      integrationId: attached.integrationId,
+      name,
+      url: publicTunnelUrl(attached.tunnelId, target),
+      status: "pending",
+      heartbeatMs: this.heartbeatMs,
+      revived: attached.revived,
+    };
+    try {
+      const diff = await resyncIntegration(this.user, attached.integrationId);
+      ready.toolCount = diff.toolCount;
+      ready.diff = { added: diff.added, removed: diff.removed, changed: diff.changed };
+    } catch (e) {
+      if (!isAppError(e)) log.error("tunnel sync failed", e);
+      ready.error = isAppError(e)
+        ? { code: e.code, message: e.message }
+        : { code: "internal", message: "Syncing failed unexpectedly." };
+      if (isAppError(e) && e.code === "needs_auth") {
+        ready.authorizeUrl = `${env().APP_URL}/integrations/${attached.integrationId}`;
+      }
+    }
+    if (this.closed) return;
+    ready.status =
+      (await getIntegration(this.user, attached.integrationId).catch(() => undefined))?.status ?? "error";
+    this.mux.sendControl(ready);
+  }
+
+  private startHeartbeat(): void {
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) {
+        log.info("tunnel heartbeat lost", { tunnelId: this.live?.tunnelId });
+        this.ws.terminate();
+        return;
+      }
+      this.alive = false;
+      this.ws.ping();
+    }, this.heartbeatMs);
+    this.heartbeat.unref?.();
+  }
+
+  private async touch(): Promise<void> {
+    if (!this.live || Date.now() - this.lastSeenWrite < LAST_SEEN_WRITE_MS) return;
+    this.lastSeenWrite = Date.now();
+    const db = await getDb();
+    await db.tunnel
+      .updateMany({
+        where: { id: this.live.tunnelId, userId: this.user.id },
+        data: { lastSeenAt: new Date() },
+      })
+      .catch(() => {});
+  }
+
+  /** Sends one HTTP exchange through the tunnel; resolves at the response head, the body streams after. */
+  private request(r: TunnelRequest): Promise<TunnelResponse> {
+    if (!this.ready || this.closed) return Promise.reject(tunnelOfflineError(this.live?.name));
+    if (this.mux.streams.size >= MAX_STREAMS) {
+      return Promise.reject(
+        new AppError(
+          "tunnel_busy",
+          `Too many concurrent requests through the tunnel for "${this.live?.name}" (at most ${MAX_STREAMS}).`,
+          503,
+        ),
+      );
+    }
+    const id = this.nextId++;
+    if (this.nextId > 0xffffffff) this.nextId = 1;
+    const stream = this.mux.open(id);
+    return new Promise<TunnelResponse>((resolve, reject) => {
+      const onAbort = () => {
+        this.pending.delete(id);
+        stream.reset("cancelled", "the request was cancelled");
+        reject(r.signal?.reason);
+      };
+      if (r.signal?.aborted) return onAbort();
+      r.signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = () => r.signal?.removeEventListener("abort", onAbort);
+      this.pending.set(id, {
+        resolve: (f) => {
+          settle();
+          resolve({ status: f.status, headers: f.headers, body: stream.readable });
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+      });
+      stream.onClose = (err) => {
+        const p = this.pending.get(id);
+        if (!p) return;
+        this.pending.delete(id);
+        p.reject(this.streamError(err));
+      };
+      this.mux.sendControl({
+        t: "req",
+        id,
+        method: r.method,
+        url: r.url.href,
+        headers: r.headers,
+        body: r.body !== null,
+      });
+      void stream.sendBody(r.body).catch(() => {});
+    });
+  }
+
+  private streamError(err: unknown): AppError {
+    if (isAppError(err)) return err;
+    if (err instanceof StreamReset) {
+      return new AppError(
+        err.code === "refused_target" ? "tunnel_refused" : "tunnel_error",
+        `poke tunnel could not complete the request: ${quoteServerText(err.message)}`,
+        502,
+      );
+    }
+    return tunnelOfflineError(this.live?.name);
+  }
+
+  private async onClose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    clearInterval(this.heartbeat);
+    const err = tunnelOfflineError(this.live?.name);
+    this.mux.failAll(err);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    const live = this.live;
+    if (!live || !unregisterTunnel(live.tunnelId, this.connectionId)) return;
+    try {
+      await markOffline(live.tunnelId, this.user.id, live.integrationId);
+      await audit(
+        this.user.id,
+        "tunnel.offline",
+        { type: "integration", id: live.integrationId },
+        {
+          tunnelId: live.tunnelId,
+        },
+      );
+    } catch (e) {
+      log.warn("marking a tunnel offline failed", { tunnelId: live.tunnelId, err: String(e) });
+    }
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
