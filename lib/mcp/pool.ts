@@ -15,6 +15,7 @@ import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { classifyMcpError } from "@/lib/mcp/errors";
 import { knownTransport, loadIntegration, type EngineIntegration } from "@/lib/mcp/integration";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
+import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { LIMITS } from "@/lib/net/egress";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
@@ -68,12 +69,29 @@ export type CallContext = { userId: string; integrationId: string };
 export type CallOptions = { timeoutMs?: number; signal?: AbortSignal };
 export type CallOutcome = { result: CallToolResult; latencyMs: number };
 
-/** Calls a tool on the integration's server through a pooled session. Throws AppError. */
+/**
+ * Calls a tool on the integration's server through a pooled session. Throws AppError. Every call (playground,
+ * API, agent endpoint) passes here, so the per-user limits and the per-origin breaker are applied here.
+ */
 export async function callTool(
   ctx: CallContext,
   name: string,
   args: Record<string, unknown> = {},
   opts: CallOptions = {},
+): Promise<CallOutcome> {
+  const release = admitCall(ctx.userId);
+  try {
+    return await checkedCall(ctx, name, args, opts);
+  } finally {
+    release();
+  }
+}
+
+async function checkedCall(
+  ctx: CallContext,
+  name: string,
+  args: Record<string, unknown>,
+  opts: CallOptions,
 ): Promise<CallOutcome> {
   const integ = await loadIntegration(ctx.userId, ctx.integrationId);
   const db = await getDb();
@@ -92,7 +110,9 @@ export async function callTool(
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
   }
-  return callOnSession(integ, name, args, opts);
+  return withBreaker(integ.url, effectiveTimeout(opts.timeoutMs), () =>
+    callOnSession(integ, name, args, opts),
+  );
 }
 
 async function callOnSession(
