@@ -3,6 +3,7 @@
 // processes, by a row lock, so each commit is one complete snapshot.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { Prisma } from "@prisma/client";
+import { afterSync } from "@/lib/agent/events";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
@@ -54,7 +55,7 @@ export function syncIntegration(
       await recordFailure(integ, err);
       throw err;
     }
-    return storeSnapshot(integ, found);
+    return storeSnapshot(integ, found).then(afterSync(userId));
   });
 }
 
