@@ -1,0 +1,285 @@
+// Integrations, owner-scoped: every query is filtered by the caller's user id; a foreign id is "not found".
+import { randomUUID } from "node:crypto";
+import type { Prisma } from "@prisma/client";
+import { audit } from "@/lib/audit";
+import { encryptField } from "@/lib/crypto";
+import { getDb, isUniqueViolation } from "@/lib/db";
+import { AppError, isAppError, notFound } from "@/lib/errors";
+import { log } from "@/lib/log";
+import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
+import { callTool, dropSession } from "@/lib/mcp/pool";
+import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
+import { validateUserUrl } from "@/lib/net/egress";
+import type { SessionUser } from "@/lib/data/users";
+import {
+  integrationCreateSchema,
+  integrationUpdateSchema,
+  toolCallSchema,
+  type IntegrationCreateInput,
+  type IntegrationUpdateInput,
+  type ToolCallInput,
+} from "@/lib/schemas/integrations";
+
+type Owner = Pick<SessionUser, "id">;
+export type CallSource = "playground" | "api" | "agent";
+
+/** What pages and the API may show: never the key itself. */
+const publicSelect = {
+  id: true,
+  name: true,
+  url: true,
+  transport: true,
+  authKind: true,
+  status: true,
+  lastError: true,
+  serverName: true,
+  serverTitle: true,
+  serverVersion: true,
+  protocolVersion: true,
+  protocolEra: true,
+  instructions: true,
+  capabilities: true,
+  storePayloads: true,
+  lastSyncedAt: true,
+  createdAt: true,
+  updatedAt: true,
+  templateId: true,
+  apiKeyEnc: true,
+} satisfies Prisma.IntegrationSelect;
+
+type Row = Prisma.IntegrationGetPayload<{ select: typeof publicSelect }>;
+const present = ({ apiKeyEnc, ...row }: Row) => ({ ...row, hasApiKey: !!apiKeyEnc });
+export type IntegrationView = ReturnType<typeof present>;
+
+export type ConnectResult = { integration: IntegrationView; diff?: SyncDiff; error?: { code: string; message: string } };
+
+const apiKeyAad = (id: string) => ({ table: "Integration", column: "apiKeyEnc", id });
+
+async function findOwned(user: Owner, id: string): Promise<Row> {
+  const db = await getDb();
+  const row = await db.integration.findFirst({ where: { id, userId: user.id }, select: publicSelect });
+  if (!row) throw notFound("Integration not found");
+  return row;
+}
+
+export async function listIntegrations(user: Owner) {
+  const db = await getDb();
+  const rows = await db.integration.findMany({
+    where: { userId: user.id },
+    orderBy: { name: "asc" },
+    select: { ...publicSelect, _count: { select: { tools: true } } },
+  });
+  return rows.map(({ _count, ...r }) => ({ ...present(r), toolCount: _count.tools }));
+}
+
+export async function getIntegration(user: Owner, id: string) {
+  return present(await findOwned(user, id));
+}
+
+export async function listTools(user: Owner, integrationId: string) {
+  await findOwned(user, integrationId);
+  const db = await getDb();
+  return db.tool.findMany({
+    where: { integrationId },
+    orderBy: { name: "asc" },
+    select: {
+      name: true,
+      title: true,
+      description: true,
+      inputSchema: true,
+      outputSchema: true,
+      annotations: true,
+      enabled: true,
+      definitionHash: true,
+      changedAt: true,
+      updatedAt: true,
+    },
+  });
+}
+
+/** Connects (sync) and reports the outcome on the integration instead of throwing connection errors. */
+async function connectAndReport(user: Owner, id: string): Promise<ConnectResult> {
+  try {
+    const diff = await syncIntegration(user.id, id);
+    return { integration: await getIntegration(user, id), diff };
+  } catch (e) {
+    if (!isAppError(e) || e.code === "not_found") throw e;
+    return { integration: await getIntegration(user, id), error: { code: e.code, message: e.message } };
+  }
+}
+
+export async function createIntegration(user: Owner, input: IntegrationCreateInput): Promise<ConnectResult> {
+  const { name, url, apiKey } = integrationCreateSchema.parse(input);
+  const normalized = validateUserUrl(url).href;
+  const id = randomUUID();
+  const db = await getDb();
+  try {
+    await db.integration.create({
+      data: {
+        id,
+        userId: user.id,
+        name,
+        url: normalized,
+        authKind: apiKey ? "api_key" : "none",
+        apiKeyEnc: apiKey ? encryptField(apiKey, apiKeyAad(id)) : null,
+      },
+    });
+  } catch (e) {
+    if (isUniqueViolation(e))
+      throw new AppError("name_taken", `You already have an integration named "${name}"`, 409);
+    throw e;
+  }
+  await audit(user.id, "integration.create", { type: "integration", id }, { url: new URL(normalized).origin });
+  return connectAndReport(user, id);
+}
+
+export async function updateIntegration(
+  user: Owner,
+  id: string,
+  input: IntegrationUpdateInput,
+): Promise<ConnectResult> {
+  const patch = integrationUpdateSchema.parse(input);
+  const current = await findOwned(user, id);
+  const data: Prisma.IntegrationUpdateInput = {};
+  if (patch.name !== undefined) data.name = patch.name;
+  if (patch.storePayloads !== undefined) data.storePayloads = patch.storePayloads;
+  const urlChanged = patch.url !== undefined && validateUserUrl(patch.url).href !== current.url;
+  if (urlChanged) {
+    data.url = validateUserUrl(patch.url!).href;
+    data.transport = null; // probe again
+  }
+  if (patch.apiKey !== undefined) {
+    data.apiKeyEnc = patch.apiKey ? encryptField(patch.apiKey, apiKeyAad(id)) : null;
+    if (current.authKind !== "oauth") data.authKind = patch.apiKey ? "api_key" : "none";
+  }
+  const db = await getDb();
+  try {
+    await db.integration.update({ where: { id }, data });
+  } catch (e) {
+    if (isUniqueViolation(e))
+      throw new AppError("name_taken", `You already have an integration named "${patch.name}"`, 409);
+    throw e;
+  }
+  await audit(user.id, "integration.update", { type: "integration", id }, {
+    fields: Object.keys(data).filter((k) => k !== "apiKeyEnc").concat(patch.apiKey !== undefined ? ["apiKey"] : []),
+  });
+  const reconnect = urlChanged || patch.apiKey !== undefined;
+  if (!reconnect) return { integration: await getIntegration(user, id) };
+  await dropSession(user.id, id);
+  return connectAndReport(user, id);
+}
+
+export async function deleteIntegration(user: Owner, id: string): Promise<void> {
+  await findOwned(user, id);
+  await dropSession(user.id, id);
+  const db = await getDb();
+  await db.integration.deleteMany({ where: { id, userId: user.id } });
+  await audit(user.id, "integration.delete", { type: "integration", id });
+}
+
+export async function resyncIntegration(user: Owner, id: string): Promise<SyncDiff> {
+  await dropSession(user.id, id);
+  return syncIntegration(user.id, id);
+}
+
+export async function setToolEnabled(user: Owner, integrationId: string, toolName: string, enabled: boolean) {
+  await findOwned(user, integrationId);
+  const db = await getDb();
+  const res = await db.tool.updateMany({ where: { integrationId, name: toolName }, data: { enabled } });
+  if (!res.count) throw notFound("Tool not found");
+}
+
+export async function diagnoseIntegration(user: Owner, id: string): Promise<DoctorStep[]> {
+  return runDoctor(user.id, id);
+}
+
+export async function diagnoseUrl(user: Owner, url: string, apiKey?: string): Promise<DoctorStep[]> {
+  return runDoctorForUrl({ userId: user.id, url, apiKey });
+}
+
+/** Calls a tool and records the call (without payloads unless the integration opted in). */
+export async function callIntegrationTool(
+  user: Owner,
+  integrationId: string,
+  toolName: string,
+  input: ToolCallInput,
+  source: CallSource,
+  opts: { signal?: AbortSignal } = {},
+) {
+  const { arguments: args, timeoutMs } = toolCallSchema.parse(input);
+  const integ = await findOwned(user, integrationId);
+  const started = Date.now();
+  try {
+    const out = await callTool({ userId: user.id, integrationId }, toolName, args, { timeoutMs, signal: opts.signal });
+    await recordCall(user, integ, toolName, source, out.result.isError ? "tool_error" : "ok", out.latencyMs, {
+      args,
+      result: out.result,
+    });
+    return out;
+  } catch (e) {
+    const code = isAppError(e) ? e.code : "error";
+    // Calls refused before anything was sent are not activity; rate-limit refusals are skipped too, or a
+    // flood of them would turn into a flood of writes.
+    if (!UNRECORDED.has(code)) {
+      await recordCall(user, integ, toolName, source, statusOf(code), Date.now() - started, {
+        args,
+        error: isAppError(e) ? e.message : "internal error",
+      });
+    }
+    throw e;
+  }
+}
+
+const UNRECORDED = new Set(["not_found", "invalid_arguments", "tool_disabled", "too_many_calls"]);
+const REJECTED = new Set(["circuit_open", "too_many_concurrent_calls", "busy"]);
+const statusOf = (code: string) => (code === "timeout" ? "timeout" : REJECTED.has(code) ? "rejected" : "error");
+
+async function recordCall(
+  user: Owner,
+  integ: Row,
+  tool: string,
+  source: CallSource,
+  status: string,
+  latencyMs: number,
+  payload: { args: unknown; result?: unknown; error?: string },
+) {
+  try {
+    const db = await getDb();
+    await db.toolCall.create({
+      data: {
+        userId: user.id,
+        integrationId: integ.id,
+        tool: tool.slice(0, 200),
+        source,
+        status,
+        latencyMs,
+        error: payload.error?.slice(0, 500),
+        ...(integ.storePayloads ? storedPayload(payload) : {}),
+      },
+    });
+  } catch (err) {
+    // The call itself happened: losing its history row must not turn its result into an error.
+    log.error("recording a tool call failed", { integrationId: integ.id, err: String(err) });
+  }
+}
+
+const PAYLOAD_CAP = 16 * 1024;
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
+
+/** Opt-in payload storage: secrets redacted by key name, each part capped. */
+function storedPayload(p: { args: unknown; result?: unknown }) {
+  const redact = (v: unknown, depth = 0): unknown => {
+    if (depth > 20) return "[depth]";
+    if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
+    if (v && typeof v === "object")
+      return Object.fromEntries(
+        Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redact(x, depth + 1)]),
+      );
+    return v;
+  };
+  const cap = (v: unknown) => {
+    const s = JSON.stringify(redact(v) ?? null);
+    return s.length > PAYLOAD_CAP ? { truncated: true, preview: s.slice(0, PAYLOAD_CAP) } : JSON.parse(s);
+  };
+  return { arguments: cap(p.args), result: p.result === undefined ? undefined : cap(p.result) };
+}
