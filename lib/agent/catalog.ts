@@ -1,0 +1,188 @@
+// What the agent endpoint exposes for one user: every enabled tool of their integrations, renamed
+// `<integration>__<tool>` under the spec's tool-name rules (1–128 chars of [A-Za-z0-9_.-]), with a reverse
+// map back to (integration, original tool name), and the servers' instructions merged under headings.
+// Computed from the user's own rows only; cached per user for a moment and dropped on every tools-changed
+// event, so a burst of agent requests costs one query, never another user's data.
+import { createHash } from "node:crypto";
+import type { Tool } from "@modelcontextprotocol/server";
+import { onToolsChanged } from "@/lib/agent/events";
+import { getDb } from "@/lib/db";
+
+export const SEPARATOR = "__";
+const MAX_NAME = 128;
+const MAX_SLUG = 40;
+/** Integrations in these states keep their tools listed; calls answer with what to do instead. */
+export const BLOCKED_STATUSES = new Set(["needs_auth", "needs_reauth", "offline"]);
+const MAX_INSTRUCTIONS_EACH = 8 * 1024;
+const MAX_INSTRUCTIONS_TOTAL = 64 * 1024;
+
+export type CatalogTool = {
+  /** the exposed (namespaced) name */
+  name: string;
+  integrationId: string;
+  integrationName: string;
+  status: string;
+  /** the tool's name on its server */
+  toolName: string;
+  definition: Tool;
+};
+
+export type Catalog = {
+  tools: CatalogTool[];
+  byName: Map<string, CatalogTool>;
+  instructions?: string;
+};
+
+type CatalogConfig = { ttlMs: number; maxUsers: number };
+type Cache = {
+  entries: Map<string, { at: number; catalog: Promise<Catalog> }>;
+  config: CatalogConfig;
+  hooked?: boolean;
+};
+
+const cache: Cache = ((globalThis as { __pokeAgentCatalog?: Cache }).__pokeAgentCatalog ??= {
+  entries: new Map(),
+  // Short: changes that publish no event (a tool toggled, a rename, a status change) show within this.
+  config: { ttlMs: 2_000, maxUsers: 5_000 },
+});
+if (!cache.hooked) {
+  cache.hooked = true;
+  onToolsChanged((userId) => void cache.entries.delete(userId));
+}
+
+export function configureCatalog(c: Partial<CatalogConfig>): void {
+  Object.assign(cache.config, c);
+}
+
+export function invalidateCatalog(userId?: string): void {
+  if (userId) cache.entries.delete(userId);
+  else cache.entries.clear();
+}
+
+/** The user's catalog (cached for `ttlMs`). */
+export function loadCatalog(userId: string): Promise<Catalog> {
+  const hit = cache.entries.get(userId);
+  if (hit && performance.now() - hit.at < cache.config.ttlMs) return hit.catalog;
+  const catalog = buildCatalog(userId);
+  cache.entries.delete(userId);
+  cache.entries.set(userId, { at: performance.now(), catalog });
+  // A failed load must not be served from the cache.
+  catalog.catch(() => {
+    if (cache.entries.get(userId)?.catalog === catalog) cache.entries.delete(userId);
+  });
+  if (cache.entries.size > cache.config.maxUsers) {
+    const oldest = cache.entries.keys().next().value;
+    if (oldest !== undefined) cache.entries.delete(oldest);
+  }
+  return catalog;
+}
+
+async function buildCatalog(userId: string): Promise<Catalog> {
+  const db = await getDb();
+  const integrations = await db.integration.findMany({
+    where: { userId },
+    // Stable order decides who keeps the plain name when two integrations slugify alike.
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    select: {
+      id: true,
+      name: true,
+      status: true,
+      instructions: true,
+      tools: {
+        where: { enabled: true },
+        orderBy: { name: "asc" },
+        select: {
+          name: true,
+          title: true,
+          description: true,
+          inputSchema: true,
+          outputSchema: true,
+          annotations: true,
+        },
+      },
+    },
+  });
+  const slugs = new Set<string>();
+  const tools: CatalogTool[] = [];
+  const sections: string[] = [];
+  for (const integ of integrations) {
+    if (integ.status === "pending" && !integ.tools.length) continue;
+    const slug = uniqueSlug(slugify(integ.name), slugs);
+    const taken = new Set<string>();
+    for (const t of integ.tools) {
+      const name = exposedName(slug, t.name, taken);
+      tools.push({
+        name,
+        integrationId: integ.id,
+        integrationName: integ.name,
+        status: integ.status,
+        toolName: t.name,
+        // Passed through verbatim apart from the name.
+        definition: {
+          name,
+          ...(t.title != null ? { title: t.title } : {}),
+          ...(t.description != null ? { description: t.description } : {}),
+          inputSchema: t.inputSchema as Tool["inputSchema"],
+          ...(t.outputSchema != null ? { outputSchema: t.outputSchema as Tool["outputSchema"] } : {}),
+          ...(t.annotations != null ? { annotations: t.annotations as Tool["annotations"] } : {}),
+        },
+      });
+    }
+    const text = integ.instructions?.trim();
+    if (text && integ.tools.length) {
+      const body = text.length > MAX_INSTRUCTIONS_EACH ? `${text.slice(0, MAX_INSTRUCTIONS_EACH)}…` : text;
+      sections.push(`## ${integ.name} (tools named ${slug}${SEPARATOR}*)\n\n${body}`);
+    }
+  }
+  return {
+    tools,
+    byName: new Map(tools.map((t) => [t.name, t])),
+    instructions: mergeInstructions(sections),
+  };
+}
+
+function mergeInstructions(sections: string[]): string | undefined {
+  const intro =
+    `Tools of each connected integration are named <integration>${SEPARATOR}<tool>. ` +
+    "Below are the instructions each integration's server gives for its tools.";
+  if (!sections.length) return undefined;
+  let out = intro;
+  for (const s of sections) {
+    if (out.length + s.length + 2 > MAX_INSTRUCTIONS_TOTAL) break;
+    out += `\n\n${s}`;
+  }
+  return out;
+}
+
+const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 6);
+
+/** "My GitHub" → "my_github": lower-case, runs of other characters → "_", at most 40 characters. */
+export function slugify(name: string): string {
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "_")
+    .replace(/_+/g, "_")
+    .replace(/^[_.-]+|[_.-]+$/g, "")
+    .slice(0, MAX_SLUG)
+    .replace(/[_.-]+$/g, "");
+  return slug || "integration";
+}
+
+function uniqueSlug(slug: string, taken: Set<string>): string {
+  let candidate = slug;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${slug}-${n}`;
+  taken.add(candidate);
+  return candidate;
+}
+
+/** `<slug>__<tool>`: invalid characters → "_", too long or colliding → shortened plus a hash of the original. */
+export function exposedName(slug: string, toolName: string, taken: Set<string>): string {
+  const clean = toolName.replace(/[^A-Za-z0-9_.-]/g, "_") || "tool";
+  const room = MAX_NAME - slug.length - SEPARATOR.length;
+  let name = `${slug}${SEPARATOR}${clean.length <= room ? clean : `${clean.slice(0, room - 7)}-${shortHash(toolName)}`}`;
+  if (taken.has(name)) name = `${slug}${SEPARATOR}${clean.slice(0, room - 7)}-${shortHash(toolName)}`;
+  const base = name;
+  for (let n = 2; taken.has(name); n++) name = `${base.slice(0, MAX_NAME - String(n).length - 1)}-${n}`;
+  taken.add(name);
+  return name;
+}

@@ -1,0 +1,200 @@
+// The agent endpoint (/api/mcp): the app as an MCP server over Streamable HTTP for any agent holding an API
+// token. Web Request → Response, so the route handler, tests and benchmarks all call handleAgentRequest.
+//
+// - Modern (2026-07-28) traffic: createMcpHandler, one handler per user (bounded LRU). Each handler has its
+//   own event bus, so `notify.toolsChanged()` reaches that user's subscriptions/listen streams only.
+// - Legacy (2025) traffic: sessionful Streamable HTTP (lib/agent/legacy-sessions.ts), so those clients get
+//   list_changed on their GET stream too. Sessions are bound to the user who opened them.
+// Every request authenticates; nothing is computed from anything but the token owner's rows.
+import {
+  createMcpHandler,
+  InMemoryServerEventBus,
+  isLegacyRequest,
+  type AuthInfo,
+  type McpHttpHandler,
+} from "@modelcontextprotocol/server";
+import { invalidateCatalog } from "@/lib/agent/catalog";
+import { onToolsChanged } from "@/lib/agent/events";
+import { closeLegacySessions, handleLegacyRequest, notifyLegacySessions } from "@/lib/agent/legacy-sessions";
+import { buildAgentServer } from "@/lib/agent/server";
+import { authenticateApiToken } from "@/lib/data/api-tokens";
+import { env } from "@/lib/env";
+import { isAppError } from "@/lib/errors";
+import { rateLimitedFor } from "@/lib/limits/calls";
+import { log } from "@/lib/log";
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+type UserHandler = { handler: McpHttpHandler; bus: InMemoryServerEventBus; inflight: number };
+type Registry = { handlers: Map<string, UserHandler>; maxHandlers: number; hooked?: boolean };
+
+const registry: Registry = ((globalThis as { __pokeAgentHandlers?: Registry }).__pokeAgentHandlers ??= {
+  handlers: new Map(),
+  maxHandlers: 2_000,
+});
+if (!registry.hooked) {
+  registry.hooked = true;
+  onToolsChanged((userId) => {
+    invalidateCatalog(userId);
+    registry.handlers.get(userId)?.handler.notify.toolsChanged();
+    notifyLegacySessions(userId);
+  });
+}
+
+/** GET/POST/DELETE /api/mcp. */
+export async function handleAgentRequest(req: Request): Promise<Response> {
+  const refused = checkOrigin(req);
+  if (refused) return refused;
+  const user = await authenticate(req);
+  if (user instanceof Response) return user;
+
+  let parsedBody: unknown;
+  if (req.method === "POST") {
+    const read = await readBody(req);
+    if (read instanceof Response) return read;
+    parsedBody = read;
+    const limited = toolCallRateLimited(user.id, parsedBody);
+    if (limited) return limited;
+  }
+  const authInfo: AuthInfo = {
+    token: user.tokenId,
+    clientId: user.id,
+    scopes: [],
+    extra: { userId: user.id },
+  };
+  const options = parsedBody === undefined ? { authInfo } : { authInfo, parsedBody };
+  if (await isLegacyRequest(req, parsedBody)) return handleLegacyRequest(req, user.id, options);
+
+  const entry = handlerFor(user.id);
+  entry.inflight++;
+  try {
+    return await entry.handler.fetch(req, options);
+  } finally {
+    entry.inflight--;
+  }
+}
+
+/** MCP's DNS-rebinding rule: a browser Origin must be our own. Agents (no Origin header) pass. */
+function checkOrigin(req: Request): Response | undefined {
+  const origin = req.headers.get("origin");
+  if (!origin) return undefined;
+  const allowed = new Set([new URL(env().APP_URL).origin, new URL(req.url).origin]);
+  if (origin !== "null" && allowed.has(origin)) return undefined;
+  return Response.json(
+    { error: { code: "bad_origin", message: "Cross-origin request refused" } },
+    { status: 403 },
+  );
+}
+
+async function authenticate(req: Request) {
+  const m = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i);
+  const challenge = (error?: string) =>
+    error
+      ? `Bearer realm="poke", error="invalid_token", error_description="${error}"`
+      : 'Bearer realm="poke"';
+  if (!m) {
+    return Response.json(
+      { error: { code: "unauthorized", message: "Send an API token as Authorization: Bearer <token>" } },
+      { status: 401, headers: { "WWW-Authenticate": challenge() } },
+    );
+  }
+  try {
+    return await authenticateApiToken(m[1]);
+  } catch (err) {
+    if (isAppError(err) && err.status === 401) {
+      return Response.json(
+        { error: { code: err.code, message: err.message } },
+        { status: 401, headers: { "WWW-Authenticate": challenge(err.message) } },
+      );
+    }
+    log.error("agent endpoint authentication failed", err);
+    return Response.json(
+      { error: { code: "internal", message: "Something went wrong. Please try again." } },
+      { status: 500 },
+    );
+  }
+}
+
+const rpcError = (status: number, code: number, message: string, headers?: HeadersInit) =>
+  Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+
+/**
+ * Reads the JSON body once (capped), so the routing predicate, the rate-limit check and the SDK share it.
+ * A non-JSON content type is left for the SDK to refuse (415).
+ */
+async function readBody(req: Request): Promise<unknown> {
+  if (!/^application\/json\b/i.test(req.headers.get("content-type") ?? "")) return undefined;
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) {
+    return rpcError(413, -32000, "Request body is too large (max 4 MiB)");
+  }
+  const text = await req.text();
+  if (text.length > MAX_BODY) return rpcError(413, -32000, "Request body is too large (max 4 MiB)");
+  try {
+    return JSON.parse(text);
+  } catch {
+    return rpcError(400, -32700, "Parse error: the request body is not valid JSON");
+  }
+}
+
+/** Sheds a tools/call at the door with HTTP 429 + Retry-After when the user's rate budget is spent. */
+function toolCallRateLimited(userId: string, body: unknown): Response | undefined {
+  const messages = Array.isArray(body) ? body : [body];
+  const calls = messages.some((m) => (m as { method?: unknown } | null)?.method === "tools/call");
+  if (!calls) return undefined;
+  const wait = rateLimitedFor(userId);
+  if (wait === undefined) return undefined;
+  const id = Array.isArray(body) ? null : ((body as { id?: unknown }).id ?? null);
+  return Response.json(
+    {
+      jsonrpc: "2.0",
+      error: {
+        code: -32000,
+        message: `Too many tool calls. Try again in ${wait} s.`,
+        data: { retryAfterSec: wait },
+      },
+      id,
+    },
+    { status: 429, headers: { "Retry-After": String(wait) } },
+  );
+}
+
+function handlerFor(userId: string): UserHandler {
+  const { handlers } = registry;
+  let entry = handlers.get(userId);
+  if (entry) {
+    // Map order is the LRU order.
+    handlers.delete(userId);
+    handlers.set(userId, entry);
+    return entry;
+  }
+  const bus = new InMemoryServerEventBus((err) => log.warn("agent endpoint listener failed", String(err)));
+  const handler = createMcpHandler(() => buildAgentServer(userId), {
+    // 2025 traffic never reaches this handler (it goes to the sessionful path).
+    legacy: "reject",
+    bus,
+    maxSubscriptions: 16,
+    onerror: (err) => log.debug("agent endpoint request rejected", err.message),
+  });
+  entry = { handler, bus, inflight: 0 };
+  handlers.set(userId, entry);
+  evictIdleHandlers();
+  return entry;
+}
+
+/** Drops least recently used handlers with nothing in flight and no open listen stream. */
+function evictIdleHandlers(): void {
+  const { handlers, maxHandlers } = registry;
+  if (handlers.size <= maxHandlers) return;
+  for (const [userId, e] of handlers) {
+    if (handlers.size <= maxHandlers) break;
+    if (e.inflight === 0 && e.bus.listenerCount === 0) handlers.delete(userId);
+  }
+}
+
+/** Closes every handler and legacy session (tests, shutdown). */
+export async function closeAgentEndpoint(): Promise<void> {
+  const all = [...registry.handlers.values()];
+  registry.handlers.clear();
+  await Promise.all(all.map((e) => e.handler.close().catch(() => {})));
+  await closeLegacySessions();
+}

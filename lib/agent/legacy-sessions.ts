@@ -1,0 +1,126 @@
+// 2025-era clients of the agent endpoint: sessionful Streamable HTTP (initialize → Mcp-Session-Id, GET stream
+// for notifications, DELETE), so they too receive notifications/tools/list_changed. A session is bound to the
+// user whose token opened it: a request carrying another user's session id gets the same 404 as an unknown id.
+// Sessions live in this process: behind a load balancer, route by Mcp-Session-Id (sticky) or clients
+// re-initialize after the 404 on another instance, as the spec asks them to.
+import { randomUUID } from "node:crypto";
+import {
+  isInitializeRequest,
+  WebStandardStreamableHTTPServerTransport,
+  type AuthInfo,
+  type Server,
+} from "@modelcontextprotocol/server";
+import { buildAgentServer } from "@/lib/agent/server";
+import { log } from "@/lib/log";
+
+type Session = {
+  id: string;
+  userId: string;
+  server: Server;
+  transport: WebStandardStreamableHTTPServerTransport;
+  lastUsed: number;
+};
+
+type SessionConfig = { maxPerUser: number; maxTotal: number; idleMs: number };
+type Store = { sessions: Map<string, Session>; config: SessionConfig; sweeper?: NodeJS.Timeout };
+
+const store: Store = ((globalThis as { __pokeAgentSessions?: Store }).__pokeAgentSessions ??= {
+  sessions: new Map(),
+  config: { maxPerUser: 16, maxTotal: 5_000, idleMs: 60 * 60_000 },
+});
+
+export function configureLegacySessions(c: Partial<SessionConfig>): void {
+  Object.assign(store.config, c);
+}
+
+export function legacySessionCount(userId?: string): number {
+  if (!userId) return store.sessions.size;
+  let n = 0;
+  for (const s of store.sessions.values()) if (s.userId === userId) n++;
+  return n;
+}
+
+const rpcError = (status: number, message: string) =>
+  Response.json(
+    { jsonrpc: "2.0", error: { code: status === 404 ? -32001 : -32000, message }, id: null },
+    { status },
+  );
+
+type Options = { authInfo: AuthInfo; parsedBody?: unknown };
+
+export async function handleLegacyRequest(req: Request, userId: string, options: Options): Promise<Response> {
+  const sessionId = req.headers.get("mcp-session-id");
+  if (sessionId) {
+    const session = store.sessions.get(sessionId);
+    if (!session || session.userId !== userId) return rpcError(404, "Session not found");
+    session.lastUsed = Date.now();
+    return session.transport.handleRequest(req, options);
+  }
+  if (req.method !== "POST" || !isInitializeRequest(options.parsedBody)) {
+    return rpcError(400, "Bad Request: No valid session ID provided");
+  }
+  return startSession(req, userId, options);
+}
+
+async function startSession(req: Request, userId: string, options: Options): Promise<Response> {
+  await makeRoom(userId);
+  const server = await buildAgentServer(userId);
+  const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: () => randomUUID(),
+    onsessioninitialized: (id) => {
+      store.sessions.set(id, { id, userId, server, transport, lastUsed: Date.now() });
+    },
+    onsessionclosed: (id) => void store.sessions.delete(id),
+  });
+  await server.connect(transport);
+  ensureSweeper();
+  return transport.handleRequest(req, options);
+}
+
+/** Per-user and global caps: the least recently used sessions go first. */
+async function makeRoom(userId: string): Promise<void> {
+  const { maxPerUser, maxTotal } = store.config;
+  const mine = [...store.sessions.values()].filter((s) => s.userId === userId);
+  const victims: Session[] = [];
+  if (mine.length >= maxPerUser) {
+    victims.push(...mine.sort((a, b) => a.lastUsed - b.lastUsed).slice(0, mine.length - maxPerUser + 1));
+  }
+  if (store.sessions.size - victims.length >= maxTotal) {
+    const rest = [...store.sessions.values()]
+      .filter((s) => !victims.includes(s))
+      .sort((a, b) => a.lastUsed - b.lastUsed);
+    victims.push(...rest.slice(0, store.sessions.size - victims.length - maxTotal + 1));
+  }
+  await Promise.all(victims.map(closeSession));
+}
+
+async function closeSession(s: Session): Promise<void> {
+  store.sessions.delete(s.id);
+  await s.transport.close().catch(() => {});
+  await s.server.close().catch(() => {});
+}
+
+function ensureSweeper(): void {
+  if (store.sweeper) return;
+  store.sweeper = setInterval(() => {
+    const cutoff = Date.now() - store.config.idleMs;
+    for (const s of store.sessions.values()) if (s.lastUsed < cutoff) void closeSession(s);
+  }, 60_000);
+  store.sweeper.unref?.();
+}
+
+/** notifications/tools/list_changed on every open session of `userId` (delivered on its GET stream). */
+export function notifyLegacySessions(userId: string): void {
+  for (const s of store.sessions.values()) {
+    if (s.userId !== userId) continue;
+    s.server
+      .sendToolListChanged()
+      .catch((err) => log.debug("list_changed to a legacy session failed", String(err)));
+  }
+}
+
+export async function closeLegacySessions(): Promise<void> {
+  if (store.sweeper) clearInterval(store.sweeper);
+  store.sweeper = undefined;
+  await Promise.all([...store.sessions.values()].map(closeSession));
+}
