@@ -11,7 +11,8 @@ import {
   type OAuthClientProvider,
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
-import { createEgressFetch, LIMITS, type EgressFetch } from "@/lib/net/egress";
+import { createEgressFetch, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
+import { tunnelFetchFor } from "@/lib/tunnel/fetch";
 import { classifyMcpError, type ErrorContext } from "@/lib/mcp/errors";
 
 export type TransportKind = "streamable-http" | "sse";
@@ -76,7 +77,7 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
     hasApiKey: !!o.apiKey,
     egress: undefined as unknown as EgressFetch,
   };
-  ctx.egress = createEgressFetch({
+  const fetchOpts: EgressOptions = {
     purpose: "mcp",
     headersFor: mcpHeadersFor(serverUrl, o.userId, o.apiKey, !!o.authProvider),
     headersTimeoutMs: o.headersTimeoutMs,
@@ -88,7 +89,10 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
       if (res.status >= 400 && url.origin === serverUrl.origin) ctx.lastStatus = res.status;
       ctx.lastContentType = res.headers.get("content-type") ?? undefined;
     },
-  });
+  };
+  // Tunnel seam (lib/tunnel): a URL on this app's own /api/tunnel/<id>/ route is reached in-process over
+  // its owner's `poke tunnel` WebSocket — never through egress (no HTTP hop back into the app).
+  ctx.egress = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
   return ctx;
 }
 
