@@ -1,0 +1,111 @@
+// URL policy for authorization-server metadata and the discovery checks run before anything is used.
+import type { OAuthDiscoveryState } from "@modelcontextprotocol/client";
+import { beforeEach, describe, expect, it } from "vitest";
+import { setEnvForProcess } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+import { describeOAuthError } from "@/lib/oauth/errors";
+import { assertSafeOAuthUrl, isLoopbackHost } from "@/lib/oauth/net";
+import { validateDiscovery } from "@/lib/oauth/provider";
+
+const KEYS = `u1:${Buffer.alloc(32, 1).toString("base64")}`;
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (e) {
+    return e instanceof AppError ? e.code : "not-an-app-error";
+  }
+}
+
+beforeEach(() => {
+  setEnvForProcess({ SESSION_SECRET: "s".repeat(32), ENCRYPTION_KEYS: KEYS, ALLOW_PRIVATE_NETWORK: "0" });
+});
+
+describe("assertSafeOAuthUrl", () => {
+  it("accepts https and rejects other schemes, credentials and garbage", () => {
+    expect(assertSafeOAuthUrl("https://as.example/token", "token endpoint").host).toBe("as.example");
+    for (const bad of [
+      "javascript:alert(1)",
+      "data:text/html,x",
+      "file:///etc/passwd",
+      "ftp://as.example/x",
+      "https://user:pw@as.example/token",
+      "http://as.example/token",
+      "not a url",
+      42,
+    ]) {
+      expect(
+        codeOf(() => assertSafeOAuthUrl(bad, "endpoint")),
+        String(bad),
+      ).toBe("unsafe_metadata");
+    }
+  });
+
+  it("allows plain http only for loopback, and only when private networks are allowed", () => {
+    expect(codeOf(() => assertSafeOAuthUrl("http://127.0.0.1:8080/token", "endpoint"))).toBe(
+      "unsafe_metadata",
+    );
+    setEnvForProcess({ ALLOW_PRIVATE_NETWORK: "1" });
+    expect(codeOf(() => assertSafeOAuthUrl("http://127.0.0.1:8080/token", "endpoint"))).toBeUndefined();
+    expect(codeOf(() => assertSafeOAuthUrl("http://localhost/token", "endpoint"))).toBeUndefined();
+    expect(codeOf(() => assertSafeOAuthUrl("http://10.0.0.5/token", "endpoint"))).toBe("unsafe_metadata");
+    expect(isLoopbackHost("[::1]")).toBe(true);
+    expect(isLoopbackHost("127.evil.example")).toBe(false);
+  });
+});
+
+describe("validateDiscovery", () => {
+  const good = (): OAuthDiscoveryState => ({
+    authorizationServerUrl: "https://as.example",
+    resourceMetadata: { resource: "https://mcp.example/mcp", authorization_servers: ["https://as.example"] },
+    authorizationServerMetadata: {
+      issuer: "https://as.example",
+      authorization_endpoint: "https://as.example/authorize",
+      token_endpoint: "https://as.example/token",
+      response_types_supported: ["code"],
+      code_challenge_methods_supported: ["S256"],
+    },
+  });
+  const check = (s: OAuthDiscoveryState, preIssuer?: string) =>
+    codeOf(() =>
+      validateDiscovery(s, "https://mcp.example/mcp", {
+        preRegistered: preIssuer
+          ? { source: "template", rowId: "t", clientId: "c", issuer: preIssuer }
+          : undefined,
+      }),
+    );
+
+  it("accepts consistent metadata", () => {
+    expect(check(good())).toBeUndefined();
+    expect(check(good(), "https://as.example")).toBeUndefined();
+  });
+
+  it("refuses missing metadata, missing S256, unsafe endpoints, foreign resources and rebound issuers", () => {
+    expect(check({ ...good(), authorizationServerMetadata: undefined })).toBe("no_metadata");
+    const plain = good();
+    plain.authorizationServerMetadata!.code_challenge_methods_supported = ["plain"];
+    expect(check(plain)).toBe("pkce_unsupported");
+    const absent = good();
+    delete absent.authorizationServerMetadata!.code_challenge_methods_supported;
+    expect(check(absent)).toBe("pkce_unsupported");
+    const insecure = good();
+    insecure.authorizationServerMetadata!.token_endpoint = "http://as.example/token";
+    expect(check(insecure)).toBe("unsafe_metadata");
+    const revocation = good();
+    (revocation.authorizationServerMetadata as Record<string, unknown>).revocation_endpoint =
+      "https://u:p@as.example/revoke";
+    expect(check(revocation)).toBe("unsafe_metadata");
+    const foreign = good();
+    foreign.resourceMetadata!.resource = "https://other.example/mcp";
+    expect(check(foreign)).toBe("resource_mismatch");
+    expect(check(good(), "https://old-as.example")).toBe("issuer_mismatch");
+  });
+});
+
+describe("describeOAuthError", () => {
+  it("maps known codes and never echoes unknown input", () => {
+    expect(describeOAuthError("access_denied")).toMatch(/denied/);
+    expect(describeOAuthError("<script>alert(1)</script>")).toBe("Connecting with OAuth failed. Try again.");
+  });
+});
