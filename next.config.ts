@@ -6,6 +6,9 @@ const config: NextConfig = {
   typescript: { ignoreBuildErrors: true },
   // Native/wasm-backed packages load their own files at run time: keep them out of the bundle.
   serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "pg", "ws", "@prisma/client"],
+  // Metadata is resolved before the first byte for every client, so pages that 404 (unknown or foreign ids)
+  // answer with a 404 status instead of a streamed not-found page.
+  htmlLimitedBots: /.*/,
   experimental: { serverActions: { bodySizeLimit: "1mb" } },
 };
 

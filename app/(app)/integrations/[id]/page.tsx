@@ -1,0 +1,205 @@
+import type { Metadata } from "next";
+import { cache } from "react";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { StatusBadge } from "@/components/status-badge";
+import { Alert, Badge, Card, formatDate } from "@/components/ui";
+import { requireUser } from "@/lib/auth/session";
+import { getIntegration, listTools } from "@/lib/data/integrations";
+import { isAppError } from "@/lib/errors";
+import { EditForm } from "./_components/edit-form";
+import { DeleteButton, DoctorPanel, ResyncButton } from "./_components/integration-actions";
+import { Playground, type PlaygroundTool } from "./_components/playground";
+import { ToolToggle } from "./_components/tool-toggle";
+
+// Resolved before the response starts (see htmlLimitedBots in next.config.ts), so a foreign or unknown
+// id answers with a real 404 status rather than a streamed "not found" page.
+export async function generateMetadata({ params }: { params: Promise<{ id: string }> }): Promise<Metadata> {
+  const { integration } = await load((await params).id);
+  return { title: integration.name };
+}
+
+const OAUTH_ERRORS: Record<string, string> = {
+  access_denied: "Authorization was denied at the provider.",
+  invalid_state: "That authorization link expired or was already used. Start again.",
+};
+
+const load = cache(async (id: string) => {
+  const user = await requireUser();
+  try {
+    return { integration: await getIntegration(user, id), tools: await listTools(user, id) };
+  } catch (e) {
+    if (isAppError(e) && e.status === 404) notFound();
+    throw e;
+  }
+});
+
+function Json({ value }: { value: unknown }) {
+  return (
+    <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 text-xs">
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
+}
+
+export default async function IntegrationPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<Record<string, string>>;
+}) {
+  const { id } = await params;
+  const sp = await searchParams;
+  const { integration: i, tools } = await load(id);
+  const annotationsOf = (a: unknown) =>
+    a && typeof a === "object"
+      ? Object.entries(a as Record<string, unknown>).filter(([, v]) => v !== undefined)
+      : [];
+  const needsAuth = i.status === "needs_auth" || i.status === "needs_reauth";
+
+  return (
+    <div className="space-y-6">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <Link href="/integrations" className="text-sm text-zinc-500 hover:underline">
+            ← Integrations
+          </Link>
+          <h1 className="mt-1 flex items-center gap-3 text-2xl font-semibold">
+            {i.name} <StatusBadge status={i.status} />
+          </h1>
+          <div className="mt-1 break-all text-sm text-zinc-500">{i.url}</div>
+        </div>
+        <div className="flex flex-wrap gap-2">
+          <ResyncButton id={i.id} />
+          <EditForm id={i.id} name={i.name} url={i.url} hasApiKey={i.hasApiKey} />
+          <DeleteButton id={i.id} name={i.name} />
+        </div>
+      </div>
+
+      {sp.connected && i.status === "connected" && <Alert kind="success">Authorized and connected.</Alert>}
+      {sp.oauth_error && <Alert>{OAUTH_ERRORS[sp.oauth_error] ?? "Authorization failed. Try again."}</Alert>}
+      {i.lastError && i.status !== "connected" && (
+        <Alert>
+          <span data-testid="integration-error">{i.lastError}</span>
+        </Alert>
+      )}
+      {needsAuth && (
+        <Card>
+          <form method="post" action="/api/oauth/start" className="flex items-center justify-between gap-4">
+            <input type="hidden" name="integrationId" value={i.id} />
+            <p className="text-sm">
+              {i.status === "needs_reauth"
+                ? "The authorization for this server expired or was revoked."
+                : "This server requires you to authorize Poke (OAuth)."}
+            </p>
+            <button className="rounded-md bg-zinc-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-zinc-700">
+              {i.status === "needs_reauth" ? "Reconnect" : "Authorize"}
+            </button>
+          </form>
+        </Card>
+      )}
+
+      {i.instructions && (
+        <Card title="Server instructions">
+          <p className="whitespace-pre-wrap text-sm" data-testid="server-instructions">
+            {i.instructions}
+          </p>
+        </Card>
+      )}
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Card title="Server">
+          <dl className="grid grid-cols-[10rem_1fr] gap-y-1 text-sm" data-testid="server-metadata">
+            <dt className="text-zinc-500">Name</dt>
+            <dd>{i.serverName ?? "—"}</dd>
+            <dt className="text-zinc-500">Title</dt>
+            <dd>{i.serverTitle ?? "—"}</dd>
+            <dt className="text-zinc-500">Version</dt>
+            <dd>{i.serverVersion ?? "—"}</dd>
+            <dt className="text-zinc-500">Protocol</dt>
+            <dd>{i.protocolVersion ?? "—"}</dd>
+            <dt className="text-zinc-500">Transport</dt>
+            <dd>{i.transport ?? "—"}</dd>
+            <dt className="text-zinc-500">Authentication</dt>
+            <dd>{i.authKind === "api_key" ? "API key" : i.authKind === "oauth" ? "OAuth" : "none"}</dd>
+            <dt className="text-zinc-500">Last synced</dt>
+            <dd>{formatDate(i.lastSyncedAt)}</dd>
+          </dl>
+          {i.capabilities && (
+            <details className="mt-3 text-sm">
+              <summary className="cursor-pointer text-zinc-600">Capabilities</summary>
+              <Json value={i.capabilities} />
+            </details>
+          )}
+        </Card>
+        <Card title="Doctor">
+          <p className="mb-3 text-sm text-zinc-600">
+            Runs the connection step by step (URL, DNS, egress policy, transport, protocol, authorization,
+            tools) and says which step fails.
+          </p>
+          <DoctorPanel id={i.id} />
+        </Card>
+      </div>
+
+      <Card title={`Tools (${tools.length})`}>
+        {tools.length === 0 && (
+          <p className="text-sm text-zinc-500">No tools stored yet. Re-sync to discover them.</p>
+        )}
+        <ul className="divide-y divide-zinc-100" data-testid="tool-list">
+          {tools.map((t) => (
+            <li key={t.name} className="py-3" data-testid="tool-item">
+              <div className="flex flex-wrap items-center gap-2">
+                <span className="font-mono text-sm font-medium">{t.name}</span>
+                {t.title && <span className="text-sm text-zinc-600">{t.title}</span>}
+                {annotationsOf(t.annotations).map(([k, v]) => (
+                  <Badge key={k} tone="sky">
+                    {k}
+                    {v === true ? "" : `=${String(v)}`}
+                  </Badge>
+                ))}
+                {t.changedAt && <Badge tone="amber">changed {formatDate(t.changedAt)}</Badge>}
+                <span className="ml-auto">
+                  <ToolToggle id={i.id} tool={t.name} enabled={t.enabled} />
+                </span>
+              </div>
+              {t.description && (
+                <p className="mt-1 whitespace-pre-wrap text-sm text-zinc-700">{t.description}</p>
+              )}
+              <details className="mt-1 text-sm">
+                <summary className="cursor-pointer text-xs text-zinc-500">Schemas</summary>
+                <div className="mt-2 grid gap-2 md:grid-cols-2">
+                  <div>
+                    <div className="text-xs font-medium text-zinc-500">Input</div>
+                    <Json value={t.inputSchema} />
+                  </div>
+                  {t.outputSchema !== null && (
+                    <div>
+                      <div className="text-xs font-medium text-zinc-500">Output</div>
+                      <Json value={t.outputSchema} />
+                    </div>
+                  )}
+                </div>
+              </details>
+            </li>
+          ))}
+        </ul>
+      </Card>
+
+      {tools.length > 0 && (
+        <Card title="Playground">
+          <Playground
+            integrationId={i.id}
+            initialTool={sp.tool}
+            tools={tools.map((t): PlaygroundTool => ({
+              name: t.name,
+              title: t.title,
+              enabled: t.enabled,
+              inputSchema: (t.inputSchema ?? { type: "object" }) as PlaygroundTool["inputSchema"],
+            }))}
+          />
+        </Card>
+      )}
+    </div>
+  );
+}
