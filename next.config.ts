@@ -9,6 +9,20 @@ const config: NextConfig = {
   // Metadata is resolved before the first byte for every client, so pages that 404 (unknown or foreign ids)
   // answer with a 404 status instead of a streamed not-found page.
   htmlLimitedBots: /.*/,
+  // Nothing here is meant to be framed (OAuth starts and recipe installs especially: SECURITY §5).
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "X-Frame-Options", value: "DENY" },
+          { key: "Content-Security-Policy", value: "frame-ancestors 'none'" },
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "Referrer-Policy", value: "same-origin" },
+        ],
+      },
+    ];
+  },
   experimental: { serverActions: { bodySizeLimit: "1mb" } },
 };
 
