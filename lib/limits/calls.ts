@@ -132,9 +132,16 @@ export function breakerKey(serverUrl: string): string {
   return url.origin === appOrigin ? `${url.origin}${url.pathname}` : url.origin;
 }
 
-/** The breaker of the server behind `serverUrl`, for display. */
-export function breakerState(serverUrl: string): BreakerSnapshot {
-  return state.breakers.snapshot(breakerKey(serverUrl));
+export type PublicBreakerState = Omit<BreakerSnapshot, "lastFailure">;
+
+/**
+ * The breaker of the server behind `serverUrl`, for display. Without the last failure's text: the breaker
+ * is shared by every user of that server, and another user's error may name their tools.
+ */
+export function breakerState(serverUrl: string): PublicBreakerState {
+  const snap: BreakerSnapshot = state.breakers.snapshot(breakerKey(serverUrl));
+  delete snap.lastFailure;
+  return snap;
 }
 
 // Error codes (lib/net/egress.ts, lib/mcp/errors.ts, lib/mcp/pool.ts) that mean the server is down,
@@ -175,10 +182,10 @@ export async function withBreaker<T>(serverUrl: string, timeoutMs: number, fn: (
     const { snapshot } = admission;
     const retryAfterSec = seconds(admission.retryAfterMs);
     const host = new URL(serverUrl).host;
-    const why = snapshot.lastFailure ? ` (last: ${snapshot.lastFailure})` : "";
+    // No failure text here: it may come from another user's call to the same server.
     throw new AppError(
       "circuit_open",
-      `${host} kept failing${why}; calls to it are paused. Poke tries again in ${retryAfterSec} s.`,
+      `${host} failed ${snapshot.consecutiveFailures} times in a row (timeouts, connection errors or 5xx); calls to it are paused. Poke tries again in ${retryAfterSec} s.`,
       503,
       { retryAfterSec, state: snapshot.state, consecutiveFailures: snapshot.consecutiveFailures },
     );
