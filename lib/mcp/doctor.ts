@@ -152,7 +152,12 @@ export async function runDoctor(
   opts: { authProvider?: DoctorInput["authProvider"] } = {},
 ) {
   const integ = await loadIntegration(userId, integrationId);
-  return runDoctorForUrl({ userId, url: integ.url, apiKey: integ.apiKey, authProvider: opts.authProvider });
+  return runDoctorForUrl({
+    userId,
+    url: integ.url,
+    apiKey: integ.apiKey,
+    authProvider: opts.authProvider ?? integ.authProvider,
+  });
 }
 
 /** Doctor for an unsaved URL + key (the add form). */

@@ -1,11 +1,13 @@
 // Owner-scoped loading of an integration plus what the engine needs to connect to it.
+import type { AuthProvider } from "@modelcontextprotocol/client";
 import type { Integration } from "@prisma/client";
 import { decryptField } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import type { TransportKind } from "@/lib/mcp/connect";
 
-export type EngineIntegration = Integration & { apiKey: string | null };
+/** The row plus what connecting needs: the decrypted API key, and for OAuth integrations the token provider. */
+export type EngineIntegration = Integration & { apiKey: string | null; authProvider?: AuthProvider };
 
 /** Loads by (id, userId): another user's id is "not found", before any outbound request. */
 export async function loadIntegration(userId: string, integrationId: string): Promise<EngineIntegration> {
@@ -13,7 +15,14 @@ export async function loadIntegration(userId: string, integrationId: string): Pr
   const db = await getDb();
   const row = await db.integration.findFirst({ where: { id: integrationId, userId } });
   if (!row) throw notFound("Integration not found");
-  return { ...row, apiKey: decryptApiKey(row) };
+  return { ...row, apiKey: decryptApiKey(row), authProvider: await oauthProvider(row) };
+}
+
+async function oauthProvider(row: Integration): Promise<AuthProvider | undefined> {
+  if (row.authKind !== "oauth") return undefined;
+  // Loaded lazily: lib/oauth itself uses the engine (pool, sync).
+  const { oauthProviderFor } = await import("@/lib/oauth/grant");
+  return (await oauthProviderFor(row.userId, row.id)) ?? undefined;
 }
 
 function decryptApiKey(row: Integration): string | null {

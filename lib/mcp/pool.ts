@@ -256,6 +256,7 @@ async function open(integ: EngineIntegration, key: string): Promise<Entry> {
     url: integ.url,
     userId: integ.userId,
     apiKey: integ.apiKey,
+    authProvider: integ.authProvider,
     transport: knownTransport(integ),
     listChanged: {
       tools: {

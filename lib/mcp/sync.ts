@@ -64,7 +64,7 @@ async function connectAndDiscover(integ: EngineIntegration, opts: SyncOptions): 
     url: integ.url,
     userId: integ.userId,
     apiKey: integ.apiKey,
-    authProvider: opts.authProvider,
+    authProvider: opts.authProvider ?? integ.authProvider,
     timeoutMs: opts.timeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs,
   };
@@ -91,7 +91,7 @@ async function connectAndDiscover(integ: EngineIntegration, opts: SyncOptions): 
 async function recordFailure(integ: EngineIntegration, err: unknown): Promise<void> {
   const app = isAppError(err) ? err : undefined;
   if (!app) log.error("mcp sync failed", { integrationId: integ.id, err: String(err) });
-  const status = app?.code === "needs_auth" ? "needs_auth" : "error";
+  const status = app?.code === "needs_auth" || app?.code === "needs_reauth" ? app.code : "error";
   const db = await getDb();
   await db.integration
     .updateMany({
