@@ -2,6 +2,9 @@
 // (next({ dev: false }).prepare() loads it). Installs the `poke tunnel` WebSocket endpoint: server.ts
 // forwards HTTP upgrades to globalThis.__pokeUpgrade, which this sets from inside the Next.js bundle so
 // the endpoint shares the bundle's modules (database client, MCP pool) with the route handlers.
+// Verified under server.ts (next({ dev: false })): NextNodeServer.prepare() runs register() before the first
+// request. Next also attaches its own upgrade listener after the first request and ends upgrades whose
+// path matches an app route — so /api/tunnel/connect deliberately has no route file.
 export async function register() {
   // NEXT_RUNTIME is inlined by Next at build time (not configuration): skip the edge runtime.
   // eslint-disable-next-line no-restricted-properties

@@ -1,6 +1,8 @@
 // * /api/tunnel/:id/… — the URL of a tunneled integration. The MCP engine reaches it in-process over the
 // owner's tunnel socket (lib/tunnel/fetch.ts); over plain HTTP it is deliberately closed, so the tunnel
 // is never a public way into someone's machine.
+// NB: no route may match /api/tunnel/connect itself (hence the required catch-all here): Next.js ends any
+// upgrade request whose path matches an app route, before the tunnel endpoint could accept it.
 import { jsonError } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

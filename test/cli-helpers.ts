@@ -1,0 +1,201 @@
+// Shared by the CLI and tunnel integration tests: a real app server (production build) on a free port,
+// seeded users with API tokens, and the real `poke` CLI run as a child process.
+// PGlite is single-process: users are seeded BEFORE the app starts (then the DB is closed here); after
+// that the test talks to the app only over HTTP.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { closeDb } from "../lib/db";
+import { createApiToken } from "../lib/data/api-tokens";
+import { signUp } from "../lib/data/users";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const POKE = path.join(ROOT, "cli", "poke.mjs");
+export const PASSWORD = "correct horse battery staple";
+
+export type SeededUser = { id: string; email: string; token: string };
+export type App = {
+  url: string;
+  users: Record<string, SeededUser>;
+  logs: () => string;
+  stop(): Promise<void>;
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Seeds the named users (each with an API token), closes the DB, then starts the app on it. */
+export async function startApp(names: string[] = ["alice", "bob"]): Promise<App> {
+  if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")))
+    throw new Error("No production build: run `NEXT_TELEMETRY_DISABLED=1 npx next build` first.");
+  const users: Record<string, SeededUser> = {};
+  for (const name of names) {
+    const email = `${name}-${Math.random().toString(36).slice(2, 8)}@cli.test`;
+    const user = await signUp({ email, password: PASSWORD, name });
+    const { token } = await createApiToken(user, { name: "test", expiresInDays: undefined });
+    users[name] = { id: user.id, email, token };
+  }
+  await closeDb();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let out = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      APP_URL: url,
+      NODE_ENV: "production",
+      ALLOW_PRIVATE_NETWORK: "1",
+      NEXT_TELEMETRY_DISABLED: "1",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`app exited early:\n${out}`);
+    try {
+      const r = await fetch(`${url}/api/health`);
+      if (r.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`app did not become healthy:\n${out}`);
+    await sleep(200);
+  }
+  return {
+    url,
+    users,
+    logs: () => out,
+    stop: () => stopChild(child, "SIGTERM"),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once("exit", r));
+  child.kill(signal);
+  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await done;
+  clearTimeout(t);
+}
+
+/** A private XDG_CONFIG_HOME so tests never touch the real ~/.config/poke. */
+export function tempConfigHome(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "poke-cli-cfg-"));
+}
+
+export function cliEnv(configHome: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: configHome,
+    POKE_NO_BROWSER: "1",
+    ...extra,
+  };
+  delete env.POKE_TOKEN;
+  delete env.POKE_URL;
+  return env;
+}
+
+export type CliResult = { code: number | null; stdout: string; stderr: string };
+
+/** Runs `poke …` to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [POKE, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`poke ${args.join(" ")} timed out\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running `poke …` (tunnel, proxy) whose output can be awaited line by line. */
+export class LiveCli {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv, stdin: "ignore" | "pipe" = "ignore") {
+    this.child = spawn(process.execPath, [POKE, ...args], { cwd: ROOT, env, stdio: [stdin, "pipe", "pipe"] });
+    this.child.stdout!.on("data", (d) => (this.stdout += d));
+    this.child.stderr!.on("data", (d) => (this.stderr += d));
+    this.exited = new Promise((r) => this.child.on("exit", (code) => r(code)));
+  }
+
+  /** Resolves when stdout matches `re` (searching from `from`), with the match. */
+  async waitFor(re: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.stdout.slice(from));
+      if (m) return m;
+      if (this.child.exitCode !== null)
+        throw new Error(`poke exited (${this.child.exitCode}) before ${re}:\n${this.stdout}\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${re}:\n${this.stdout}\n${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGINT"): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill("SIGKILL"), 8000);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+}
+
+/** JSON API call as a seeded user. */
+export async function apiCall<T = unknown>(
+  app: App,
+  user: SeededUser,
+  method: string,
+  p: string,
+  body?: unknown,
+): Promise<{ status: number; data: T }> {
+  const r = await fetch(`${app.url}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, data: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Writes a login file for `user` (as `poke login --token` would). */
+export function writeLogin(configHome: string, app: App, user: SeededUser): void {
+  const dir = path.join(configHome, "poke");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "credentials.json"), JSON.stringify({ url: app.url, token: user.token }), {
+    mode: 0o600,
+  });
+}
