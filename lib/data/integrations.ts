@@ -10,6 +10,7 @@ import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
 import { callTool, dropSession } from "@/lib/mcp/pool";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
+import { disconnectOAuth, oauthStatus } from "@/lib/oauth/grant";
 import type { SessionUser } from "@/lib/data/users";
 import {
   integrationCreateSchema,
@@ -170,11 +171,22 @@ export async function updateIntegration(
 }
 
 export async function deleteIntegration(user: Owner, id: string): Promise<void> {
-  await findOwned(user, id);
+  const row = await findOwned(user, id);
   await dropSession(user.id, id);
+  // Tokens are deleted first, then revocation is attempted; a failed revocation never blocks deletion.
+  if (row.authKind === "oauth") await disconnectOAuth(user.id, id).catch(() => undefined);
   const db = await getDb();
   await db.integration.deleteMany({ where: { id, userId: user.id } });
   await audit(user.id, "integration.delete", { type: "integration", id });
+}
+
+/** OAuth state for display (issuer, scopes, expiry; never tokens), or null for non-OAuth integrations. */
+export async function getOAuthState(user: Owner, id: string) {
+  return oauthStatus(user.id, id);
+}
+
+export async function disconnectIntegration(user: Owner, id: string) {
+  return disconnectOAuth(user.id, id);
 }
 
 export async function resyncIntegration(user: Owner, id: string): Promise<SyncDiff> {

@@ -7,6 +7,7 @@ import {
   createIntegration,
   deleteIntegration,
   diagnoseIntegration,
+  disconnectIntegration,
   resyncIntegration,
   setToolEnabled,
   updateIntegration,
@@ -58,3 +59,9 @@ export const callToolAction = defineAction(
   async ({ id, tool, arguments: args }, user) =>
     callIntegrationTool(user, id, tool, { arguments: args }, "playground"),
 );
+
+export const disconnectAction = defineAction(z.object({ id: idSchema }), async ({ id }, user) => {
+  const res = await disconnectIntegration(user, id);
+  revalidatePath(`/integrations/${id}`);
+  return res;
+});

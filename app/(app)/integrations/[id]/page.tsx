@@ -5,10 +5,11 @@ import { notFound } from "next/navigation";
 import { StatusBadge } from "@/components/status-badge";
 import { Alert, Badge, Card, formatDate } from "@/components/ui";
 import { requireUser } from "@/lib/auth/session";
-import { getIntegration, listTools } from "@/lib/data/integrations";
+import { getIntegration, getOAuthState, listTools } from "@/lib/data/integrations";
 import { isAppError } from "@/lib/errors";
+import { describeOAuthError } from "@/lib/oauth/errors";
 import { EditForm } from "./_components/edit-form";
-import { DeleteButton, DoctorPanel, ResyncButton } from "./_components/integration-actions";
+import { DeleteButton, DisconnectButton, DoctorPanel, ResyncButton } from "./_components/integration-actions";
 import { Playground, type PlaygroundTool } from "./_components/playground";
 import { ToolToggle } from "./_components/tool-toggle";
 
@@ -19,15 +20,14 @@ export async function generateMetadata({ params }: { params: Promise<{ id: strin
   return { title: integration.name };
 }
 
-const OAUTH_ERRORS: Record<string, string> = {
-  access_denied: "Authorization was denied at the provider.",
-  invalid_state: "That authorization link expired or was already used. Start again.",
-};
-
 const load = cache(async (id: string) => {
   const user = await requireUser();
   try {
-    return { integration: await getIntegration(user, id), tools: await listTools(user, id) };
+    return {
+      integration: await getIntegration(user, id),
+      tools: await listTools(user, id),
+      oauth: await getOAuthState(user, id),
+    };
   } catch (e) {
     if (isAppError(e) && e.status === 404) notFound();
     throw e;
@@ -51,7 +51,7 @@ export default async function IntegrationPage({
 }) {
   const { id } = await params;
   const sp = await searchParams;
-  const { integration: i, tools } = await load(id);
+  const { integration: i, tools, oauth } = await load(id);
   const annotationsOf = (a: unknown) =>
     a && typeof a === "object"
       ? Object.entries(a as Record<string, unknown>).filter(([, v]) => v !== undefined)
@@ -78,7 +78,7 @@ export default async function IntegrationPage({
       </div>
 
       {sp.connected && i.status === "connected" && <Alert kind="success">Authorized and connected.</Alert>}
-      {sp.oauth_error && <Alert>{OAUTH_ERRORS[sp.oauth_error] ?? "Authorization failed. Try again."}</Alert>}
+      {sp.oauth_error && <Alert>{describeOAuthError(sp.oauth_error)}</Alert>}
       {i.lastError && i.status !== "connected" && (
         <Alert>
           <span data-testid="integration-error">{i.lastError}</span>
@@ -122,10 +122,35 @@ export default async function IntegrationPage({
             <dt className="text-zinc-500">Transport</dt>
             <dd>{i.transport ?? "—"}</dd>
             <dt className="text-zinc-500">Authentication</dt>
-            <dd>{i.authKind === "api_key" ? "API key" : i.authKind === "oauth" ? "OAuth" : "none"}</dd>
+            <dd data-testid="auth-state">
+              {oauth
+                ? `OAuth — ${oauth.state === "authorized" ? "authorized" : oauth.state === "needs_reauth" ? "needs re-authorization" : "not authorized yet"}`
+                : i.hasApiKey
+                  ? "API key"
+                  : "none"}
+            </dd>
+            {oauth?.issuer && (
+              <>
+                <dt className="text-zinc-500">Authorization server</dt>
+                <dd className="break-all">{oauth.issuer}</dd>
+              </>
+            )}
+            {oauth?.state === "authorized" && (
+              <>
+                <dt className="text-zinc-500">Scopes</dt>
+                <dd>{oauth.scopes.join(" ") || "—"}</dd>
+                <dt className="text-zinc-500">Access token expires</dt>
+                <dd>{oauth.expiresAt ? `${formatDate(oauth.expiresAt)} (refreshed automatically)` : "—"}</dd>
+              </>
+            )}
             <dt className="text-zinc-500">Last synced</dt>
             <dd>{formatDate(i.lastSyncedAt)}</dd>
           </dl>
+          {oauth?.state === "authorized" && (
+            <div className="mt-3">
+              <DisconnectButton id={i.id} />
+            </div>
+          )}
           {i.capabilities && (
             <details className="mt-3 text-sm">
               <summary className="cursor-pointer text-zinc-600">Capabilities</summary>

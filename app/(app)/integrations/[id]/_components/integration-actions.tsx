@@ -2,7 +2,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Alert, Badge, Button } from "@/components/ui";
-import { deleteIntegrationAction, doctorAction, resyncAction } from "../../actions";
+import { deleteIntegrationAction, disconnectAction, doctorAction, resyncAction } from "../../actions";
 
 type Diff = { added: string[]; removed: string[]; changed: string[]; unchanged: number; toolCount: number };
 type Step = {
@@ -116,6 +116,30 @@ export function DeleteButton({ id, name }: { id: string; name: string }) {
       }}
     >
       Delete
+    </Button>
+  );
+}
+
+export function DisconnectButton({ id }: { id: string }) {
+  const router = useRouter();
+  const [pending, setPending] = useState(false);
+  return (
+    <Button
+      variant="danger"
+      disabled={pending}
+      onClick={async () => {
+        if (
+          !confirm("Disconnect? Poke deletes its tokens for this server and asks the server to revoke them.")
+        )
+          return;
+        setPending(true);
+        const res = await disconnectAction({ id });
+        setPending(false);
+        if (!res.ok) alert(res.error);
+        router.refresh();
+      }}
+    >
+      Disconnect
     </Button>
   );
 }
