@@ -295,3 +295,84 @@ function storedPayload(p: { args: unknown; result?: unknown }) {
   };
   return { arguments: cap(p.args), result: p.result === undefined ? undefined : cap(p.result) };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Kitchen: integrations made from a template (lib/kitchen/install.ts). Appended; owned by the Kitchen.
+
+export type TemplateSource = { id: string; name: string; serverUrl: string; authKind: string };
+export type TemplateConnectResult = ConnectResult & { created: boolean };
+
+const NAME_MAX = 64;
+
+/** The template's name, or "name 2", "name 3"… when the person already uses it for another integration. */
+async function freeIntegrationName(tx: Prisma.TransactionClient, userId: string, base: string) {
+  const taken = new Set(
+    (
+      await tx.integration.findMany({
+        where: { userId, name: { startsWith: base.slice(0, NAME_MAX - 4) } },
+        select: { name: true },
+      })
+    ).map((r) => r.name),
+  );
+  if (!taken.has(base)) return base;
+  for (let n = 2; n < 1000; n++) {
+    const name = `${base.slice(0, NAME_MAX - String(n).length - 1)} ${n}`;
+    if (!taken.has(name)) return name;
+  }
+  throw new AppError("name_taken", `You already have too many integrations named "${base}"`, 409);
+}
+
+/**
+ * The person's integration for a template, created on first use: one per (user, template) — a second
+ * install finds the first (serialized by an advisory lock, since the schema has no unique index on it).
+ * No-auth templates connect at once; API-key ones connect when a key is given (a new key replaces the old
+ * through updateIntegration); OAuth ones wait for the person to authorize (no request is sent here).
+ * Callers must have checked that the person may use the template (a valid recipe link).
+ */
+export async function createIntegrationFromTemplate(
+  user: Owner,
+  template: TemplateSource,
+  opts: { apiKey?: string } = {},
+): Promise<TemplateConnectResult> {
+  const url = validateUserUrl(template.serverUrl).href;
+  const apiKey = opts.apiKey ? integrationCreateSchema.shape.apiKey.parse(opts.apiKey) : undefined;
+  const authKind = template.authKind === "oauth" || template.authKind === "api_key" ? template.authKind : "none";
+  const db = await getDb();
+  const id = randomUUID();
+  const existing = await db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`template-integration:${user.id}:${template.id}`}))`;
+    const found = await tx.integration.findFirst({
+      where: { userId: user.id, templateId: template.id },
+      orderBy: { createdAt: "asc" },
+      select: { id: true, status: true },
+    });
+    if (found) return found;
+    await tx.integration.create({
+      data: {
+        id,
+        userId: user.id,
+        templateId: template.id,
+        name: await freeIntegrationName(tx, user.id, template.name),
+        url,
+        authKind,
+        status: authKind === "oauth" ? "needs_auth" : "pending",
+        apiKeyEnc: apiKey ? encryptField(apiKey, apiKeyAad(id)) : null,
+      },
+    });
+    return null;
+  });
+  if (existing) {
+    if (authKind === "api_key" && apiKey)
+      return { ...(await updateIntegration(user, existing.id, { apiKey })), created: false };
+    if (authKind === "none" && existing.status !== "connected")
+      return { ...(await connectAndReport(user, existing.id)), created: false };
+    return { integration: await getIntegration(user, existing.id), created: false };
+  }
+  await audit(user.id, "integration.create", { type: "integration", id }, {
+    url: new URL(url).origin,
+    templateId: template.id,
+  });
+  if (authKind === "oauth" || (authKind === "api_key" && !apiKey))
+    return { integration: await getIntegration(user, id), created: true };
+  return { ...(await connectAndReport(user, id)), created: true };
+}

@@ -1,0 +1,21 @@
+// The recipe link lives outside the (app) group: it must render for visitors who are not signed in.
+// Framing is refused for every page by next.config.ts headers (SECURITY §5).
+import { AppShell } from "@/components/app-shell";
+import { currentUser } from "@/lib/auth/session";
+
+export const dynamic = "force-dynamic";
+
+export default async function RecipeLinkLayout({ children }: { children: React.ReactNode }) {
+  const user = await currentUser();
+  if (user) return <AppShell user={user}>{children}</AppShell>;
+  return (
+    <div className="min-h-screen">
+      <header className="border-b border-zinc-200 bg-white">
+        <div className="mx-auto flex max-w-6xl items-center px-6 py-3">
+          <span className="text-lg font-bold tracking-tight">Poke</span>
+        </div>
+      </header>
+      <main className="mx-auto max-w-3xl px-6 py-8">{children}</main>
+    </div>
+  );
+}

@@ -1,0 +1,292 @@
+// The template "Test" button: checks an (unsaved) template's server and authorization server and reports
+// what it found. Stores nothing. Every request goes through egress (the MCP probe and Doctor) or the OAuth
+// fetch layered on it (metadata), so the SSRF policy and size/time limits apply as for any connection.
+import "server-only";
+import {
+  checkResourceAllowed,
+  discoverAuthorizationServerMetadata,
+  discoverOAuthProtectedResourceMetadata,
+  extractWWWAuthenticateParams,
+  resourceUrlFromServerUrl,
+} from "@modelcontextprotocol/client";
+import { isAppError } from "@/lib/errors";
+import { assertAdmin, type Actor } from "@/lib/kitchen/admin";
+import { mcpHeadersFor } from "@/lib/mcp/connect";
+import { runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
+import { quoteServerText } from "@/lib/mcp/errors";
+import { createEgressFetch, validateUserUrl } from "@/lib/net/egress";
+import { classifyOAuthError } from "@/lib/oauth/errors";
+import { assertSafeOAuthUrl, createOAuthFetch } from "@/lib/oauth/net";
+import { templateTestSchema, type TemplateTestInput } from "@/lib/schemas/kitchen";
+
+export type Check = { id: string; status: "ok" | "warn" | "fail" | "info"; message: string };
+
+export type AuthorizationFindings = {
+  /** HTTP status of an unauthenticated initialize. */
+  challengeStatus?: number;
+  resourceMetadataUrl?: string;
+  resource?: string;
+  authorizationServers: string[];
+  issuer?: string;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  registrationEndpoint?: string;
+  dynamicRegistration: boolean;
+  pkceS256: boolean;
+  tokenEndpointAuthMethods: string[];
+  scopesSupported: string[];
+};
+
+export type TemplateTestResult = {
+  url: string;
+  doctor: DoctorStep[];
+  authorization?: AuthorizationFindings;
+  checks: Check[];
+};
+
+const text = (v: unknown, max = 200) => (typeof v === "string" ? quoteServerText(v, max) : undefined);
+const strings = (v: unknown) =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").slice(0, 50) : [];
+
+export async function testTemplate(actor: Actor, input: TemplateTestInput): Promise<TemplateTestResult> {
+  await assertAdmin(actor);
+  const t = templateTestSchema.parse(input);
+  const url = validateUserUrl(t.serverUrl);
+  const checks: Check[] = [];
+  const doctor = await runDoctorForUrl({ userId: actor.id, url: url.href });
+  const authStep = doctor.find((s) => s.id === "auth");
+  // An authorization failure is expected for key/OAuth templates; any earlier failure means no server.
+  const failed = doctor.find((s) => s.status === "fail");
+  if (failed && failed.id !== "auth") {
+    checks.push({ id: "server", status: "fail", message: "The server could not be reached; see the steps." });
+    return { url: url.href, doctor, checks };
+  }
+  if (t.authKind === "none") {
+    checks.push(
+      authStep?.status === "ok"
+        ? { id: "auth", status: "ok", message: "The server answers without authorization." }
+        : {
+            id: "auth",
+            status: "warn",
+            message: "The server asks for authorization, but the template has none.",
+          },
+    );
+    return { url: url.href, doctor, checks };
+  }
+  if (t.authKind === "api_key") {
+    checks.push({
+      id: "auth",
+      status: authStep?.status === "fail" ? "info" : "warn",
+      message:
+        authStep?.status === "fail"
+          ? "The server requires credentials: each user will enter their API key."
+          : "The server answered without a key; an API key may not be needed.",
+    });
+    return { url: url.href, doctor, checks };
+  }
+  const authorization = await inspectAuthorization(actor, url, t, checks);
+  return { url: url.href, doctor, authorization, checks };
+}
+
+async function inspectAuthorization(
+  actor: Actor,
+  url: URL,
+  t: ReturnType<typeof templateTestSchema.parse>,
+  checks: Check[],
+): Promise<AuthorizationFindings> {
+  const f: AuthorizationFindings = {
+    authorizationServers: [],
+    dynamicRegistration: false,
+    pkceS256: false,
+    tokenEndpointAuthMethods: [],
+    scopesSupported: [],
+  };
+  // 1. The 401 challenge names the protected-resource metadata first (SECURITY §7).
+  let resourceMetadataUrl: URL | undefined;
+  try {
+    const egress = createEgressFetch({
+      purpose: "mcp",
+      headersFor: mcpHeadersFor(url, actor.id, null, true),
+    });
+    const res = await egress(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "poke", version: "0.1.0" },
+        },
+      }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    await res.body?.cancel().catch(() => {});
+    f.challengeStatus = res.status;
+    if (res.status === 401 || res.status === 403) {
+      resourceMetadataUrl = extractWWWAuthenticateParams(res).resourceMetadataUrl;
+      if (resourceMetadataUrl) {
+        assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL");
+        f.resourceMetadataUrl = resourceMetadataUrl.href;
+      }
+    } else {
+      checks.push({
+        id: "challenge",
+        status: "warn",
+        message: `The server answered ${res.status} without a token; OAuth may not be required.`,
+      });
+    }
+  } catch (e) {
+    checks.push({ id: "challenge", status: "fail", message: classifyOAuthError(e).message });
+    return f;
+  }
+
+  // 2. Protected-resource metadata (RFC 9728) → its authorization server.
+  const fetchFn = createOAuthFetch();
+  let asUrl = new URL("/", url).href;
+  try {
+    const prm = await discoverOAuthProtectedResourceMetadata(url, { resourceMetadataUrl }, fetchFn);
+    f.resource = text(prm.resource, 2048);
+    f.authorizationServers = strings(prm.authorization_servers);
+    if (f.authorizationServers[0]) asUrl = assertSafeOAuthUrl(f.authorizationServers[0], "address").href;
+    const matches = checkResourceAllowed({
+      requestedResource: resourceUrlFromServerUrl(url.href),
+      configuredResource: prm.resource,
+    });
+    checks.push(
+      matches
+        ? { id: "resource", status: "ok", message: "The protected-resource metadata names this server." }
+        : {
+            id: "resource",
+            status: "fail",
+            message: `The protected-resource metadata names another resource (${f.resource}); connections will be refused.`,
+          },
+    );
+  } catch (e) {
+    const app = classifyOAuthError(e, fetchFn.lastError);
+    if (app.code === "unsafe_metadata") {
+      checks.push({ id: "resource", status: "fail", message: app.message });
+      return f;
+    }
+    checks.push({
+      id: "resource",
+      status: "warn",
+      message:
+        "No protected-resource metadata (RFC 9728); the server's origin is assumed to be the authorization server.",
+    });
+  }
+
+  // 3. Authorization-server metadata (RFC 8414 / OIDC), issuer checked against where it was fetched from.
+  let meta: Record<string, unknown> | undefined;
+  try {
+    meta = (await discoverAuthorizationServerMetadata(asUrl, { fetchFn })) as
+      Record<string, unknown> | undefined;
+  } catch (e) {
+    checks.push({
+      id: "metadata",
+      status: "fail",
+      message: classifyOAuthError(e, fetchFn.lastError).message,
+    });
+    return f;
+  }
+  if (!meta) {
+    checks.push({
+      id: "metadata",
+      status: "fail",
+      message:
+        "The authorization server publishes no metadata (RFC 8414 / OpenID discovery); Poke can't use it.",
+    });
+    return f;
+  }
+  f.issuer = text(meta.issuer, 2048);
+  f.authorizationEndpoint = text(meta.authorization_endpoint, 2048);
+  f.tokenEndpoint = text(meta.token_endpoint, 2048);
+  f.registrationEndpoint = text(meta.registration_endpoint, 2048);
+  f.dynamicRegistration = !!f.registrationEndpoint;
+  f.pkceS256 = strings(meta.code_challenge_methods_supported).includes("S256");
+  f.tokenEndpointAuthMethods = strings(meta.token_endpoint_auth_methods_supported);
+  f.scopesSupported = strings(meta.scopes_supported);
+  checks.push({ id: "metadata", status: "ok", message: `Authorization server ${f.issuer} found.` });
+
+  for (const [key, label] of [
+    ["authorization_endpoint", "authorization endpoint"],
+    ["token_endpoint", "token endpoint"],
+    ["registration_endpoint", "registration endpoint"],
+  ] as const) {
+    if (meta[key] === undefined) continue;
+    try {
+      assertSafeOAuthUrl(meta[key], label);
+    } catch (e) {
+      checks.push({ id: key, status: "fail", message: isAppError(e) ? e.message : `Unsafe ${label}.` });
+    }
+  }
+  checks.push(
+    f.pkceS256
+      ? { id: "pkce", status: "ok", message: "PKCE with S256 is supported." }
+      : {
+          id: "pkce",
+          status: "fail",
+          message: "The authorization server does not advertise PKCE S256; Poke refuses it.",
+        },
+  );
+  if (!t.clientId) {
+    checks.push(
+      f.dynamicRegistration
+        ? {
+            id: "client",
+            status: "ok",
+            message: "Dynamic client registration is offered: no client ID needed.",
+          }
+        : {
+            id: "client",
+            status: "fail",
+            message:
+              "No dynamic client registration: enter the client ID and secret registered at this server.",
+          },
+    );
+  } else {
+    checks.push({
+      id: "client",
+      status: "info",
+      message: f.dynamicRegistration
+        ? "Dynamic registration is offered too; the template's client credentials will be used."
+        : "No dynamic registration: the template's client credentials will be used.",
+    });
+  }
+  const method = t.tokenEndpointAuthMethod;
+  if (method && f.tokenEndpointAuthMethods.length && !f.tokenEndpointAuthMethods.includes(method)) {
+    checks.push({
+      id: "auth_method",
+      status: "warn",
+      message: `The server advertises ${f.tokenEndpointAuthMethods.join(", ")}, not ${method}.`,
+    });
+  }
+  const missing = (t.scopes ?? "")
+    .split(" ")
+    .filter((s) => s && f.scopesSupported.length && !f.scopesSupported.includes(s));
+  if (missing.length) {
+    checks.push({
+      id: "scopes",
+      status: "warn",
+      message: `Scopes not advertised by the server: ${missing.join(", ")}.`,
+    });
+  }
+  if (t.issuer && f.issuer && t.issuer !== f.issuer) {
+    checks.push({
+      id: "issuer",
+      status: "fail",
+      message: `The credentials are bound to ${t.issuer}, but the server now names ${f.issuer}: its integrations fail closed (the secret is not sent there) until the credentials are updated.`,
+    });
+  } else if (f.issuer) {
+    checks.push({
+      id: "issuer",
+      status: t.issuer ? "ok" : "info",
+      message: t.issuer
+        ? "The credentials' issuer matches."
+        : `Save ${f.issuer} as the issuer to bind the credentials to it now (otherwise the first sign-in binds them).`,
+    });
+  }
+  return f;
+}

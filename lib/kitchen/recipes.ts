@@ -1,0 +1,335 @@
+// Kitchen recipes: an ordered list of templates (each required or optional) behind a share link.
+// Admin only, except `previewRecipe`, which anyone holding a valid link may call: it only reads.
+// Share tokens are verify-only secrets: 256 random bits, only their SHA-256 is stored, the full link is
+// returned exactly once (on create and on rotate).
+import "server-only";
+import { randomUUID } from "node:crypto";
+import { audit } from "@/lib/audit";
+import { hashSecret, randomToken } from "@/lib/crypto";
+import { getDb, isUniqueViolation } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError, notFound } from "@/lib/errors";
+import { assertAdmin, originOf, type Actor } from "@/lib/kitchen/admin";
+import { recipeInputSchema, SHARE_TOKEN_RE, type RecipeInput } from "@/lib/schemas/kitchen";
+
+export const SHARE_PREFIX = "rcp_";
+
+function newShareToken(): { token: string; hash: string } {
+  const token = randomToken(SHARE_PREFIX, 32);
+  return { token, hash: hashSecret(token) };
+}
+
+export const shareUrl = (token: string) => `${env().APP_URL}/r/${token}`;
+
+export type RecipeItemView = {
+  templateId: string;
+  name: string;
+  authKind: string;
+  origin: string;
+  required: boolean;
+};
+
+export type RecipeView = {
+  id: string;
+  name: string;
+  description: string;
+  shareEnabled: boolean;
+  hasShareLink: boolean;
+  installCount: number;
+  items: RecipeItemView[];
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+const recipeSelect = {
+  id: true,
+  name: true,
+  description: true,
+  shareEnabled: true,
+  shareTokenHash: true,
+  createdAt: true,
+  updatedAt: true,
+  _count: { select: { installs: true } },
+  items: {
+    orderBy: { position: "asc" },
+    select: {
+      templateId: true,
+      required: true,
+      template: { select: { name: true, authKind: true, serverUrl: true } },
+    },
+  },
+} as const;
+
+type RecipeRow = {
+  id: string;
+  name: string;
+  description: string;
+  shareEnabled: boolean;
+  shareTokenHash: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  _count: { installs: number };
+  items: {
+    templateId: string;
+    required: boolean;
+    template: { name: string; authKind: string; serverUrl: string };
+  }[];
+};
+
+function present(r: RecipeRow): RecipeView {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    shareEnabled: r.shareEnabled,
+    hasShareLink: !!r.shareTokenHash,
+    installCount: r._count.installs,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    items: r.items.map((i) => ({
+      templateId: i.templateId,
+      name: i.template.name,
+      authKind: i.template.authKind,
+      origin: originOf(i.template.serverUrl),
+      required: i.required,
+    })),
+  };
+}
+
+export async function listRecipes(actor: Actor): Promise<RecipeView[]> {
+  await assertAdmin(actor);
+  const db = await getDb();
+  const rows = await db.recipe.findMany({ orderBy: { name: "asc" }, select: recipeSelect });
+  return rows.map(present);
+}
+
+export async function getRecipe(actor: Actor, id: string): Promise<RecipeView> {
+  await assertAdmin(actor);
+  const db = await getDb();
+  const row = await db.recipe.findUnique({ where: { id }, select: recipeSelect });
+  if (!row) throw notFound("Recipe not found");
+  return present(row);
+}
+
+function fieldError(field: string, message: string) {
+  return new AppError("invalid_input", message, 400, { field });
+}
+
+async function assertTemplatesExist(templateIds: string[]): Promise<void> {
+  const db = await getDb();
+  const found = await db.template.findMany({ where: { id: { in: templateIds } }, select: { id: true } });
+  if (found.length !== templateIds.length) {
+    throw fieldError("items", "A template in this recipe no longer exists. Reload the page and try again.");
+  }
+}
+
+async function assertNameFree(name: string, exceptId?: string): Promise<void> {
+  const db = await getDb();
+  const clash = await db.recipe.findFirst({
+    where: { name: { equals: name, mode: "insensitive" }, ...(exceptId ? { NOT: { id: exceptId } } : {}) },
+    select: { name: true },
+  });
+  if (clash) throw fieldError("name", `A recipe named "${clash.name}" already exists. Choose another name.`);
+}
+
+function duplicate(e: unknown): never {
+  if (isUniqueViolation(e)) throw fieldError("name", "A recipe with this name already exists.");
+  throw e;
+}
+
+/** Creates the recipe and its share link; the link is in the result and can't be shown again. */
+export async function createRecipe(
+  actor: Actor,
+  input: RecipeInput,
+): Promise<{ recipe: RecipeView; shareUrl: string }> {
+  await assertAdmin(actor);
+  const p = recipeInputSchema.parse(input);
+  await assertNameFree(p.name);
+  await assertTemplatesExist(p.items.map((i) => i.templateId));
+  const { token, hash } = newShareToken();
+  const id = randomUUID();
+  const db = await getDb();
+  const row = await db.recipe
+    .create({
+      data: {
+        id,
+        name: p.name,
+        description: p.description,
+        shareTokenHash: hash,
+        shareEnabled: true,
+        createdById: actor.id,
+        items: {
+          create: p.items.map((i, position) => ({
+            templateId: i.templateId,
+            required: i.required,
+            position,
+          })),
+        },
+      },
+      select: recipeSelect,
+    })
+    .catch(duplicate);
+  await audit(
+    actor.id,
+    "kitchen.recipe.create",
+    { type: "recipe", id },
+    {
+      name: p.name,
+      templates: p.items.map((i) => i.templateId),
+    },
+  );
+  return { recipe: present(row), shareUrl: shareUrl(token) };
+}
+
+/** Replaces name, description and the whole item list (order = position). The link is unchanged. */
+export async function updateRecipe(actor: Actor, id: string, input: RecipeInput): Promise<RecipeView> {
+  await assertAdmin(actor);
+  const p = recipeInputSchema.parse(input);
+  const db = await getDb();
+  if (!(await db.recipe.findUnique({ where: { id }, select: { id: true } })))
+    throw notFound("Recipe not found");
+  await assertNameFree(p.name, id);
+  await assertTemplatesExist(p.items.map((i) => i.templateId));
+  const row = await db
+    .$transaction(async (tx) => {
+      await tx.recipeItem.deleteMany({ where: { recipeId: id } });
+      await tx.recipeItem.createMany({
+        data: p.items.map((i, position) => ({
+          recipeId: id,
+          templateId: i.templateId,
+          required: i.required,
+          position,
+        })),
+      });
+      return tx.recipe.update({
+        where: { id },
+        data: { name: p.name, description: p.description },
+        select: recipeSelect,
+      });
+    })
+    .catch(duplicate);
+  await audit(
+    actor.id,
+    "kitchen.recipe.update",
+    { type: "recipe", id },
+    {
+      name: p.name,
+      templates: p.items.map((i) => i.templateId),
+    },
+  );
+  return present(row);
+}
+
+export async function deleteRecipe(actor: Actor, id: string): Promise<void> {
+  await assertAdmin(actor);
+  const db = await getDb();
+  // Installed integrations stay with their owners; only the recipe, its items and install records go.
+  const res = await db.recipe.deleteMany({ where: { id } });
+  if (!res.count) throw notFound("Recipe not found");
+  await audit(actor.id, "kitchen.recipe.delete", { type: "recipe", id });
+}
+
+/** A new link; the previous one stops working at once. Also (re-)enables sharing. */
+export async function rotateShareLink(actor: Actor, id: string): Promise<{ shareUrl: string }> {
+  await assertAdmin(actor);
+  const { token, hash } = newShareToken();
+  const db = await getDb();
+  const res = await db.recipe.updateMany({
+    where: { id },
+    data: { shareTokenHash: hash, shareEnabled: true },
+  });
+  if (!res.count) throw notFound("Recipe not found");
+  await audit(actor.id, "kitchen.recipe.rotate_link", { type: "recipe", id });
+  return { shareUrl: shareUrl(token) };
+}
+
+/** Disabling keeps the link's hash, so enabling again revives the same link (rotate for a new one). */
+export async function setShareEnabled(actor: Actor, id: string, enabled: boolean): Promise<void> {
+  await assertAdmin(actor);
+  const db = await getDb();
+  const res = await db.recipe.updateMany({ where: { id }, data: { shareEnabled: enabled } });
+  if (!res.count) throw notFound("Recipe not found");
+  await audit(actor.id, enabled ? "kitchen.recipe.enable_link" : "kitchen.recipe.disable_link", {
+    type: "recipe",
+    id,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Public side: the recipe behind a link
+
+export type PreviewItem = {
+  templateId: string;
+  name: string;
+  description: string;
+  iconUrl: string | null;
+  origin: string;
+  authKind: "none" | "api_key" | "oauth";
+  scopes: string[];
+  required: boolean;
+};
+export type RecipePreview = { id: string; name: string; description: string; items: PreviewItem[] };
+
+const LINK_INVALID = () => new AppError("invalid_link", "This link is not valid.", 404);
+
+/** Resolves a share token to its enabled recipe's id, or throws "This link is not valid" (404). */
+export async function recipeIdForToken(token: string): Promise<string> {
+  if (typeof token !== "string" || !SHARE_TOKEN_RE.test(token)) throw LINK_INVALID();
+  const db = await getDb();
+  const row = await db.recipe.findUnique({
+    where: { shareTokenHash: hashSecret(token) },
+    select: { id: true, shareEnabled: true },
+  });
+  if (!row?.shareEnabled) throw LINK_INVALID();
+  return row.id;
+}
+
+/**
+ * What a link shows before anything happens: read-only, no outbound request (SECURITY §6). The exact
+ * origin and requested scopes of each server are shown so the person knows what they agree to.
+ */
+export async function previewRecipe(token: string): Promise<RecipePreview> {
+  const id = await recipeIdForToken(token);
+  const db = await getDb();
+  const r = await db.recipe.findUnique({
+    where: { id },
+    select: {
+      id: true,
+      name: true,
+      description: true,
+      items: {
+        orderBy: { position: "asc" },
+        select: {
+          templateId: true,
+          required: true,
+          template: {
+            select: {
+              name: true,
+              description: true,
+              iconUrl: true,
+              serverUrl: true,
+              authKind: true,
+              scopes: true,
+            },
+          },
+        },
+      },
+    },
+  });
+  if (!r) throw LINK_INVALID();
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    items: r.items.map((i) => ({
+      templateId: i.templateId,
+      name: i.template.name,
+      description: i.template.description,
+      iconUrl: i.template.iconUrl,
+      origin: originOf(i.template.serverUrl),
+      authKind: (["none", "api_key", "oauth"] as const).find((k) => k === i.template.authKind) ?? "none",
+      scopes: i.template.authKind === "oauth" ? (i.template.scopes ?? "").split(" ").filter(Boolean) : [],
+      required: i.required,
+    })),
+  };
+}
