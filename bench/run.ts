@@ -1,0 +1,183 @@
+// `npm run bench`: the speed bar of the integrations issue, every figure a ratio (or difference) against a
+// direct SDK baseline measured in the same run, loopback only, bounded counts. Prints a summary table and
+// rewrites the results section of bench/README.md (raw JSON goes to bench/out/, which git ignores).
+//   npm run bench [-- --only call,discovery,fanout] [--calls N] [--no-build] [--no-write]
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import {
+  benchCallOverhead,
+  callTargets,
+  describeCallOverhead,
+  type CallOverheadResult,
+} from "./call-overhead";
+import { benchDiscovery, describeDiscovery, discoveryTarget, type DiscoveryResult } from "./discovery";
+import { benchFanOut, describeFanOut, fanOutTarget, type FanOutResult } from "./fanout";
+import { fmt, freshDatabase, removeDatabase, ROOT, systemNode } from "./lib";
+
+// Measure on the machine's Node, not the suite's Node 22 that npm puts first on PATH (see systemNode).
+if (systemNode() !== process.execPath) {
+  const args = ["--import", "tsx", path.join(ROOT, "bench/run.ts"), ...process.argv.slice(2)];
+  const r = spawnSync(systemNode(), args, { stdio: "inherit", cwd: ROOT });
+  process.exit(r.status ?? 1);
+}
+
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    calls: { type: "string" },
+    "no-build": { type: "boolean" },
+    "no-write": { type: "boolean" },
+  },
+});
+const only = new Set((values.only ?? "call,discovery,fanout").split(",").map((s) => s.trim()));
+const calls = Math.min(Math.max(Number(values.calls ?? 1000) || 1000, 10), 5000);
+
+type Row = {
+  benchmark: string;
+  baseline: string;
+  platform: string;
+  result: string;
+  target: string;
+  ok: boolean;
+};
+
+function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((l) => l.toFixed(1));
+  return `${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown CPU"}), Node ${process.version}, load average ${load.join(" / ")}`;
+}
+
+async function main() {
+  const started = new Date();
+  const loadBefore = machine();
+  const t0 = performance.now();
+  const rows: Row[] = [];
+  const raw: { call?: CallOverheadResult; discovery?: DiscoveryResult; fanout?: FanOutResult } = {};
+
+  if (only.has("call")) {
+    console.log(`\n▶ call overhead (${calls} sequential calls each)`);
+    const r = (raw.call = await benchCallOverhead({ calls, allowBuild: !values["no-build"] }));
+    describeCallOverhead(r).forEach((l) => console.log(`  ${l}`));
+    console.log("  in-process breakdown (p50):");
+    for (const [stage, ms] of Object.entries(r.breakdown))
+      console.log(`    ${stage.padEnd(40)} ${fmt(ms)} ms`);
+    rows.push({
+      benchmark: "call overhead p50",
+      baseline: `${fmt(r.direct.p50)} ms`,
+      platform: `${fmt(r.app.p50)} ms`,
+      result: `+${fmt(r.added.p50)} ms`,
+      target: `≤ +${callTargets.p50} ms`,
+      ok: r.added.p50 <= callTargets.p50,
+    });
+    rows.push({
+      benchmark: "call overhead p99",
+      baseline: `${fmt(r.direct.p99)} ms`,
+      platform: `${fmt(r.app.p99)} ms`,
+      result: `+${fmt(r.added.p99)} ms`,
+      target: `≤ +${callTargets.p99} ms`,
+      ok: r.added.p99 <= callTargets.p99,
+    });
+  }
+
+  if (only.has("discovery") || only.has("fanout")) {
+    const dir = await freshDatabase("sync");
+    try {
+      if (only.has("discovery")) {
+        console.log("\n▶ discovery (1000-tool server)");
+        const r = (raw.discovery = await benchDiscovery({ runs: 5, tools: 1000 }));
+        describeDiscovery(r).forEach((l) => console.log(`  ${l}`));
+        rows.push({
+          benchmark: "discovery, 1000 tools (median of 5)",
+          baseline: `${fmt(r.direct, 1)} ms`,
+          platform: `${fmt(r.platform, 1)} ms`,
+          result: `${fmt(r.ratio)}×`,
+          target: `≤ ${discoveryTarget}×`,
+          ok: r.ratio <= discoveryTarget,
+        });
+      }
+      if (only.has("fanout")) {
+        console.log("\n▶ fan-out (re-sync of 50 integrations at once vs one)");
+        const r = (raw.fanout = await benchFanOut({ integrations: 50, runs: 5 }));
+        describeFanOut(r).forEach((l) => console.log(`  ${l}`));
+        rows.push({
+          benchmark: `fan-out, ${r.integrations} re-syncs at once (median of ${r.runs})`,
+          baseline: `one ${fmt(r.direct.one, 1)} ms, all ${fmt(r.direct.all, 1)} ms (${fmt(r.direct.ratio)}×)`,
+          platform: `one ${fmt(r.one, 1)} ms, all ${fmt(r.all, 1)} ms`,
+          result: `${fmt(r.ratio)}×`,
+          target: `≤ ${fanOutTarget}×`,
+          ok: r.ratio <= fanOutTarget,
+        });
+      }
+    } finally {
+      const { closeAll } = await import("@/lib/mcp/pool");
+      await closeAll();
+      await removeDatabase(dir);
+    }
+  }
+
+  const seconds = (performance.now() - t0) / 1000;
+  const table = markdownTable(rows);
+  console.log(`\n${table}\n`);
+  const notes = [
+    `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC, ${seconds.toFixed(0)} s.`,
+    `Machine at start: ${loadBefore}.`,
+    `Machine at end: ${machine()}.`,
+    raw.call ? `App build: ${raw.call.build}.` : "",
+  ].filter(Boolean);
+  notes.forEach((n) => console.log(n));
+
+  if (!values["no-write"]) {
+    fs.mkdirSync(path.join(ROOT, "bench/out"), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, "bench/out/latest.json"), JSON.stringify({ started, raw }, null, 2));
+    writeReadme(table, notes, raw.call);
+  }
+  const failed = rows.filter((r) => !r.ok);
+  if (failed.length) console.log(`\nMissed: ${failed.map((r) => r.benchmark).join("; ")}`);
+}
+
+function markdownTable(rows: Row[]): string {
+  const lines = [
+    "| benchmark | direct SDK baseline | platform | result | target | |",
+    "|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.benchmark} | ${r.baseline} | ${r.platform} | ${r.result} | ${r.target} | ${r.ok ? "met" : "**missed**"} |`,
+    ),
+  ];
+  return lines.join("\n");
+}
+
+const START = "<!-- results:start -->";
+const END = "<!-- results:end -->";
+
+/** Replaces only the generated section; the prose around it is maintained by hand. */
+function writeReadme(table: string, notes: string[], call?: CallOverheadResult) {
+  const file = path.join(ROOT, "bench/README.md");
+  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : `# Benchmarks\n\n${START}\n${END}\n`;
+  const parts = [table, "", ...notes.map((n) => `- ${n}`)];
+  if (call) {
+    parts.push(
+      "",
+      "In-process breakdown of the call route's work (p50, same database, after the app stopped):",
+      "",
+    );
+    parts.push("| stage | p50 |", "|---|---|");
+    for (const [stage, ms] of Object.entries(call.breakdown)) parts.push(`| ${stage} | ${fmt(ms)} ms |`);
+  }
+  const section = `${START}\n${parts.join("\n")}\n${END}`;
+  const next = text.includes(START)
+    ? text.replace(new RegExp(`${START}[\\s\\S]*?${END}`), section)
+    : `${text}\n${section}\n`;
+  fs.writeFileSync(file, next);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error("bench failed:", err);
+    process.exit(1);
+  },
+);
