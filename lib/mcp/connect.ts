@@ -75,6 +75,7 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
   const ctx: ConnectionProbe = {
     url: serverUrl,
     hasApiKey: !!o.apiKey,
+    oauthGranted: !!o.authProvider,
     egress: undefined as unknown as EgressFetch,
   };
   const fetchOpts: EgressOptions = {

@@ -168,7 +168,7 @@ export type Discovery = { server: ServerMeta; tools: ToolDefinition[] };
 /** Metadata + all tools, errors classified. */
 export async function discover(
   conn: McpConnection,
-  ctx: { url: URL; hasApiKey: boolean },
+  ctx: { url: URL; hasApiKey: boolean; oauthGranted?: boolean },
   opts: { timeoutMs?: number } = {},
 ): Promise<Discovery> {
   conn.fetch.lastError = undefined;

@@ -13,6 +13,8 @@ import { OVERSIZED_RPC_CODE, type EgressFetch } from "@/lib/net/egress";
 export type ErrorContext = {
   url: URL;
   hasApiKey: boolean;
+  /** OAuth tokens were sent (and refreshed where possible): a 401 now means the grant is no good. */
+  oauthGranted?: boolean;
   egress?: EgressFetch;
   /** WWW-Authenticate of the last 401 from the MCP origin */
   challenge?: string;
@@ -32,6 +34,12 @@ export function quoteServerText(text: unknown, max = 200): string {
 }
 
 function unauthorized(ctx: ErrorContext): AppError {
+  if (ctx.oauthGranted)
+    return new AppError(
+      "needs_reauth",
+      "The server rejected Poke's authorization: reconnect to authorize again.",
+      401,
+    );
   const oauth = /resource_metadata/i.test(ctx.challenge ?? "");
   if (oauth) {
     return new AppError(

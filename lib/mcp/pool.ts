@@ -183,10 +183,27 @@ function callError(
   }
   const app = isAppError(err)
     ? err
-    : classifyMcpError(err, { url: new URL(integ.url), hasApiKey: !!integ.apiKey, egress: entry.conn.fetch });
+    : classifyMcpError(err, {
+        url: new URL(integ.url),
+        hasApiKey: !!integ.apiKey,
+        oauthGranted: !!integ.authProvider,
+        egress: entry.conn.fetch,
+      });
+  if (app.code === "needs_reauth") void markNeedsReauth(integ, app.message);
   // Transport-level failures leave the session in an unknown state: reconnect next time (never resend now).
   if (app.code !== "protocol_error" && app.code !== "too_large") void closeEntry(entry);
   return app;
+}
+
+/** The server keeps rejecting our OAuth tokens: show Reconnect on the integration. */
+async function markNeedsReauth(integ: EngineIntegration, message: string): Promise<void> {
+  const db = await getDb();
+  await db.integration
+    .updateMany({
+      where: { id: integ.id, userId: integ.userId },
+      data: { status: "needs_reauth", lastError: message },
+    })
+    .catch(() => undefined);
 }
 
 function formatSeconds(ms: number): string {

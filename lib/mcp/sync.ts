@@ -80,7 +80,7 @@ async function connectAndDiscover(integ: EngineIntegration, opts: SyncOptions): 
   try {
     return await discover(
       conn,
-      { url: new URL(integ.url), hasApiKey: !!integ.apiKey },
+      { url: new URL(integ.url), hasApiKey: !!integ.apiKey, oauthGranted: !!integ.authProvider },
       { timeoutMs: opts.timeoutMs },
     );
   } finally {
