@@ -152,10 +152,18 @@ async function persist(user: Owner, view: InstallView, skipped: Set<string>): Pr
 
 async function refreshed(user: Owner, token: string, skipped?: Set<string>): Promise<InstallView> {
   const data = await load(user, token);
-  const view = buildView(data);
   const stored = storedProgress(data.install?.progress);
-  await persist(user, view, skipped ?? new Set(Object.keys(stored).filter((k) => stored[k] === "skipped")));
-  return view;
+  const skip = skipped ?? new Set(Object.keys(stored).filter((k) => stored[k] === "skipped"));
+  // The view reflects the choice being stored now, not the one stored before.
+  if (data.install) {
+    const progress: Record<string, Stored> = {};
+    for (const [k, v] of Object.entries(stored)) if (v !== "skipped") progress[k] = v;
+    for (const k of skip) progress[k] = "skipped";
+    data.install = { ...data.install, progress };
+  }
+  const view = buildView(data);
+  await persist(user, view, skip);
+  return { ...view, storedState: view.done ? "done" : "in_progress" };
 }
 
 async function templateFor(recipeId: string, templateId: string) {
