@@ -72,6 +72,7 @@ export async function proxy(argv: string[]): Promise<number> {
     host: values.host ?? "127.0.0.1",
     port,
   });
+  if (!running.url) return running.exited;
   console.error(`poke proxy: serving \`${cmd.join(" ")}\``);
   console.error(`  Streamable HTTP: ${running.url}/mcp`);
   console.error(`  SSE:             ${running.url}/sse`);
@@ -195,7 +196,7 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       if (spare !== child || closing) return;
       // It died before any client used it: the command itself is broken (or exited on its own).
       console.error(`poke proxy: the server process exited with code ${code} before serving a client`);
-      void close().then(() => finish(code));
+      void close(code);
     });
   };
   const takeChild = (): StdioChild => {
@@ -321,14 +322,14 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
   }
 
-  async function close() {
+  async function close(code = 0) {
     if (closing) return;
     closing = true;
     server.closeAllConnections?.();
     server.close();
     await Promise.allSettled([...sessions.values()].map((s) => s.close()));
     await spare?.kill();
-    finish(0);
+    finish(code);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -341,12 +342,13 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     );
     server.listen(o.port, o.host, () => resolve());
   });
-  const addr = server.address() as AddressInfo;
-  const hostPart = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  // null when the command already died and the listener was closed again (exited tells the code).
+  const addr = server.address() as AddressInfo | null;
+  const hostPart = addr?.family === "IPv6" ? `[${addr.address}]` : addr?.address;
   return {
-    url: `http://${hostPart === "0.0.0.0" ? "127.0.0.1" : hostPart}:${addr.port}`,
+    url: addr ? `http://${hostPart === "0.0.0.0" ? "127.0.0.1" : hostPart}:${addr.port}` : "",
     exited,
-    close,
+    close: () => close(0),
     sessionCount: () => sessions.size,
   };
 }

@@ -101,15 +101,10 @@ export function tempConfigHome(): string {
 }
 
 export function cliEnv(configHome: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    XDG_CONFIG_HOME: configHome,
-    POKE_NO_BROWSER: "1",
-    ...extra,
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome, POKE_NO_BROWSER: "1" };
   delete env.POKE_TOKEN;
   delete env.POKE_URL;
-  return env;
+  return { ...env, ...extra };
 }
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
