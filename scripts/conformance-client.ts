@@ -240,6 +240,17 @@ async function run(serverUrl: string): Promise<void> {
     const integ = await db.integration.create({
       data: { userId: user.id, name: scenario || "conformance", url: serverUrl, authKind: "none" },
     });
+    // Credentials the suite pre-registered (auth/pre-registration) go where `poke tunnel --client-id
+    // --client-secret` puts them: used as-is, never registered, bound to the first issuer that accepts them.
+    if (typeof context.client_id === "string") {
+      const { setCliClient } = (await import("@/lib/oauth/store").catch(() => ({}))) as {
+        setCliClient?: (id: string, c: { clientId: string; clientSecret?: string }) => Promise<void>;
+      };
+      if (!setCliClient)
+        throw new NotAvailableError("lib/oauth/store has no setCliClient for pre-registered clients");
+      const secret = typeof context.client_secret === "string" ? context.client_secret : undefined;
+      await setCliClient(integ.id, { clientId: context.client_id, clientSecret: secret });
+    }
     let authorizations = 0;
 
     /** Runs `op`; when the server asks for (more) authorization, authorizes and retries, bounded. */
