@@ -1,0 +1,85 @@
+import { expect, test, type Page } from "@playwright/test";
+import { startOAuthServer, type OAuthFixture } from "../test/fixtures/oauth-servers";
+import { alertOf, signUp, uniqueEmail } from "./helpers";
+
+// Several full consent round trips per test.
+test.describe.configure({ timeout: 120_000 });
+
+let as: OAuthFixture;
+
+test.beforeAll(async () => {
+  as = await startOAuthServer({ dcr: true, consent: "page", accessTokenTtlSec: 600, separateOrigins: true });
+});
+test.afterAll(async () => {
+  await as?.close();
+});
+
+async function approve(page: Page) {
+  await expect(page.getByRole("button", { name: "Approve" })).toBeVisible();
+  await page.getByRole("button", { name: "Approve" }).click();
+  await expect(page).toHaveURL(/\/integrations\/[\w-]+\?connected=1/);
+}
+
+async function callEcho(page: Page, text: string) {
+  await page.getByLabel("Tool", { exact: true }).selectOption("echo");
+  await page.getByLabel("text", { exact: true }).fill(text);
+  await page.getByRole("button", { name: "Call echo" }).click();
+}
+
+test("OAuth with dynamic registration: consent, tools, silent refresh, reconnect after revocation", async ({
+  page,
+}) => {
+  await signUp(page, uniqueEmail());
+  await page.goto("/integrations");
+  await page.getByLabel("Name").fill("Protected");
+  await page.getByLabel("MCP server URL").fill(as.mcpUrl);
+  await page.getByRole("button", { name: "Add integration" }).click();
+  await expect(page.getByText("This server requires authorization (OAuth).")).toBeVisible();
+  await page.getByRole("link", { name: "Open Protected" }).click();
+  await expect(page.getByTestId("integration-status")).toHaveText("needs authorization");
+
+  // Authorize → the authorization server's consent page → back, connected, tools listed.
+  await page.getByRole("button", { name: "Authorize" }).click();
+  await expect(page).toHaveURL(new RegExp(`^${as.issuer.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  await approve(page);
+  await expect(page.getByText("Authorized and connected.")).toBeVisible();
+  await expect(page.getByTestId("integration-status")).toHaveText("connected");
+  await expect(page.getByTestId("auth-state")).toHaveText("OAuth — authorized");
+  await expect(page.getByTestId("tool-item").filter({ hasText: "echo" }).first()).toBeVisible();
+  expect(as.stats.registrations).toBe(1);
+
+  // The access token expires: the next call still succeeds because the grant is refreshed.
+  as.expireAllAccessTokens();
+  const refreshes = as.stats.refreshRequests;
+  await callEcho(page, "after expiry");
+  await expect(page.getByTestId("tool-result")).toContainText("after expiry");
+  expect(as.stats.refreshRequests).toBe(refreshes + 1);
+
+  // The grant is gone at the server: the integration asks for a reconnect, which works.
+  as.revokeAllRefreshTokens();
+  as.expireAllAccessTokens();
+  await callEcho(page, "after revocation");
+  await expect(alertOf(page)).toContainText(/reconnect/i);
+  await page.reload();
+  await expect(page.getByTestId("integration-status")).toHaveText("reconnect needed");
+  await page.getByRole("button", { name: "Reconnect" }).click();
+  await approve(page);
+  await expect(page.getByTestId("integration-status")).toHaveText("connected");
+  await callEcho(page, "reconnected");
+  await expect(page.getByTestId("tool-result")).toContainText("reconnected");
+  expect(as.stats.registrations).toBe(1); // the registration is reused
+});
+
+test("denying consent leaves the integration waiting with a clear message", async ({ page }) => {
+  await signUp(page, uniqueEmail());
+  await page.goto("/integrations");
+  await page.getByLabel("Name").fill("Denied");
+  await page.getByLabel("MCP server URL").fill(as.mcpUrl);
+  await page.getByRole("button", { name: "Add integration" }).click();
+  await page.getByRole("link", { name: "Open Denied" }).click();
+  await page.getByRole("button", { name: "Authorize" }).click();
+  await page.getByRole("button", { name: "Deny" }).click();
+  await expect(page).toHaveURL(/oauth_error=/);
+  await expect(alertOf(page).first()).toContainText(/denied/i);
+  await expect(page.getByTestId("integration-status")).toHaveText("needs authorization");
+});
