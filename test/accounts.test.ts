@@ -64,3 +64,66 @@ describe("accounts", () => {
     await expect(setUserRole(admin, "nope", "admin")).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe("external sign-in providers", () => {
+  it("turn on only when their configuration is complete", async () => {
+    const { externalProviders } = await import("@/lib/auth/options");
+    expect(externalProviders()).toEqual([]);
+    setEnvForProcess({
+      OIDC_ISSUER: "https://id.example.com",
+      OIDC_CLIENT_ID: "poke",
+      OIDC_CLIENT_SECRET: "s",
+      OIDC_NAME: "Acme SSO",
+      GITHUB_CLIENT_ID: "gh",
+    });
+    try {
+      expect(externalProviders()).toEqual([{ id: "oidc", name: "Acme SSO" }]);
+      setEnvForProcess({ GITHUB_CLIENT_SECRET: "ghs" });
+      expect(externalProviders().map((p) => p.id)).toEqual(["oidc", "github"]);
+    } finally {
+      setEnvForProcess({
+        OIDC_ISSUER: undefined,
+        OIDC_CLIENT_ID: undefined,
+        OIDC_CLIENT_SECRET: undefined,
+        OIDC_NAME: undefined,
+        GITHUB_CLIENT_ID: undefined,
+        GITHUB_CLIENT_SECRET: undefined,
+      });
+    }
+  });
+
+  it("link an external identity to a verified email, refuse unverified takeovers", async () => {
+    const { userForExternalAccount } = await import("@/lib/data/users");
+    const owner = await signUp({ email: "linked@example.com", password, name: "" });
+    await expect(
+      userForExternalAccount({
+        provider: "oidc",
+        providerAccountId: "x1",
+        email: "linked@example.com",
+        emailVerified: false,
+      }),
+    ).rejects.toMatchObject({ code: "unverified_email" });
+    const linked = await userForExternalAccount({
+      provider: "oidc",
+      providerAccountId: "x1",
+      email: "Linked@example.com",
+      emailVerified: true,
+    });
+    expect(linked.id).toBe(owner.id);
+    const fresh = await userForExternalAccount({
+      provider: "github",
+      providerAccountId: "42",
+      email: "new@example.com",
+      emailVerified: true,
+      name: "New",
+    });
+    expect(fresh).toMatchObject({ email: "new@example.com", role: "user" });
+    const again = await userForExternalAccount({
+      provider: "github",
+      providerAccountId: "42",
+      email: "changed@example.com",
+      emailVerified: true,
+    });
+    expect(again.id).toBe(fresh.id);
+  });
+});
