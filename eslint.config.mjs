@@ -9,6 +9,7 @@ const config = [
       ".next/**",
       "node_modules/**",
       "data/**",
+      "scratch/**",
       "next-env.d.ts",
       "test-results/**",
       "playwright-report/**",
