@@ -176,7 +176,12 @@ export type RunningProxy = {
   sessionCount(): number;
 };
 
-type Session = { child: StdioChild; close(): Promise<void> };
+type Session = {
+  child: StdioChild;
+  close(): Promise<void>;
+  /** Fast-path requests waiting for the child's response, by JSON-RPC id. */
+  waiting?: Map<string, (m: Message) => void>;
+};
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -269,8 +274,17 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
           await t.close().catch(() => {});
         },
       };
+      const waiting = new Map<string, (m: Message) => void>();
+      s.waiting = waiting;
       t.onmessage = (m) => child.send(m);
-      child.onmessage = (m) => void t.send(m as never).catch(() => {});
+      child.onmessage = (m) => {
+        const key = "id" in m && !("method" in m) ? JSON.stringify(m.id) : undefined;
+        const resolve = key === undefined ? undefined : waiting.get(key);
+        if (resolve) {
+          waiting.delete(key!);
+          resolve(m);
+        } else void t.send(m as never).catch(() => {});
+      };
       void child.exited.then((code) => {
         if (!child.wasKilled && !closing) {
           console.error(`poke proxy: a session's server process exited (code ${code}); closing that session`);
@@ -280,6 +294,33 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       await t.start?.();
       session = s;
       transport = t;
+    }
+    if (session.waiting && sid && fastPathable(req, body?.value)) {
+      // Hot path (tools/call and friends on an initialized session): a single JSON-RPC request is written
+      // to the child and its response returned as a JSON body, skipping the Web Request/Response round
+      // trip. Anything else (notifications, batches, GET streams, DELETE) goes through the SDK transport.
+      const msg = body!.value as Message;
+      const key = JSON.stringify(msg.id);
+      const answer = await new Promise<Message | undefined>((resolve) => {
+        session!.waiting!.set(key, resolve);
+        res.once("close", () => {
+          if (session!.waiting!.delete(key)) resolve(undefined);
+        });
+        session!.child.send(msg);
+        void session!.child.exited.then(() => resolve(undefined));
+      });
+      if (!answer) {
+        if (!res.writableEnded && !res.destroyed)
+          res.writeHead(502, { "content-type": "text/plain" }).end("The server process ended");
+        return;
+      }
+      const text = JSON.stringify(answer);
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+        "mcp-session-id": sid,
+      });
+      return void res.end(text);
     }
     const response = await transport!.handleRequest(toWebRequest(req, body?.text), {
       parsedBody: body?.value,
@@ -356,6 +397,14 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+function fastPathable(req: IncomingMessage, v: unknown): boolean {
+  if (req.method !== "POST" || !v || typeof v !== "object" || Array.isArray(v)) return false;
+  const m = v as Message;
+  if (typeof m.method !== "string" || m.method === "initialize" || !("id" in m)) return false;
+  if (!(typeof m.id === "string" || typeof m.id === "number")) return false;
+  return /application\/json/i.test(header(req, "accept") ?? "");
 }
 
 function isInitialize(v: unknown): boolean {

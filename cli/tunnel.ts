@@ -7,6 +7,7 @@ import {
   CLOSE,
   DEFAULT_HEARTBEAT_MS,
   forwardableHeaders,
+  INLINE_BODY_BYTES,
   MAX_FRAME_BYTES,
   MAX_STREAMS,
   Mux,
@@ -382,7 +383,8 @@ class TunnelClient {
       logLine(method, url.pathname, "refused", started);
       return;
     }
-    if (!f.body) stream.endInbound();
+    // An inline body goes straight to fetch below; otherwise body frames feed stream.readable.
+    if (f.text !== undefined || !f.body) stream.endInbound();
     const ac = new AbortController();
     stream.onClose = (err) => {
       if (err) ac.abort(err);
@@ -395,14 +397,30 @@ class TunnelClient {
       const res = await fetch(url, {
         method,
         headers,
-        body: f.body && method !== "GET" && method !== "HEAD" ? stream.readable : undefined,
+        body:
+          method === "GET" || method === "HEAD"
+            ? undefined
+            : f.text !== undefined
+              ? f.text
+              : f.body
+                ? stream.readable
+                : undefined,
         signal: ac.signal,
         redirect: "manual",
         duplex: "half",
       } as RequestInit);
       const out = forwardableHeaders(res.headers).filter(([k]) => k.toLowerCase() !== "content-encoding");
-      mux.sendControl({ t: "res", id: f.id, status: res.status, headers: out });
       const sse = /text\/event-stream/i.test(res.headers.get("content-type") ?? "");
+      const length = Number(res.headers.get("content-length") ?? NaN);
+      if (!sse && (length <= INLINE_BODY_BYTES || !res.body) && isText(res.headers.get("content-type"))) {
+        // Small, complete text body (JSON-RPC answers): one frame for the whole response.
+        const text = res.body ? await res.text() : "";
+        mux.sendControl({ t: "res", id: f.id, status: res.status, headers: out, text });
+        stream.finishSend();
+        logLine(method, url.pathname, String(res.status), started);
+        return;
+      }
+      mux.sendControl({ t: "res", id: f.id, status: res.status, headers: out });
       logLine(method, url.pathname, String(res.status), started, sse ? " (stream)" : "");
       const body = sse && method === "GET" && res.body ? this.watchEndpointEvent(res.body, url) : res.body;
       await stream.sendBody(body);
@@ -443,6 +461,10 @@ class TunnelClient {
       }),
     );
   }
+}
+
+function isText(contentType: string | null): boolean {
+  return !contentType || /^(application\/json|text\/plain)\b/i.test(contentType);
 }
 
 function logLine(method: string, path: string, status: string, started: number, extra = ""): void {

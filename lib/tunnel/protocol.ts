@@ -71,9 +71,14 @@ export type ReqFrame = {
   headers: HeaderList;
   /** Whether body chunks (then `end`) follow. */
   body: boolean;
+  /** A small UTF-8 body sent inline instead (no data/end frames follow): one frame per request. */
+  text?: string;
 };
 
-export type ResFrame = { t: "res"; id: number; status: number; headers: HeaderList };
+/** `text`: the complete (small, UTF-8) response body inline — no data/end frames follow. */
+export type ResFrame = { t: "res"; id: number; status: number; headers: HeaderList; text?: string };
+/** Bodies up to this size travel inside the req/res frame (fewer frames, fewer wake-ups per call). */
+export const INLINE_BODY_BYTES = 32 * 1024;
 export type EndFrame = { t: "end"; id: number };
 export type ResetFrame = { t: "reset"; id: number; code: string; message?: string };
 export type CreditFrame = { t: "credit"; id: number; n: number };
@@ -154,6 +159,8 @@ export function parseControl(text: string): ControlFrame {
       break;
     case "res":
       if (!isId(v.id) || !Number.isInteger(v.status) || !validHeaders(v.headers))
+        throw new ProtocolViolation("malformed res frame");
+      if (v.text !== undefined && typeof v.text !== "string")
         throw new ProtocolViolation("malformed res frame");
       break;
     case "end":
@@ -257,7 +264,9 @@ export class Stream {
             ctl.enqueue(chunk);
             // The consumer took it: re-open our receive window and tell the peer it may send that much more.
             this.window += chunk.byteLength;
-            if (!this.closed) this.mux.sendControl({ t: "credit", id: this.id, n: chunk.byteLength });
+            // Once the peer has ended its side there is nothing left to flow-control: save the frame.
+            if (!this.closed && !this.inEnded)
+              this.mux.sendControl({ t: "credit", id: this.id, n: chunk.byteLength });
             return;
           }
           if (this.inError !== undefined) ctl.error(this.inError);
@@ -279,6 +288,18 @@ export class Stream {
     this.window -= payload.byteLength;
     this.queue.push(payload.slice());
     this.wakeReader();
+  }
+
+  /** A complete body that arrived inline in a req/res frame. */
+  receiveInline(text: string): void {
+    if (text) this.queue.push(new TextEncoder().encode(text));
+    this.endInbound();
+  }
+
+  /** Our side's body went inline in the control frame: nothing more to send. */
+  finishSend(): void {
+    this.sendDone = true;
+    this.maybeClose();
   }
 
   /** Called by the mux when credit frames return window. */

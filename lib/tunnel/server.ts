@@ -25,6 +25,7 @@ import { publicTunnelUrl, tunnelOfflineError } from "@/lib/tunnel/fetch";
 import {
   CLOSE,
   DEFAULT_HEARTBEAT_MS,
+  INLINE_BODY_BYTES,
   MAX_FRAME_BYTES,
   MAX_HEARTBEAT_MS,
   MAX_STREAMS,
@@ -280,6 +281,7 @@ class TunnelConnection {
       const p = this.pending.get(f.id);
       if (!p) return; // a response for a stream we already gave up on
       this.pending.delete(f.id);
+      if (f.text !== undefined) this.mux.streams.get(f.id)?.receiveInline(f.text);
       p.resolve(f);
       return;
     }
@@ -451,15 +453,18 @@ class TunnelConnection {
         this.pending.delete(id);
         p.reject(this.streamError(err));
       };
+      const inline = typeof r.body === "string" && r.body.length <= INLINE_BODY_BYTES;
       this.mux.sendControl({
         t: "req",
         id,
         method: r.method,
         url: r.url.href,
         headers: r.headers,
-        body: r.body !== null,
+        body: r.body !== null && !inline,
+        ...(inline ? { text: r.body as string } : {}),
       });
-      void stream.sendBody(r.body).catch(() => {});
+      if (inline) stream.finishSend();
+      else void stream.sendBody(r.body).catch(() => {});
     });
   }
 
