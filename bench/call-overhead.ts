@@ -20,6 +20,7 @@ import {
   timed,
   type Child,
 } from "./lib";
+import { liftCallRateLimit } from "./limits";
 
 export type CallOverheadResult = {
   calls: number;
@@ -81,11 +82,15 @@ async function startApp(dataDir: string): Promise<Child & { url: string }> {
     APP_URL: url,
     NEXT_TELEMETRY_DISABLED: "1",
   });
-  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"] as const,
-  });
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", "--import", "./bench/app-preload.ts", "server.ts", "--no-build"],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"] as const,
+    },
+  );
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d));
   proc.stderr.on("data", (d: Buffer) => (output += d));
@@ -199,6 +204,7 @@ async function inProcessBreakdown(
   const { callTool } = await import("@/lib/mcp/pool");
   const { getDb } = await import("@/lib/db");
   const db = await getDb();
+  await liftCallRateLimit();
   const stages: Record<string, () => Promise<unknown>> = {
     "authenticateApiToken (token lookup)": () => authenticateApiToken(token),
     "loadIntegration (row + key decrypt)": () => loadIntegration(user.id, integrationId),

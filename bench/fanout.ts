@@ -12,6 +12,8 @@ export type FanOutResult = {
   all: number;
   ratio: number;
   direct: { one: number; all: number; ratio: number };
+  /** platform re-syncs that failed during the 50-way runs (they still count in the wall time) */
+  failures: number;
 };
 export const fanOutTarget = 3;
 
@@ -22,8 +24,9 @@ export async function benchFanOut(o: { integrations: number; runs: number }): Pr
     const user = await createUser();
     const ids: string[] = [];
     for (const url of fixtures.urls) ids.push(await createIntegrationRow(user.id, url));
-    await Promise.all(ids.map((id) => syncIntegration(user.id, id)));
-    await Promise.all(fixtures.urls.map(directDiscovery));
+    await Promise.allSettled(ids.map((id) => syncIntegration(user.id, id)));
+    await Promise.allSettled(fixtures.urls.map(directDiscovery));
+    let failures = 0;
 
     const s = {
       one: [] as number[],
@@ -33,15 +36,18 @@ export async function benchFanOut(o: { integrations: number; runs: number }): Pr
     };
     for (let i = 0; i < o.runs; i++) {
       s.directOne.push((await timed(() => directDiscovery(fixtures.urls[i % ids.length]))).ms);
-      s.directAll.push((await timed(() => Promise.all(fixtures.urls.map(directDiscovery)))).ms);
+      s.directAll.push((await timed(() => Promise.allSettled(fixtures.urls.map(directDiscovery)))).ms);
       s.one.push((await timed(() => syncIntegration(user.id, ids[i % ids.length]))).ms);
-      s.all.push((await timed(() => Promise.all(ids.map((id) => syncIntegration(user.id, id))))).ms);
+      // allSettled: under heavy machine load a fixture may reset a connection; count it, don't abort the run.
+      const all = await timed(() => Promise.allSettled(ids.map((id) => syncIntegration(user.id, id))));
+      failures += all.value.filter((r) => r.status === "rejected").length;
+      s.all.push(all.ms);
     }
     const one = median(s.one);
     const all = median(s.all);
     const d = { one: median(s.directOne), all: median(s.directAll), ratio: 0 };
     d.ratio = d.all / d.one;
-    return { integrations: o.integrations, runs: o.runs, one, all, ratio: all / one, direct: d };
+    return { integrations: o.integrations, runs: o.runs, one, all, ratio: all / one, direct: d, failures };
   } finally {
     await fixtures.stop();
   }
@@ -50,6 +56,7 @@ export async function benchFanOut(o: { integrations: number; runs: number }): Pr
 export function describeFanOut(r: FanOutResult): string[] {
   return [
     `median of ${r.runs}: one re-sync ${fmt(r.one, 1)} ms, ${r.integrations} at once ${fmt(r.all, 1)} ms → ${fmt(r.ratio)}× (target ≤ ${fanOutTarget}×)`,
+    ...(r.failures ? [`${r.failures} re-sync(s) failed during the runs`] : []),
     `direct SDK connect + list: one ${fmt(r.direct.one, 1)} ms, ${r.integrations} at once ${fmt(r.direct.all, 1)} ms → ${fmt(r.direct.ratio)}×`,
   ];
 }

@@ -172,6 +172,8 @@ function writeReadme(table: string, notes: string[], call?: CallOverheadResult) 
     ? text.replace(new RegExp(`${START}[\\s\\S]*?${END}`), section)
     : `${text}\n${section}\n`;
   fs.writeFileSync(file, next);
+  // The repository's format check covers this file: align the generated tables the way Prettier does.
+  spawnSync(path.join(ROOT, "node_modules/.bin/prettier"), ["--write", file], { stdio: "ignore" });
 }
 
 main().then(
