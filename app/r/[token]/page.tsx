@@ -33,7 +33,9 @@ export async function generateMetadata({
   params: Promise<{ token: string }>;
 }): Promise<Metadata> {
   const { preview } = await load((await params).token);
-  return { title: preview.name, robots: { index: false, follow: false }, referrer: "no-referrer" };
+  // No referrer override: the app-wide same-origin policy already keeps the token off other sites, and
+  // "no-referrer" would make the browser send `Origin: null` on the Authorize form post (refused).
+  return { title: preview.name, robots: { index: false, follow: false } };
 }
 
 export default async function RecipeLinkPage({ params }: { params: Promise<{ token: string }> }) {

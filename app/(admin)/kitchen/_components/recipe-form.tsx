@@ -177,7 +177,9 @@ export function RecipeForm({
             </Button>
           </div>
         )}
-        {fieldErrors.items && <p className="text-xs text-red-700">{fieldErrors.items}</p>}
+        {fieldErrors.items && fieldErrors.items !== error && (
+          <p className="text-xs text-red-700">{fieldErrors.items}</p>
+        )}
       </div>
       {error && <Alert>{error}</Alert>}
       {saved && <Alert kind="success">Saved.</Alert>}
