@@ -38,8 +38,16 @@ export async function generateMetadata({
   return { title: preview.name, robots: { index: false, follow: false } };
 }
 
-export default async function RecipeLinkPage({ params }: { params: Promise<{ token: string }> }) {
+export default async function RecipeLinkPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ token: string }>;
+  searchParams: Promise<Record<string, string | undefined>>;
+}) {
   const { token } = await params;
+  // Set by the OAuth callback when it returns here: the integration that was just authorized.
+  const justConnected = (await searchParams).connected;
   const { preview, view } = await load(token);
   const back = encodeURIComponent(`/r/${token}`);
   return (
@@ -79,7 +87,7 @@ export default async function RecipeLinkPage({ params }: { params: Promise<{ tok
           </div>
         </Card>
       )}
-      {view && <InstallWizard token={token} view={view} />}
+      {view && <InstallWizard token={token} view={view} justConnected={justConnected} />}
     </div>
   );
 }

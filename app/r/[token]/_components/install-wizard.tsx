@@ -28,7 +28,15 @@ const STATUS: Record<
 
 type Result = { ok: true; data: unknown } | { ok: false; error: string };
 
-export function InstallWizard({ token, view }: { token: string; view: InstallView }) {
+export function InstallWizard({
+  token,
+  view,
+  justConnected,
+}: {
+  token: string;
+  view: InstallView;
+  justConnected?: string;
+}) {
   const router = useRouter();
   const [skip, setSkip] = useState<Set<string>>(new Set());
   const [pending, setPending] = useState<string | null>(null);
@@ -98,6 +106,7 @@ export function InstallWizard({ token, view }: { token: string; view: InstallVie
   }
 
   const connected = view.items.filter((i) => i.status === "connected").length;
+  const authorized = view.items.find((i) => i.integrationId && i.integrationId === justConnected);
   return (
     <div
       className="space-y-4 rounded-lg border border-zinc-200 bg-white p-5 shadow-sm"
@@ -112,6 +121,11 @@ export function InstallWizard({ token, view }: { token: string; view: InstallVie
       {view.done && (
         <Alert kind="success">
           <span data-testid="install-done">All set: every integration in this recipe is connected.</span>
+        </Alert>
+      )}
+      {authorized?.status === "connected" && !view.done && (
+        <Alert kind="success">
+          {authorized.name} is authorized and connected. Continue with the next one.
         </Alert>
       )}
       {error && <Alert>{error}</Alert>}
