@@ -9,6 +9,16 @@ import type { SessionUser } from "@/lib/data/users";
 const TOKEN_PREFIX = "poke_";
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/**
+ * Verified tokens, briefly, so hot paths (tool calls) skip the lookup. Revoking in this process drops the
+ * entry at once; another instance notices within CACHE_TTL_MS. The cached role is for display only: admin
+ * decisions re-read it from the database (lib/auth/session.ts).
+ */
+const CACHE_TTL_MS = 10_000;
+type Verified = SessionUser & { tokenId: string };
+const verified = ((globalThis as { __pokeTokenCache?: Map<string, { at: number; expiresAt: Date | null; who: Verified }> })
+  .__pokeTokenCache ??= new Map());
+
 export async function createApiToken(user: SessionUser, input: ApiTokenCreateInput) {
   const { name, expiresInDays } = apiTokenCreateSchema.parse(input);
   const token = randomToken(TOKEN_PREFIX);
@@ -43,16 +53,21 @@ export async function revokeApiToken(user: SessionUser, id: string) {
     data: { revokedAt: new Date() },
   });
   if (!res.count) throw new AppError("not_found", "Token not found", 404);
+  for (const [hash, v] of verified) if (v.who.tokenId === id) verified.delete(hash);
   await audit(user.id, "api_token.revoke", { type: "api_token", id });
 }
 
 /** The owner of a valid (known, unrevoked, unexpired) token, or an AppError 401 saying why not. */
-export async function authenticateApiToken(raw: string): Promise<SessionUser & { tokenId: string }> {
+export async function authenticateApiToken(raw: string): Promise<Verified> {
   if (!raw.startsWith(TOKEN_PREFIX) || raw.length > 200)
     throw new AppError("invalid_token", "Invalid API token", 401);
+  const tokenHash = hashSecret(raw);
+  const hit = verified.get(tokenHash);
+  if (hit && Date.now() - hit.at < CACHE_TTL_MS && (!hit.expiresAt || hit.expiresAt > new Date())) return hit.who;
+  verified.delete(tokenHash);
   const db = await getDb();
   const row = await db.apiToken.findUnique({
-    where: { tokenHash: hashSecret(raw) },
+    where: { tokenHash },
     select: {
       id: true,
       revokedAt: true,
@@ -68,5 +83,8 @@ export async function authenticateApiToken(raw: string): Promise<SessionUser & {
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
   }
-  return { ...row.user, tokenId: row.id };
+  const who = { ...row.user, tokenId: row.id };
+  if (verified.size > 10_000) verified.clear();
+  verified.set(tokenHash, { at: Date.now(), expiresAt: row.expiresAt, who });
+  return who;
 }
