@@ -2,8 +2,12 @@ import type { Metadata } from "next";
 import { cache } from "react";
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { HealthPanel } from "@/components/health-panel";
+import { PayloadToggle } from "@/components/payload-toggle";
 import { StatusBadge } from "@/components/status-badge";
+import { TemplateBadge } from "@/components/template-badge";
 import { Alert, Badge, Card, formatDate } from "@/components/ui";
+import { getIntegrationHealth } from "@/lib/agent/activity";
 import { requireUser } from "@/lib/auth/session";
 import { getIntegration, getOAuthState, listTools } from "@/lib/data/integrations";
 import { isAppError } from "@/lib/errors";
@@ -27,6 +31,8 @@ const load = cache(async (id: string) => {
       integration: await getIntegration(user, id),
       tools: await listTools(user, id),
       oauth: await getOAuthState(user, id),
+      health: await getIntegrationHealth(user, id),
+      user,
     };
   } catch (e) {
     if (isAppError(e) && e.status === 404) notFound();
@@ -51,7 +57,7 @@ export default async function IntegrationPage({
 }) {
   const { id } = await params;
   const sp = await searchParams;
-  const { integration: i, tools, oauth } = await load(id);
+  const { integration: i, tools, oauth, health, user } = await load(id);
   const annotationsOf = (a: unknown) =>
     a && typeof a === "object"
       ? Object.entries(a as Record<string, unknown>).filter(([, v]) => v !== undefined)
@@ -67,6 +73,7 @@ export default async function IntegrationPage({
           </Link>
           <h1 className="mt-1 flex items-center gap-3 text-2xl font-semibold">
             {i.name} <StatusBadge status={i.status} />
+            <TemplateBadge user={user} templateId={i.templateId} />
           </h1>
           <div className="mt-1 break-all text-sm text-zinc-500">{i.url}</div>
         </div>
@@ -166,6 +173,13 @@ export default async function IntegrationPage({
           <DoctorPanel id={i.id} />
         </Card>
       </div>
+
+      <Card title="Health (last 24 h)">
+        <HealthPanel health={health} />
+        <div className="mt-4 border-t border-zinc-100 pt-3">
+          <PayloadToggle id={i.id} name={i.name} enabled={i.storePayloads} />
+        </div>
+      </Card>
 
       <Card title={`Tools (${tools.length})`}>
         {tools.length === 0 && (
