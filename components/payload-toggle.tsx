@@ -17,12 +17,15 @@ export function PayloadToggle({ id, name, enabled }: { id: string; name: string;
           disabled={pending}
           onChange={async (e) => {
             const next = e.target.checked;
+            setOn(next); // optimistic; reverted if the server refuses
             setPending(true);
             setError(undefined);
             const res = await setStorePayloadsAction({ id, enabled: next });
             setPending(false);
-            if (res.ok) setOn(next);
-            else setError(res.error);
+            if (!res.ok) {
+              setOn(!next);
+              setError(res.error);
+            }
           }}
         />
         store payloads

@@ -81,6 +81,8 @@ test("calls from the API and the agent endpoint appear on Activity, with working
   await expect(rows.first()).toContainText("fail");
 
   await page.getByRole("link", { name: "Clear" }).click();
+  await expect(page).toHaveURL(/\/activity$/);
+  await expect(rows).toHaveCount(5);
   await page.getByLabel("Source").selectOption("agent");
   await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(rows).toHaveCount(1);
@@ -93,6 +95,8 @@ test("calls from the API and the agent endpoint appear on Activity, with working
 
   // turning payload storage on keeps the next call's arguments
   await weather.getByLabel("Store arguments and results of Weather").check();
+  await expect(weather.getByLabel("Store arguments and results of Weather")).toBeEnabled(); // saved
+  await page.reload();
   await expect(weather.getByLabel("Store arguments and results of Weather")).toBeChecked();
   await callApi("Weather", "echo", { text: "kept for later" });
   await page.goto(`/activity?integration=${ids.Weather}`);

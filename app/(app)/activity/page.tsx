@@ -131,7 +131,13 @@ export default async function ActivityPage({
       </Card>
 
       <Card title="Tool calls">
-        <form method="get" className="mb-4 flex flex-wrap items-end gap-3 text-sm" aria-label="Filter calls">
+        {/* keyed by the filters: a client-side navigation (Clear) must reset the uncontrolled selects */}
+        <form
+          key={`${q.integration}|${q.status}|${q.source}`}
+          method="get"
+          className="mb-4 flex flex-wrap items-end gap-3 text-sm"
+          aria-label="Filter calls"
+        >
           <label className="block">
             <span className="font-medium text-zinc-800">Integration</span>
             <select
