@@ -106,13 +106,18 @@ test("admin publishes a recipe; a new user previews, signs up, installs with OAu
   await expect(visitor.getByRole("button", { name: "Approve" })).toBeVisible();
   await visitor.getByRole("button", { name: "Approve" }).click();
 
-  await expect(visitor.getByTestId("integration-status").first()).toHaveText("connected");
-  await expect(visitor.getByTestId("tool-item").first()).toBeVisible();
+  // Back on the recipe page: the install is complete.
+  await expect(visitor).toHaveURL(new RegExp(`${path}\\?connected=`));
+  await expect(visitor.getByTestId("install-done")).toBeVisible();
+  await expect(visitor.getByTestId("install-item-status")).toHaveText("connected");
   expect(fx.stats.registrations).toBe(0);
 
-  // Back on the link, the install is complete; a second install changes nothing.
+  // The integration is connected with its tools; a second visit changes nothing.
+  await visitor.goto("/integrations");
+  await visitor.getByTestId("integration-card").first().click();
+  await expect(visitor.getByTestId("integration-status").first()).toHaveText("connected");
+  await expect(visitor.getByTestId("tool-item").first()).toBeVisible();
   await visitor.goto(path);
-  await expect(visitor.getByTestId("install-done")).toBeVisible();
   await expect(visitor.getByTestId("install-item-status")).toHaveText("connected");
   await visitor.goto("/integrations");
   await expect(visitor.getByTestId("integration-card")).toHaveCount(1);

@@ -51,6 +51,8 @@ export type StartInput = {
   browserBinding: string;
   /** Extra scope to request (step-up); defaults to the template's scopes or the server's challenge. */
   scope?: string;
+  /** Same-site path the callback returns to (validated by the caller), e.g. a recipe's install page. */
+  returnTo?: string;
 };
 
 /**
@@ -100,6 +102,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
         issuer: meta.issuer,
         endpoints: endpoints as object,
         verifierEnc: encryptField(provider.codeVerifierValue, pendingAad(id)),
+        returnTo: input.returnTo ?? null,
         expiresAt: new Date(Date.now() + PENDING_TTL_MS),
       },
     });
@@ -189,7 +192,7 @@ export type CallbackInput = {
 };
 
 export type CallbackResult =
-  | { ok: true; integrationId: string; diff?: SyncDiff }
+  | { ok: true; integrationId: string; diff?: SyncDiff; returnTo?: string | null }
   /** integrationId is set only when the pending row belonged to this user. */
   | { ok: false; integrationId: string | null; error: string };
 
@@ -345,15 +348,16 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     scope: grant?.scope ?? null,
   });
 
-  if (input.sync === false) return { ok: true, integrationId: integ.id };
+  const returnTo = pending.returnTo;
+  if (input.sync === false) return { ok: true, integrationId: integ.id, returnTo };
   try {
     const authProvider = (await oauthProviderFor(userId, integ.id)) ?? undefined;
     const diff = await syncIntegration(userId, integ.id, { authProvider });
-    return { ok: true, integrationId: integ.id, diff };
+    return { ok: true, integrationId: integ.id, diff, returnTo };
   } catch (err) {
     // Authorized but the server failed to list tools: the sync recorded its error on the integration.
     log.info("sync after oauth callback failed", { integrationId: integ.id, err: String(err) });
-    return { ok: true, integrationId: integ.id };
+    return { ok: true, integrationId: integ.id, returnTo };
   }
 }
 

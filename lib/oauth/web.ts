@@ -56,9 +56,13 @@ export async function handleStartRequest(req: Request, user: { id: string } | nu
     return Response.json({ error: { code: "too_large", message: "Request too large" } }, { status: 413 });
   }
   let integrationId = "";
+  let returnTo: string | undefined;
   try {
     const form = await req.formData();
     integrationId = String(form.get("integrationId") ?? "");
+    // Only the Kitchen install page may ask to be returned to (a fixed shape, never an arbitrary URL).
+    const rt = String(form.get("returnTo") ?? "");
+    if (/^\/r\/rcp_[A-Za-z0-9_-]{43}$/.test(rt)) returnTo = rt;
   } catch {
     /* answered below */
   }
@@ -75,6 +79,7 @@ export async function handleStartRequest(req: Request, user: { id: string } | nu
       userId: user.id,
       integrationId,
       browserBinding: binding,
+      returnTo,
     });
     return redirect(authorizationUrl, { "set-cookie": browserCookie(binding) });
   } catch (err) {
@@ -103,7 +108,13 @@ export async function handleCallbackRequest(req: Request, user: { id: string } |
       browserBinding: readBrowserBinding(req),
       params: url.searchParams,
     });
-    if (result.ok) return redirect(integrationPage(result.integrationId, "connected=1"));
+    if (result.ok) {
+      return redirect(
+        result.returnTo
+          ? appUrl(`${result.returnTo}?connected=${encodeURIComponent(result.integrationId)}`)
+          : integrationPage(result.integrationId, "connected=1"),
+      );
+    }
     const query = `oauth_error=${encodeURIComponent(result.error)}`;
     return redirect(
       result.integrationId ? integrationPage(result.integrationId, query) : appUrl(`/integrations?${query}`),
