@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 function start(env: Record<string, string>) {
   const r = spawnSync(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
-    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), PORT: "0", ...env },
+    env: { NODE_ENV: "development", PATH: process.env.PATH ?? "", HOME: os.tmpdir(), PORT: "0", ...env },
     encoding: "utf8",
     timeout: 30_000,
   });

@@ -7,6 +7,7 @@ import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
+import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession } from "@/lib/mcp/pool";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
@@ -154,6 +155,7 @@ export async function updateIntegration(
     if (current.authKind !== "oauth") data.authKind = patch.apiKey ? "api_key" : "none";
   }
   const db = await getDb();
+  forgetCallPlans(user.id, id);
   try {
     await db.integration.update({ where: { id }, data });
   } catch (e) {
@@ -199,6 +201,7 @@ export async function setToolEnabled(user: Owner, integrationId: string, toolNam
   const db = await getDb();
   const res = await db.tool.updateMany({ where: { integrationId, name: toolName }, data: { enabled } });
   if (!res.count) throw notFound("Tool not found");
+  forgetCallPlans(user.id, integrationId);
 }
 
 export async function diagnoseIntegration(user: Owner, id: string): Promise<DoctorStep[]> {
@@ -219,21 +222,29 @@ export async function callIntegrationTool(
   opts: { signal?: AbortSignal } = {},
 ) {
   const { arguments: args, timeoutMs } = toolCallSchema.parse(input);
-  const integ = await findOwned(user, integrationId);
   const started = Date.now();
+  const integ = { id: integrationId, storePayloads: false };
   try {
+    // callTool checks ownership (a foreign id is not found) before anything is sent.
     const out = await callTool({ userId: user.id, integrationId }, toolName, args, { timeoutMs, signal: opts.signal });
-    await recordCall(user, integ, toolName, source, out.result.isError ? "tool_error" : "ok", out.latencyMs, {
-      args,
-      result: out.result,
-    });
+    // The history row is written off the response path: it never adds latency to the call.
+    void recordCall(
+      user,
+      { ...integ, storePayloads: out.storePayloads },
+      toolName,
+      source,
+      out.result.isError ? "tool_error" : "ok",
+      out.latencyMs,
+      { args, result: out.result },
+    );
     return out;
   } catch (e) {
     const code = isAppError(e) ? e.code : "error";
     // Calls refused before anything was sent are not activity; rate-limit refusals are skipped too, or a
     // flood of them would turn into a flood of writes.
     if (!UNRECORDED.has(code)) {
-      await recordCall(user, integ, toolName, source, statusOf(code), Date.now() - started, {
+      const { storePayloads } = await findOwned(user, integrationId);
+      void recordCall(user, { ...integ, storePayloads }, toolName, source, statusOf(code), Date.now() - started, {
         args,
         error: isAppError(e) ? e.message : "internal error",
       });
@@ -248,7 +259,7 @@ const statusOf = (code: string) => (code === "timeout" ? "timeout" : REJECTED.ha
 
 async function recordCall(
   user: Owner,
-  integ: Row,
+  integ: { id: string; storePayloads: boolean },
   tool: string,
   source: CallSource,
   status: string,

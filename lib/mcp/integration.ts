@@ -37,3 +37,24 @@ function decryptApiKey(row: Integration): string | null {
 export function knownTransport(row: Integration): TransportKind | null {
   return row.transport === "sse" || row.transport === "streamable-http" ? row.transport : null;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Call plans: the (owner-checked) integration and the tool's schema, kept for a moment so back-to-back calls
+// skip the database. Anything that changes an integration or its tools drops them (dropSession, a sync,
+// enabling or disabling a tool); the short TTL bounds what another instance's change can leave behind.
+
+export const PLAN_TTL_MS = 2_000;
+export type Plan = {
+  integ: EngineIntegration;
+  tool: { inputSchema: unknown; enabled: boolean } | null;
+  at: number;
+};
+export const plans = ((globalThis as { __pokeCallPlans?: Map<string, Plan> }).__pokeCallPlans ??= new Map());
+export const planKey = (userId: string, integrationId: string, tool: string) =>
+  `${userId}\u0000${integrationId}\u0000${tool}`;
+
+/** Forgets cached call plans of one integration (after its row or its tools changed). */
+export function forgetCallPlans(userId: string, integrationId: string): void {
+  const prefix = `${userId}\u0000${integrationId}\u0000`;
+  for (const k of plans.keys()) if (k.startsWith(prefix)) plans.delete(k);
+}

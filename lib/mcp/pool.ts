@@ -13,7 +13,16 @@ import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { classifyMcpError } from "@/lib/mcp/errors";
-import { knownTransport, loadIntegration, type EngineIntegration } from "@/lib/mcp/integration";
+import {
+  forgetCallPlans,
+  knownTransport,
+  loadIntegration,
+  planKey,
+  plans,
+  PLAN_TTL_MS,
+  type EngineIntegration,
+  type Plan,
+} from "@/lib/mcp/integration";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { LIMITS } from "@/lib/net/egress";
@@ -67,7 +76,7 @@ export function effectiveTimeout(ms?: number): number {
 
 export type CallContext = { userId: string; integrationId: string };
 export type CallOptions = { timeoutMs?: number; signal?: AbortSignal };
-export type CallOutcome = { result: CallToolResult; latencyMs: number };
+export type CallOutcome = { result: CallToolResult; latencyMs: number; storePayloads: boolean };
 
 /**
  * Calls a tool on the integration's server through a pooled session. Throws AppError. Every call (playground,
@@ -87,18 +96,29 @@ export async function callTool(
   }
 }
 
-async function checkedCall(
-  ctx: CallContext,
-  name: string,
-  args: Record<string, unknown>,
-  opts: CallOptions,
-): Promise<CallOutcome> {
+async function planFor(ctx: CallContext, name: string): Promise<Plan> {
+  const key = planKey(ctx.userId, ctx.integrationId, name);
+  const hit = plans.get(key);
+  if (hit && Date.now() - hit.at < PLAN_TTL_MS) return hit;
   const integ = await loadIntegration(ctx.userId, ctx.integrationId);
   const db = await getDb();
   const tool = await db.tool.findFirst({
     where: { integrationId: integ.id, name },
     select: { inputSchema: true, enabled: true },
   });
+  const plan = { integ, tool, at: Date.now() };
+  if (plans.size > 5_000) plans.clear();
+  plans.set(key, plan);
+  return plan;
+}
+
+async function checkedCall(
+  ctx: CallContext,
+  name: string,
+  args: Record<string, unknown>,
+  opts: CallOptions,
+): Promise<CallOutcome> {
+  const { integ, tool } = await planFor(ctx, name);
   if (!tool)
     throw notFound(`This integration has no tool named "${name.slice(0, 128)}". Re-sync if it is new.`);
   if (!tool.enabled)
@@ -110,9 +130,10 @@ async function checkedCall(
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
   }
-  return withBreaker(integ.url, effectiveTimeout(opts.timeoutMs), () =>
+  const out = await withBreaker(integ.url, effectiveTimeout(opts.timeoutMs), () =>
     callOnSession(integ, name, args, opts),
   );
+  return { ...out, storePayloads: integ.storePayloads };
 }
 
 async function callOnSession(
@@ -120,7 +141,7 @@ async function callOnSession(
   name: string,
   args: Record<string, unknown>,
   opts: CallOptions,
-): Promise<CallOutcome> {
+): Promise<Omit<CallOutcome, "storePayloads">> {
   const timeout = effectiveTimeout(opts.timeoutMs);
   let entry = await acquire(integ);
   const started = performance.now();
@@ -328,6 +349,7 @@ async function closeEntry(entry: Entry): Promise<void> {
 
 /** Closes the pooled session of one integration (after edit, delete, re-authorization). */
 export async function dropSession(userId: string, integrationId: string): Promise<void> {
+  forgetCallPlans(userId, integrationId);
   const key = keyOf(userId, integrationId);
   const opening = pool.opening.get(key);
   if (opening) await opening.catch(() => undefined);

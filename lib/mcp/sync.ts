@@ -9,7 +9,12 @@ import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
-import { knownTransport, loadIntegration, type EngineIntegration } from "@/lib/mcp/integration";
+import {
+  forgetCallPlans,
+  knownTransport,
+  loadIntegration,
+  type EngineIntegration,
+} from "@/lib/mcp/integration";
 
 export type SyncDiff = {
   added: string[];
@@ -55,7 +60,9 @@ export function syncIntegration(
       await recordFailure(integ, err);
       throw err;
     }
-    return storeSnapshot(integ, found).then(afterSync(userId));
+    const diff = await storeSnapshot(integ, found);
+    forgetCallPlans(userId, integ.id);
+    return afterSync<SyncDiff>(userId)(diff);
   });
 }
 
