@@ -47,6 +47,10 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => v !== "0" && v !== "false"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  // Tool-call limits per user (every source: playground, API, agent endpoint).
+  CALL_RATE_PER_SEC: z.coerce.number().positive().default(10),
+  CALL_BURST: z.coerce.number().int().positive().default(50),
+  CALL_CONCURRENCY: z.coerce.number().int().positive().default(20),
 });
 
 export type Env = z.infer<typeof envSchema> & {

@@ -47,8 +47,24 @@ type State = {
   breakers: CircuitBreakers;
 };
 
+/** The defaults with the per-user limits from the configuration (CALL_RATE_PER_SEC, CALL_BURST, CALL_CONCURRENCY). */
+function configuredLimits(): LimitsConfig {
+  const config = structuredClone(DEFAULT_LIMITS);
+  try {
+    const e = env();
+    Object.assign(config, {
+      ratePerSec: e.CALL_RATE_PER_SEC,
+      burst: e.CALL_BURST,
+      concurrentPerUser: e.CALL_CONCURRENCY,
+    });
+  } catch {
+    /* configuration not loaded (tooling): defaults */
+  }
+  return config;
+}
+
 const state: State = ((globalThis as { __pokeLimits?: State }).__pokeLimits ??= (() => {
-  const s = { config: structuredClone(DEFAULT_LIMITS) } as State;
+  const s = { config: configuredLimits() } as State;
   s.buckets = new TokenBuckets(() => s.config);
   s.concurrency = new ConcurrencyLimiter();
   s.breakers = new CircuitBreakers(() => s.config.breaker);
