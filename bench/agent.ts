@@ -128,6 +128,9 @@ async function toolPrefixes(client: Client): Promise<string[]> {
 // ---------------------------------------------------------------------------------------------------------
 
 async function addedLatency(appUrl: string) {
+  const { configureLimits } = await import("@/lib/limits/calls");
+  // A sequential loop exceeds the default 10 calls/s per user; the limiter's own cost stays in the path.
+  configureLimits({ ratePerSec: 100_000, burst: 100_000 });
   const fixtures = await startFixtures({ count: 1 });
   try {
     const { token } = await seedUser(fixtures.urls);
@@ -213,14 +216,18 @@ async function loadRun(appUrl: string, users: Awaited<ReturnType<typeof seedUser
         const s = (c * 7 + i * 3) % SERVERS; // every caller visits every server
         const name = `${prefixesOf.get(user.user.id)![s]}__${hanging.has(s) ? "hang" : "whoami"}`;
         const started = performance.now();
+        if (hanging.has(s)) {
+          // The agent cannot pick the upstream timeout (the pool's 60 s default applies): the client gives up.
+          const r = await client
+            .callTool({ name, arguments: {} }, { timeout: HANG_TIMEOUT_MS })
+            .catch(() => undefined);
+          result.hangingCalls++;
+          if (r?.isError && performance.now() - started < 100) result.hangingFailFast++;
+          continue;
+        }
         try {
-          const r = await client.callTool({ name, arguments: {} }, { timeout: HANG_TIMEOUT_MS * 2 });
+          const r = await client.callTool({ name, arguments: {} }, { timeout: 60_000 });
           const ms = performance.now() - started;
-          if (hanging.has(s)) {
-            result.hangingCalls++;
-            if (r.isError && ms < 100) result.hangingFailFast++;
-            continue;
-          }
           if (r.isError) {
             if (result.errors++ === 0)
               console.error("first error result:", JSON.stringify(r.content).slice(0, 300));
@@ -304,7 +311,7 @@ try {
   }
   say();
   say(
-    `Calls to the hanging servers: ${loaded.hangingCalls}, of which ${loaded.hangingFailFast} failed fast (circuit open after 5 timeouts of ${HANG_TIMEOUT_MS / 1000} s; the rest waited for their timeout).`,
+    `Calls to the hanging servers: ${loaded.hangingCalls} (the agent gave up after ${HANG_TIMEOUT_MS / 1000} s; ${loaded.hangingFailFast} were refused at once). Their callers' slots stayed busy meanwhile, which lowers the load on the healthy servers rather than slowing them.`,
   );
   const ratio = p99b / p99a;
   say(
