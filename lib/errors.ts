@@ -21,3 +21,13 @@ export function isAppError(e: unknown): e is AppError {
 export function publicMessage(e: unknown): string {
   return isAppError(e) ? e.message : "Something went wrong. Please try again.";
 }
+
+/** The first error in a `cause` chain (bounded) that matches `pred`. */
+export function findCause<T>(err: unknown, pred: (e: unknown) => e is T): T | undefined {
+  let cur: unknown = err;
+  for (let i = 0; cur && i < 6; i++) {
+    if (pred(cur)) return cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

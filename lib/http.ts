@@ -23,7 +23,7 @@ export function errorResponse(e: unknown, where: string): Response {
   if (isAppError(e)) {
     const headers: Record<string, string> = {};
     if (e.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="poke"';
-    if (e.status === 429 && typeof e.details?.retryAfterSec === "number")
+    if (typeof e.details?.retryAfterSec === "number")
       headers["Retry-After"] = String(e.details.retryAfterSec);
     return jsonError(e.code, e.message, e.status, headers);
   }

@@ -1,6 +1,7 @@
 // Integrations, owner-scoped: every query is filtered by the caller's user id; a foreign id is "not found".
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "@prisma/client";
+import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/audit";
 import { encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
@@ -167,6 +168,7 @@ export async function updateIntegration(
     fields: Object.keys(data).filter((k) => k !== "apiKeyEnc").concat(patch.apiKey !== undefined ? ["apiKey"] : []),
   });
   const reconnect = urlChanged || patch.apiKey !== undefined;
+  if (patch.name !== undefined && patch.name !== current.name) emitToolsChanged(user.id); // tool names embed it
   if (!reconnect) return { integration: await getIntegration(user, id) };
   await dropSession(user.id, id);
   return connectAndReport(user, id);
@@ -179,6 +181,7 @@ export async function deleteIntegration(user: Owner, id: string): Promise<void> 
   if (row.authKind === "oauth") await disconnectOAuth(user.id, id).catch(() => undefined);
   const db = await getDb();
   await db.integration.deleteMany({ where: { id, userId: user.id } });
+  emitToolsChanged(user.id);
   await audit(user.id, "integration.delete", { type: "integration", id });
 }
 
@@ -202,6 +205,7 @@ export async function setToolEnabled(user: Owner, integrationId: string, toolNam
   const res = await db.tool.updateMany({ where: { integrationId, name: toolName }, data: { enabled } });
   if (!res.count) throw notFound("Tool not found");
   forgetCallPlans(user.id, integrationId);
+  emitToolsChanged(user.id); // the agent endpoint's tool list follows
 }
 
 export async function diagnoseIntegration(user: Owner, id: string): Promise<DoctorStep[]> {

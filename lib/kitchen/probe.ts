@@ -6,16 +6,15 @@ import {
   checkResourceAllowed,
   discoverAuthorizationServerMetadata,
   discoverOAuthProtectedResourceMetadata,
-  extractWWWAuthenticateParams,
   resourceUrlFromServerUrl,
 } from "@modelcontextprotocol/client";
 import { isAppError } from "@/lib/errors";
 import { assertAdmin, type Actor } from "@/lib/kitchen/admin";
-import { mcpHeadersFor } from "@/lib/mcp/connect";
 import { runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
 import { quoteServerText } from "@/lib/mcp/errors";
-import { createEgressFetch, validateUserUrl } from "@/lib/net/egress";
+import { validateUserUrl } from "@/lib/net/egress";
 import { classifyOAuthError } from "@/lib/oauth/errors";
+import { probeAuthChallenge } from "@/lib/oauth/flow";
 import { assertSafeOAuthUrl, createOAuthFetch } from "@/lib/oauth/net";
 import { templateTestSchema, type TemplateTestInput } from "@/lib/schemas/kitchen";
 
@@ -104,38 +103,16 @@ async function inspectAuthorization(
   // 1. The 401 challenge names the protected-resource metadata first (SECURITY §7).
   let resourceMetadataUrl: URL | undefined;
   try {
-    const egress = createEgressFetch({
-      purpose: "mcp",
-      headersFor: mcpHeadersFor(url, actor.id, null, true),
-    });
-    const res = await egress(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "poke", version: "0.1.0" },
-        },
-      }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    await res.body?.cancel().catch(() => {});
-    f.challengeStatus = res.status;
-    if (res.status === 401 || res.status === 403) {
-      resourceMetadataUrl = extractWWWAuthenticateParams(res).resourceMetadataUrl;
-      if (resourceMetadataUrl) {
-        assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL");
-        f.resourceMetadataUrl = resourceMetadataUrl.href;
-      }
+    const challenge = await probeAuthChallenge(url, actor.id);
+    f.challengeStatus = challenge.status;
+    if (challenge.status === 401 || challenge.status === 403) {
+      resourceMetadataUrl = challenge.resourceMetadataUrl;
+      if (resourceMetadataUrl) f.resourceMetadataUrl = resourceMetadataUrl.href;
     } else {
       checks.push({
         id: "challenge",
         status: "warn",
-        message: `The server answered ${res.status} without a token; OAuth may not be required.`,
+        message: `The server answered ${challenge.status} without a token; OAuth may not be required.`,
       });
     }
   } catch (e) {

@@ -7,7 +7,7 @@ import {
   SdkHttpError,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
-import { AppError, isAppError } from "@/lib/errors";
+import { AppError, findCause, isAppError } from "@/lib/errors";
 import { OVERSIZED_RPC_CODE, type EgressFetch } from "@/lib/net/egress";
 
 export type ErrorContext = {
@@ -102,15 +102,6 @@ function notMcp(ctx: ErrorContext, what: string): AppError {
     `${ctx.url.host} answered with ${what}, not MCP. Check that the URL points at the MCP endpoint.`,
     502,
   );
-}
-
-function findCause<T>(err: unknown, pred: (e: unknown) => e is T): T | undefined {
-  let cur: unknown = err;
-  for (let i = 0; cur && i < 6; i++) {
-    if (pred(cur)) return cur;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 const statusInMessage =

@@ -7,6 +7,7 @@ import { afterSync } from "@/lib/agent/events";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
+import { keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
 import {
@@ -30,20 +31,8 @@ export type SyncOptions = {
   headersTimeoutMs?: number;
 };
 
-type Chain = Map<string, Promise<unknown>>;
-const chains = ((globalThis as { __pokeSyncChains?: Chain }).__pokeSyncChains ??= new Map());
-
 /** Runs `fn` after any sync of the same integration in this process has finished. */
-function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = chains.get(key) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const tail = run.catch(() => {});
-  chains.set(key, tail);
-  void tail.then(() => {
-    if (chains.get(key) === tail) chains.delete(key);
-  });
-  return run;
-}
+const serialized = keyedSerializer("__pokeSyncChains");
 
 /** Connects to the integration's server, discovers, stores. Throws AppError; records failures on the row. */
 export function syncIntegration(

@@ -9,7 +9,7 @@ import {
   RegistrationRejectedError,
 } from "@modelcontextprotocol/client";
 import { ZodError } from "zod";
-import { AppError, isAppError } from "@/lib/errors";
+import { AppError, findCause, isAppError } from "@/lib/errors";
 import { quoteServerText } from "@/lib/mcp/errors";
 
 /** Messages for the `oauth_error` codes the callback puts in the integration page's URL. */
@@ -34,15 +34,6 @@ export const REAUTH_MESSAGE = "Authorization expired or was revoked: reconnect";
 
 export function needsReauthError(): AppError {
   return new AppError("needs_reauth", REAUTH_MESSAGE, 401);
-}
-
-function findCause<T>(err: unknown, pred: (e: unknown) => e is T): T | undefined {
-  let cur: unknown = err;
-  for (let i = 0; cur && i < 6; i++) {
-    if (pred(cur)) return cur;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 export const hostOf = (u: string | undefined) => {

@@ -128,10 +128,22 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
 async function probeChallenge(
   integ: OAuthIntegration,
 ): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
-  const serverUrl = new URL(integ.url);
+  const { status, resourceMetadataUrl, scope } = await probeAuthChallenge(new URL(integ.url), integ.userId);
+  if (status !== 401 && status !== 403) return {};
+  return { resourceMetadataUrl, scope };
+}
+
+/**
+ * The server's answer to the unauthenticated initialize any MCP client sends first: its status and, on
+ * 401/403, the challenge's protected-resource metadata URL (validated) and scope.
+ */
+export async function probeAuthChallenge(
+  serverUrl: URL,
+  userId: string,
+): Promise<{ status: number; resourceMetadataUrl?: URL; scope?: string }> {
   const egress = createEgressFetch({
     purpose: "mcp",
-    headersFor: mcpHeadersFor(serverUrl, integ.userId, null, true),
+    headersFor: mcpHeadersFor(serverUrl, userId, null, true),
   });
   const res = await egress(serverUrl, {
     method: "POST",
@@ -149,10 +161,10 @@ async function probeChallenge(
     signal: AbortSignal.timeout(15_000),
   });
   await res.body?.cancel().catch(() => {});
-  if (res.status !== 401 && res.status !== 403) return {};
+  if (res.status !== 401 && res.status !== 403) return { status: res.status };
   const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(res);
   if (resourceMetadataUrl) assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL");
-  return { resourceMetadataUrl, scope };
+  return { status: res.status, resourceMetadataUrl, scope };
 }
 
 async function recordRejection(

@@ -11,6 +11,7 @@ import { audit } from "@/lib/audit";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
+import { keyedSerializer } from "@/lib/serialize";
 import { dropSession } from "@/lib/mcp/pool";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
 import { callbackUrl, createOAuthFetch } from "@/lib/oauth/net";
@@ -57,19 +58,7 @@ function needsRefresh(g: Grant, o: FreshTokenOptions): boolean {
 
 // One chain per integration in this process, so a burst of callers queues behind one refresh and then
 // finds the new token; the row lock does the same across processes.
-type Chains = Map<string, Promise<unknown>>;
-const chains = ((globalThis as { __pokeOAuthRefresh?: Chains }).__pokeOAuthRefresh ??= new Map());
-
-function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = chains.get(key) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const tail = run.catch(() => {});
-  chains.set(key, tail);
-  void tail.then(() => {
-    if (chains.get(key) === tail) chains.delete(key);
-  });
-  return run;
-}
+const serialized = keyedSerializer("__pokeOAuthRefresh");
 
 /**
  * Returns a usable access token for the integration, refreshing first when it expires within the window
