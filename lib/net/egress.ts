@@ -275,7 +275,11 @@ export function classifyNetworkError(err: unknown, url: URL): AppError {
 // Response size caps
 
 /** Total-bytes cap for a non-streaming body: the stream errors with too_large. */
-function capTotal(body: ReadableStream<Uint8Array>, max: number, what: string): ReadableStream<Uint8Array> {
+export function capTotal(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  what: string,
+): ReadableStream<Uint8Array> {
   let n = 0;
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
@@ -306,7 +310,7 @@ const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})/;
  * (guide §1.4), so an oversized event is dropped and replaced by a JSON-RPC error for the request id
  * found at the start of the event; the rest of the stream keeps flowing.
  */
-function capSseEvents(
+export function capSseEvents(
   body: ReadableStream<Uint8Array>,
   max: number,
   fallbackId?: unknown,

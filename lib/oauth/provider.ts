@@ -15,6 +15,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { audit } from "@/lib/audit";
 import { AppError } from "@/lib/errors";
+import { PROTECTED_AUTH_PARAMS as PROTECTED_AUTH_PARAM_NAMES } from "@/lib/schemas/kitchen";
 import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
 import {
   deleteDynamicClients,
@@ -30,19 +31,7 @@ import {
 export const CLIENT_NAME = "Poke";
 
 /** Authorization parameters a template can't override: they carry the flow's security properties. */
-const PROTECTED_AUTH_PARAMS = new Set([
-  "response_type",
-  "client_id",
-  "redirect_uri",
-  "state",
-  "code_challenge",
-  "code_challenge_method",
-  "resource",
-  "scope",
-  "request",
-  "request_uri",
-  "response_mode",
-]);
+const PROTECTED_AUTH_PARAMS = new Set(PROTECTED_AUTH_PARAM_NAMES);
 
 /**
  * - start: discover afresh, register if needed, capture state/verifier/URL (persisted by the caller).

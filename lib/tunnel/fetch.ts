@@ -4,14 +4,14 @@
 import { getDb } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
-import type { EgressFetch, EgressOptions } from "@/lib/net/egress";
+import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
 import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
 import { forwardableHeaders } from "@/lib/tunnel/protocol";
 
-const MiB = 1024 * 1024;
-const DEFAULT_MAX_MESSAGE = 8 * MiB; // SECURITY §14, same as egress
-const DEFAULT_HEADERS_MS = 15_000;
-const HARD_MAX_MS = 300_000;
+// The same limits as egress (SECURITY §14).
+const DEFAULT_MAX_MESSAGE = LIMITS.mcpMessageBytes;
+const DEFAULT_HEADERS_MS = LIMITS.headersMs;
+const HARD_MAX_MS = LIMITS.hardMaxMs;
 const ROUTE = /^\/api\/tunnel\/([A-Za-z0-9_-]{1,64})(\/.*)?$/;
 
 /** The integration URL of a tunnel: the app's tunnel route + the local target's path. */
@@ -133,7 +133,11 @@ export function createTunnelFetch(
       );
       const nullBody = res.status === 204 || res.status === 205 || res.status === 304;
       if (nullBody) void res.body.cancel().catch(() => {});
-      const capped = nullBody ? null : isSse ? capSseEvents(res.body, max, rpc?.id) : capTotal(res.body, max);
+      const capped = nullBody
+        ? null
+        : isSse
+          ? capSseEvents(res.body, max, rpc?.id)
+          : capTotal(res.body, max, "The response from the tunneled server");
       const out = new Response(capped, { status: res.status, headers: res.headers });
       Object.defineProperty(out, "url", { value: url.href });
       opts.onResponse?.(url, out);
@@ -161,7 +165,7 @@ export function tunnelFetchFor(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Response caps (SECURITY §14), mirroring egress: total for JSON, per event for SSE.
+// Response caps (SECURITY §14) are egress's own: total for JSON, per event for SSE.
 
 function jsonRpcOf(body: unknown): { method?: string; id?: unknown } | undefined {
   if (typeof body !== "string") return undefined;
@@ -171,83 +175,4 @@ function jsonRpcOf(body: unknown): { method?: string; id?: unknown } | undefined
   } catch {
     return undefined;
   }
-}
-
-function tooLarge(max: number): AppError {
-  return new AppError(
-    "too_large",
-    `The response from the tunneled server exceeded the ${max / MiB} MiB limit.`,
-    502,
-  );
-}
-
-function capTotal(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
-  let n = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        n += chunk.byteLength;
-        if (n > max) ctl.error(tooLarge(max));
-        else ctl.enqueue(chunk);
-      },
-    }),
-  );
-}
-
-const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})/;
-
-/**
- * An oversized SSE event is replaced by a JSON-RPC error for its request id (erroring the body would leave
- * the SDK waiting until its timeout, guide §1.4); later events keep flowing.
- */
-function capSseEvents(
-  body: ReadableStream<Uint8Array>,
-  max: number,
-  fallbackId: unknown,
-): ReadableStream<Uint8Array> {
-  let size = 0;
-  let head = "";
-  let discarding = false;
-  let prev = 0;
-  const enc = new TextEncoder();
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        let start = 0;
-        for (let i = 0; i < chunk.length; i++) {
-          const b = chunk[i];
-          const boundary = b === 10 && prev === 10;
-          prev = b === 13 ? prev : b; // treat CRLF like LF
-          if (!discarding) {
-            size++;
-            if (head.length < 512) head += String.fromCharCode(b);
-          }
-          if (boundary) {
-            if (!discarding) ctl.enqueue(chunk.subarray(start, i + 1));
-            start = i + 1;
-            size = 0;
-            head = "";
-            discarding = false;
-            continue;
-          }
-          if (!discarding && size > max) {
-            const m = ID_RE.exec(head);
-            const id = m ? JSON.parse(m[1]) : fallbackId;
-            const error = { code: -32001, message: tooLarge(max).message };
-            ctl.enqueue(chunk.subarray(start, i)); // the partial event, ended (unparseable) by the "\n\n" below
-            ctl.enqueue(
-              enc.encode(
-                id === undefined
-                  ? "\n\n"
-                  : `\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error })}\n\n`,
-              ),
-            );
-            discarding = true;
-          }
-          if (discarding) start = i + 1;
-        }
-        if (!discarding && start < chunk.length) ctl.enqueue(chunk.subarray(start));
-      },
-    }),
-  );
 }
