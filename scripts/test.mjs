@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: lint, typecheck, unit, integration (PGlite and PostgreSQL), build, e2e (PGlite and PostgreSQL),
+// `npm test`: lint, typecheck, unit, build, integration (PGlite and PostgreSQL), e2e (PGlite and PostgreSQL),
 // protocol conformance. Stops at the first failing step. `npm test -- --only=unit,integration` runs a subset.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -46,9 +46,10 @@ run("lint", bin("eslint"), [".", "--max-warnings=0"]);
 run("lint:format", bin("prettier"), ["--check", "."]);
 run("typecheck", bin("tsc"), ["--noEmit", "-p", "."]);
 run("unit", bin("vitest"), ["run", "--project", "unit"]);
+// The CLI and tunnel integration tests drive a running production build of the app.
+run("build", bin("next"), ["build"]);
 run("integration:pglite", bin("vitest"), ["run", "--project", "integration"], { TEST_DB: "pglite" });
 run("integration:postgres", bin("vitest"), ["run", "--project", "integration"], { TEST_DB: "postgres" });
-run("build", bin("next"), ["build"]);
 run("e2e:pglite", bin("playwright"), ["test"], { E2E_DB: "pglite" });
 if (!only || only.includes("e2e")) {
   await withPgDatabase((url) =>
