@@ -1,4 +1,5 @@
 // The MCP engine against real fixture servers and a real database (PGlite or PostgreSQL).
+import { Prisma } from "@prisma/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encryptField } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
@@ -116,6 +117,14 @@ describe("connect + discover + sync", () => {
     const add = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "add" } });
     expect(add.definitionHash).toMatch(/^[0-9a-f]{64}$/);
     expect(add.outputSchema).toMatchObject({ type: "object" });
+    // Absent parts are stored as SQL NULL, and re-syncing an unchanged server changes nothing.
+    const echo = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "echo" } });
+    expect(echo.outputSchema).toBeNull();
+    expect(echo.enabled).toBe(true);
+    expect(
+      await db.tool.count({ where: { integrationId: id, outputSchema: { equals: Prisma.DbNull } } }),
+    ).toBeGreaterThan(0);
+    expect((await syncIntegration(userId, id)).changed).toEqual([]);
   });
 
   it("syncs a sessionful 2025-11-25 server", async () => {

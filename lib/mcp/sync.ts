@@ -1,6 +1,7 @@
 // Re-sync: connect, discover, and store metadata + the full tool catalog in one transaction
 // (SECURITY §22). Concurrent syncs of one integration are serialized in-process and, across
 // processes, by a row lock, so each commit is one complete snapshot.
+import { randomUUID } from "node:crypto";
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { Prisma } from "@prisma/client";
 import { afterSync } from "@/lib/agent/events";
@@ -153,9 +154,7 @@ async function writeTools(
   );
   const removed = existing.filter((t) => !next.has(t.name));
   if (removed.length) await tx.tool.deleteMany({ where: { id: { in: removed.map((t) => t.id) } } });
-  if (added.length) {
-    await tx.tool.createMany({ data: added.map((t) => ({ integrationId, ...columns(t) })) });
-  }
+  if (added.length) await insertTools(tx, integrationId, added);
   const now = new Date();
   for (const t of changed) {
     await tx.tool.update({ where: { id: before.get(t.name)!.id }, data: { ...columns(t), changedAt: now } });
@@ -167,6 +166,31 @@ async function writeTools(
     unchanged: tools.length - added.length - changed.length,
     toolCount: tools.length,
   };
+}
+
+/**
+ * New tools in one statement: the rows travel as a single JSON parameter. A server with a thousand tools is
+ * stored several times faster than with row-by-row parameters (bench/discovery.ts).
+ */
+async function insertTools(tx: Tx, integrationId: string, tools: ToolDefinition[]): Promise<void> {
+  const rows = tools.map((t) => ({
+    id: randomUUID(),
+    name: t.name,
+    title: t.title ?? undefined,
+    description: t.description ?? undefined,
+    inputSchema: t.inputSchema,
+    // absent keys become SQL NULL (Prisma's DbNull), not a JSON null
+    outputSchema: t.outputSchema ?? undefined,
+    annotations: t.annotations ?? undefined,
+    definitionHash: t.definitionHash,
+  }));
+  await tx.$executeRaw`
+    INSERT INTO "Tool" ("id", "integrationId", "name", "title", "description", "inputSchema", "outputSchema",
+                        "annotations", "definitionHash", "enabled", "createdAt", "updatedAt")
+    SELECT r."id", ${integrationId}, r."name", r."title", r."description", r."inputSchema", r."outputSchema",
+           r."annotations", r."definitionHash", true, now(), now()
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r("id" text, "name" text, "title" text,
+         "description" text, "inputSchema" jsonb, "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text)`;
 }
 
 function columns(t: ToolDefinition) {
