@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProtocolError } from "@modelcontextprotocol/client";
 import { closeAgentEndpoint } from "@/lib/agent/endpoint";
 import { getDb } from "@/lib/db";
+import { historySettled } from "@/lib/data/integrations";
 import { closeAll } from "@/lib/mcp/pool";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import {
@@ -108,6 +109,7 @@ describe.each(["auto", "legacy"] as const)("an SDK client (%s negotiation)", (er
     expect(JSON.parse(textOf(who)).userId).toBe(a.userId);
     const failed = await agent.client.callTool({ name: "alpha__fail", arguments: {} });
     expect(failed.isError).toBe(true);
+    await historySettled();
     const db = await getDb();
     const rows = await db.toolCall.findMany({ where: { userId: a.userId, source: "agent" } });
     expect(rows.some((r) => r.integrationId === a.alphaId && r.tool === "echo" && r.status === "ok")).toBe(

@@ -6,6 +6,7 @@ import { POST as callRoute } from "@/app/api/v1/integrations/[id]/tools/[name]/c
 import { closeAgentEndpoint } from "@/lib/agent/endpoint";
 import { callIntegrationTool } from "@/lib/data/integrations";
 import { getDb } from "@/lib/db";
+import { historySettled } from "@/lib/data/integrations";
 import { AppError } from "@/lib/errors";
 import { breakerState, configureLimits, resetLimits } from "@/lib/limits/calls";
 import { closeAll } from "@/lib/mcp/pool";
@@ -79,6 +80,7 @@ describe("per-user rate limit", () => {
     expect((await call(other.user.id, otherId, "echo", { text: "ok" })).result.isError).toBeFalsy();
     // refusals are not written to the activity log
     const db = await getDb();
+    await historySettled();
     expect(await db.toolCall.count({ where: { userId: user.id } })).toBe(3);
   });
 
@@ -161,6 +163,7 @@ describe("circuit breaker per server origin", () => {
     // the same origin fails fast for another user too: the breaker belongs to the server
     expect((await caught(call(other.user.id, otherId, "echo", { text: "x" }))).code).toBe("circuit_open");
     const db = await getDb();
+    await historySettled();
     expect(await db.toolCall.count({ where: { userId: user.id, status: "rejected" } })).toBe(1);
 
     // after the cool-down one probe goes through; a failing probe opens the circuit again

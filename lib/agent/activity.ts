@@ -1,6 +1,7 @@
 // Tool-call history and per-integration health, owner-scoped: every query is filtered by the caller's user id.
 // (Lives beside the agent endpoint because it reads what every call path records; a lib/data/activity.ts
 // move is cosmetic.)
+import { historySettled } from "@/lib/data/integrations";
 import { Prisma } from "@prisma/client";
 import type { SessionUser } from "@/lib/data/users";
 import { getDb } from "@/lib/db";
@@ -53,6 +54,7 @@ export async function listActivity(
   user: Owner,
   q: ActivityQuery = {},
 ): Promise<{ calls: ActivityCall[]; nextCursor?: string }> {
+  await historySettled(); // read your own writes
   const limit = Math.min(Math.max(Math.trunc(q.limit ?? 50) || 50, 1), MAX_LIMIT);
   const where: Prisma.ToolCallWhereInput = { userId: user.id };
   if (q.integrationId) where.integrationId = q.integrationId;
@@ -123,6 +125,7 @@ export async function listIntegrationHealth(
   user: Owner,
   integrationId?: string,
 ): Promise<IntegrationHealth[]> {
+  await historySettled();
   const db = await getDb();
   const since = new Date(Date.now() - HEALTH_WINDOW_MS);
   const only = integrationId ? Prisma.sql`AND "integrationId" = ${integrationId}` : Prisma.empty;

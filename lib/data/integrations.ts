@@ -232,7 +232,7 @@ export async function callIntegrationTool(
     // callTool checks ownership (a foreign id is not found) before anything is sent.
     const out = await callTool({ userId: user.id, integrationId }, toolName, args, { timeoutMs, signal: opts.signal });
     // The history row is written off the response path: it never adds latency to the call.
-    void recordCall(
+    recordCallInBackground(
       user,
       { ...integ, storePayloads: out.storePayloads },
       toolName,
@@ -248,13 +248,27 @@ export async function callIntegrationTool(
     // flood of them would turn into a flood of writes.
     if (!UNRECORDED.has(code)) {
       const { storePayloads } = await findOwned(user, integrationId);
-      void recordCall(user, { ...integ, storePayloads }, toolName, source, statusOf(code), Date.now() - started, {
+      recordCallInBackground(user, { ...integ, storePayloads }, toolName, source, statusOf(code), Date.now() - started, {
         args,
         error: isAppError(e) ? e.message : "internal error",
       });
     }
     throw e;
   }
+}
+
+// History rows being written off the response path, so readers of the history can wait for them.
+const pendingHistory = ((globalThis as { __pokePendingHistory?: Set<Promise<void>> }).__pokePendingHistory ??=
+  new Set());
+
+/** Resolves when every tool-call history row started so far in this process is written. */
+export async function historySettled(): Promise<void> {
+  await Promise.all([...pendingHistory]);
+}
+
+function recordCallInBackground(...args: Parameters<typeof recordCall>): void {
+  const p = recordCall(...args).finally(() => pendingHistory.delete(p));
+  pendingHistory.add(p);
 }
 
 const UNRECORDED = new Set(["not_found", "invalid_arguments", "tool_disabled", "too_many_calls"]);
