@@ -60,7 +60,14 @@ export default defineConfig({
       ALLOW_PRIVATE_NETWORK: "1",
       ADMIN_EMAILS: "admin@e2e.test",
       NODE_ENV: "production",
-      ...(pgUrl ? { DATABASE_URL: pgUrl } : {}),
+      // Production on PostgreSQL takes no generated secrets: the run supplies its own.
+      ...(pgUrl
+        ? {
+            DATABASE_URL: pgUrl,
+            SESSION_SECRET: "e2e-session-secret-0123456789abcdef0123",
+            ENCRYPTION_KEYS: `e2e1:${Buffer.alloc(32, 9).toString("base64")}`,
+          }
+        : {}),
     },
   },
 });
