@@ -11,4 +11,11 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { installTunnelEndpoint } = await import("@/lib/tunnel/server");
   installTunnelEndpoint();
+  // On SIGINT/SIGTERM server.ts runs this hook: tool-call history still queued is written first.
+  const { historySettled } = await import("@/lib/data/integrations");
+  const g = globalThis as { __pokeShutdown?: () => Promise<void> };
+  const previous = g.__pokeShutdown;
+  g.__pokeShutdown = async () => {
+    await Promise.allSettled([previous?.(), historySettled()]);
+  };
 }

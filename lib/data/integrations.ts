@@ -257,25 +257,23 @@ export async function callIntegrationTool(
   }
 }
 
-// History rows being written off the response path, so readers of the history can wait for them.
-const pendingHistory = ((globalThis as { __pokePendingHistory?: Set<Promise<void>> }).__pokePendingHistory ??=
-  new Set());
-
-/** Resolves when every tool-call history row started so far in this process is written. */
-export async function historySettled(): Promise<void> {
-  await Promise.all([...pendingHistory]);
-}
-
-function recordCallInBackground(...args: Parameters<typeof recordCall>): void {
-  const p = recordCall(...args).finally(() => pendingHistory.delete(p));
-  pendingHistory.add(p);
-}
-
 const UNRECORDED = new Set(["not_found", "invalid_arguments", "tool_disabled", "too_many_calls"]);
 const REJECTED = new Set(["circuit_open", "too_many_concurrent_calls", "busy"]);
 const statusOf = (code: string) => (code === "timeout" ? "timeout" : REJECTED.has(code) ? "rejected" : "error");
 
-async function recordCall(
+/**
+ * Tool-call history is written off the response path and in batches (one insert for many calls), so
+ * recording never adds latency to a call. Readers wait for what this process has queued: historySettled.
+ */
+type HistoryQueue = { rows: Prisma.ToolCallCreateManyInput[]; timer?: NodeJS.Timeout; written: Promise<void> };
+const history = ((globalThis as { __pokeHistory?: HistoryQueue }).__pokeHistory ??= {
+  rows: [],
+  written: Promise.resolve(),
+});
+const HISTORY_BATCH = 200;
+const HISTORY_DELAY_MS = 20;
+
+function recordCallInBackground(
   user: Owner,
   integ: { id: string; storePayloads: boolean },
   tool: string,
@@ -283,25 +281,42 @@ async function recordCall(
   status: string,
   latencyMs: number,
   payload: { args: unknown; result?: unknown; error?: string },
-) {
+): void {
+  history.rows.push({
+    userId: user.id,
+    integrationId: integ.id,
+    tool: tool.slice(0, 200),
+    source,
+    status,
+    latencyMs,
+    error: payload.error?.slice(0, 500),
+    ...(integ.storePayloads ? storedPayload(payload) : {}),
+  });
+  if (history.rows.length >= HISTORY_BATCH) void flushHistory();
+  else history.timer ??= setTimeout(() => void flushHistory(), HISTORY_DELAY_MS).unref();
+}
+
+function flushHistory(): Promise<void> {
+  clearTimeout(history.timer);
+  history.timer = undefined;
+  const rows = history.rows.splice(0);
+  if (rows.length) history.written = history.written.then(() => writeHistory(rows));
+  return history.written;
+}
+
+async function writeHistory(rows: Prisma.ToolCallCreateManyInput[]): Promise<void> {
   try {
     const db = await getDb();
-    await db.toolCall.create({
-      data: {
-        userId: user.id,
-        integrationId: integ.id,
-        tool: tool.slice(0, 200),
-        source,
-        status,
-        latencyMs,
-        error: payload.error?.slice(0, 500),
-        ...(integ.storePayloads ? storedPayload(payload) : {}),
-      },
-    });
+    await db.toolCall.createMany({ data: rows });
   } catch (err) {
-    // The call itself happened: losing its history row must not turn its result into an error.
-    log.error("recording a tool call failed", { integrationId: integ.id, err: String(err) });
+    // The calls themselves happened: losing their history rows must not turn results into errors.
+    log.error("recording tool calls failed", { count: rows.length, err: String(err) });
   }
+}
+
+/** Resolves when every tool call recorded so far in this process is in the database. */
+export function historySettled(): Promise<void> {
+  return flushHistory();
 }
 
 const PAYLOAD_CAP = 16 * 1024;
