@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
 import { onToolsChanged } from "@/lib/agent/events";
+import { toolDefinitionSelect } from "@/lib/data/integrations";
 import { getDb } from "@/lib/db";
 
 export const SEPARATOR = "__";
@@ -91,14 +92,7 @@ async function buildCatalog(userId: string): Promise<Catalog> {
       tools: {
         where: { enabled: true },
         orderBy: { name: "asc" },
-        select: {
-          name: true,
-          title: true,
-          description: true,
-          inputSchema: true,
-          outputSchema: true,
-          annotations: true,
-        },
+        select: toolDefinitionSelect,
       },
     },
   });

@@ -65,6 +65,16 @@ async function findOwned(user: Owner, id: string): Promise<Row> {
   return row;
 }
 
+/** A tool as servers define it (what pages, the API and the agent endpoint pass on). */
+export const toolDefinitionSelect = {
+  name: true,
+  title: true,
+  description: true,
+  inputSchema: true,
+  outputSchema: true,
+  annotations: true,
+} satisfies Prisma.ToolSelect;
+
 export async function listIntegrations(user: Owner) {
   const db = await getDb();
   const rows = await db.integration.findMany({
@@ -86,12 +96,7 @@ export async function listTools(user: Owner, integrationId: string) {
     where: { integrationId },
     orderBy: { name: "asc" },
     select: {
-      name: true,
-      title: true,
-      description: true,
-      inputSchema: true,
-      outputSchema: true,
-      annotations: true,
+      ...toolDefinitionSelect,
       enabled: true,
       definitionHash: true,
       changedAt: true,
