@@ -128,7 +128,7 @@ test("API key servers: a clear error without the key, connected after adding it"
   expect(seen.every((r) => r.headers["x-poke-user-id"])).toBe(true);
 });
 
-test("legacy SSE servers work through the fallback", async ({ page }) => {
+test("legacy SSE servers work through the fallback; deleting removes the integration", async ({ page }) => {
   const sse = await startSseServer({});
   try {
     await signUp(page, uniqueEmail());
@@ -136,6 +136,11 @@ test("legacy SSE servers work through the fallback", async ({ page }) => {
     await page.getByRole("link", { name: "Open Legacy" }).click();
     await expect(page.getByTestId("server-metadata")).toContainText("sse");
     await expect(page.getByTestId("integration-status")).toHaveText("connected");
+
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Delete" }).click();
+    await expect(page).toHaveURL(/\/integrations$/);
+    await expect(page.getByTestId("integration-card")).toHaveCount(0);
   } finally {
     await sse.close();
   }

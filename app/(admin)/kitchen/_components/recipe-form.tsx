@@ -1,5 +1,6 @@
 "use client";
 import Link from "next/link";
+import { ConfirmButton } from "@/components/confirm-button";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Alert, Badge, Button, Input } from "@/components/ui";
@@ -271,25 +272,13 @@ export function ShareLinkPanel({ id, enabled, hasLink }: { id: string; enabled: 
 }
 
 export function DeleteRecipeButton({ id, name }: { id: string; name: string }) {
-  const router = useRouter();
-  const [pending, setPending] = useState(false);
   return (
-    <Button
-      variant="danger"
-      disabled={pending}
-      onClick={async () => {
-        if (!confirm(`Delete the recipe "${name}"? Its link stops working; installed integrations stay.`))
-          return;
-        setPending(true);
-        const res = await deleteRecipeAction({ id });
-        if (res.ok) router.push("/kitchen");
-        else {
-          setPending(false);
-          alert(res.error);
-        }
-      }}
+    <ConfirmButton
+      question={`Delete the recipe "${name}"? Its link stops working; installed integrations stay.`}
+      action={() => deleteRecipeAction({ id })}
+      then="/kitchen"
     >
       Delete recipe
-    </Button>
+    </ConfirmButton>
   );
 }

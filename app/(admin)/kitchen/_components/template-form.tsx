@@ -1,4 +1,5 @@
 "use client";
+import { ConfirmButton } from "@/components/confirm-button";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Alert, Badge, Button, Input } from "@/components/ui";
@@ -382,30 +383,16 @@ export function DeleteTemplateButton({
   name: string;
   integrations: number;
 }) {
-  const router = useRouter();
-  const [error, setError] = useState<string>();
-  const [pending, setPending] = useState(false);
+  const warn = integrations
+    ? ` ${integrations} integration${integrations === 1 ? "" : "s"} made from it stay with their owners but lose the template's credentials.`
+    : "";
   return (
-    <div className="space-y-2">
-      <Button
-        variant="danger"
-        disabled={pending}
-        onClick={async () => {
-          const warn = integrations
-            ? ` ${integrations} integration${integrations === 1 ? "" : "s"} made from it stay with their owners but lose the template's credentials.`
-            : "";
-          if (!confirm(`Delete the template "${name}"?${warn}`)) return;
-          setPending(true);
-          setError(undefined);
-          const res = await deleteTemplateAction({ id });
-          setPending(false);
-          if (res.ok) router.push("/kitchen");
-          else setError(res.error);
-        }}
-      >
-        Delete template
-      </Button>
-      {error && <Alert>{error}</Alert>}
-    </div>
+    <ConfirmButton
+      question={`Delete the template "${name}"?${warn}`}
+      action={() => deleteTemplateAction({ id })}
+      then="/kitchen"
+    >
+      Delete template
+    </ConfirmButton>
   );
 }

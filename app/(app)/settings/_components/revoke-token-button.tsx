@@ -1,24 +1,15 @@
 "use client";
-import { useState } from "react";
-import { Button } from "@/components/ui";
+import { ConfirmButton } from "@/components/confirm-button";
 import { revokeTokenAction } from "../actions";
 
 export function RevokeTokenButton({ id, name }: { id: string; name: string }) {
-  const [pending, setPending] = useState(false);
   return (
-    <Button
-      variant="danger"
-      disabled={pending}
-      aria-label={`Revoke ${name}`}
-      onClick={async () => {
-        if (!confirm(`Revoke the token "${name}"? Anything using it stops working.`)) return;
-        setPending(true);
-        const res = await revokeTokenAction({ id });
-        setPending(false);
-        if (!res.ok) alert(res.error);
-      }}
+    <ConfirmButton
+      ariaLabel={`Revoke ${name}`}
+      question={`Revoke the token "${name}"? Anything using it stops working.`}
+      action={() => revokeTokenAction({ id })}
     >
       Revoke
-    </Button>
+    </ConfirmButton>
   );
 }

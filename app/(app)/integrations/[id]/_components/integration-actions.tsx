@@ -1,6 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { ConfirmButton } from "@/components/confirm-button";
 import { Alert, Badge, Button } from "@/components/ui";
 import { deleteIntegrationAction, disconnectAction, doctorAction, resyncAction } from "../../actions";
 
@@ -98,48 +99,24 @@ export function DoctorPanel({ id }: { id: string }) {
 }
 
 export function DeleteButton({ id, name }: { id: string; name: string }) {
-  const router = useRouter();
-  const [pending, setPending] = useState(false);
   return (
-    <Button
-      variant="danger"
-      disabled={pending}
-      onClick={async () => {
-        if (!confirm(`Delete the integration "${name}" and its tools?`)) return;
-        setPending(true);
-        const res = await deleteIntegrationAction({ id });
-        if (res.ok) router.push("/integrations");
-        else {
-          setPending(false);
-          alert(res.error);
-        }
-      }}
+    <ConfirmButton
+      question={`Delete the integration "${name}" and its tools?`}
+      action={() => deleteIntegrationAction({ id })}
+      then="/integrations"
     >
       Delete
-    </Button>
+    </ConfirmButton>
   );
 }
 
 export function DisconnectButton({ id }: { id: string }) {
-  const router = useRouter();
-  const [pending, setPending] = useState(false);
   return (
-    <Button
-      variant="danger"
-      disabled={pending}
-      onClick={async () => {
-        if (
-          !confirm("Disconnect? Poke deletes its tokens for this server and asks the server to revoke them.")
-        )
-          return;
-        setPending(true);
-        const res = await disconnectAction({ id });
-        setPending(false);
-        if (!res.ok) alert(res.error);
-        router.refresh();
-      }}
+    <ConfirmButton
+      question="Disconnect? Poke deletes its tokens for this server and asks the server to revoke them."
+      action={() => disconnectAction({ id })}
     >
       Disconnect
-    </Button>
+    </ConfirmButton>
   );
 }
