@@ -17,9 +17,10 @@ import { log } from "@/lib/log";
 import { mcpHeadersFor } from "@/lib/mcp/connect";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { createEgressFetch } from "@/lib/net/egress";
+import { tunnelFetchFor } from "@/lib/tunnel/fetch";
 import { classifyOAuthError, OAUTH_ERROR_MESSAGES } from "@/lib/oauth/errors";
 import { oauthProviderFor } from "@/lib/oauth/grant";
-import { assertSafeOAuthUrl, createOAuthFetch } from "@/lib/oauth/net";
+import { assertSafeOAuthUrl, oauthTargetFor, type OAuthFetch } from "@/lib/oauth/net";
 import { DbOAuthProvider, integrationTarget, resourceFor } from "@/lib/oauth/provider";
 import {
   bindPreRegisteredIssuer,
@@ -65,14 +66,21 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     throw new AppError("invalid_request", "Missing browser binding.", 400);
   }
   const integ = await loadOAuthIntegration(input.userId, input.integrationId);
-  const fetchFn = createOAuthFetch();
+  let fetchFn: OAuthFetch | undefined;
   try {
+    const target = await oauthTargetFor(integ);
+    fetchFn = target.fetch;
     const client = await resolveClientSource(integ);
     const state = randomToken("", 32);
-    const provider = new DbOAuthProvider({ integration: integ, client, mode: { kind: "start", state } });
+    const provider = new DbOAuthProvider({
+      integration: integ,
+      serverUrl: target.serverUrl,
+      client,
+      mode: { kind: "start", state },
+    });
     const challenge = await probeChallenge(integ);
     const result = await auth(provider, {
-      serverUrl: integ.url,
+      serverUrl: target.serverUrl,
       resourceMetadataUrl: challenge.resourceMetadataUrl,
       scope: input.scope ?? client.template?.scopes ?? challenge.scope,
       fetchFn,
@@ -115,7 +123,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     });
     return { authorizationUrl: provider.authorizationUrl.href };
   } catch (err) {
-    const app = classifyOAuthError(err, fetchFn.lastError);
+    const app = classifyOAuthError(err, fetchFn?.lastError);
     await recordRejection(integ, "start", app, err);
     throw app;
   }
@@ -141,10 +149,8 @@ export async function probeAuthChallenge(
   serverUrl: URL,
   userId: string,
 ): Promise<{ status: number; resourceMetadataUrl?: URL; scope?: string }> {
-  const egress = createEgressFetch({
-    purpose: "mcp",
-    headersFor: mcpHeadersFor(serverUrl, userId, null, true),
-  });
+  const opts = { purpose: "mcp" as const, headersFor: mcpHeadersFor(serverUrl, userId, null, true) };
+  const egress = tunnelFetchFor(serverUrl, userId, opts) ?? createEgressFetch(opts);
   const res = await egress(serverUrl, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
@@ -313,9 +319,11 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     );
   }
 
-  const fetchFn = createOAuthFetch();
+  let fetchFn: OAuthFetch | undefined;
   let client: ClientSource;
   try {
+    const target = await oauthTargetFor(integ);
+    fetchFn = target.fetch;
     client = await resolveClientSource(integ);
     // The code goes only to the token endpoint recorded when the flow started (the snapshot below);
     // pre-registered credentials only to the issuer they are bound to (the SDK re-checks both).
@@ -327,11 +335,12 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     const verifier = decryptField(pending.verifierEnc, pendingAad(pending.id));
     const provider = new DbOAuthProvider({
       integration: integ,
+      serverUrl: target.serverUrl,
       client,
       mode: { kind: "callback", verifier, discovery: endpoints.discovery },
     });
     const result = await auth(provider, {
-      serverUrl: integ.url,
+      serverUrl: target.serverUrl,
       authorizationCode: code,
       iss: params.get("iss") ?? undefined,
       fetchFn,
@@ -346,7 +355,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
       oauthDiscovery: provider.discovery ?? endpoints.discovery,
     });
   } catch (err) {
-    const app = classifyOAuthError(err, fetchFn.lastError);
+    const app = classifyOAuthError(err, fetchFn?.lastError);
     const known = app.code in OAUTH_ERROR_MESSAGES ? app.code : "token_exchange_failed";
     return fail(integ, known, app, err);
   }

@@ -14,7 +14,7 @@ import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
 import { dropSession } from "@/lib/mcp/pool";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
-import { callbackUrl, createOAuthFetch } from "@/lib/oauth/net";
+import { callbackUrl, oauthTargetFor, type OAuthTarget } from "@/lib/oauth/net";
 import { integrationTarget, resourceFor, validateDiscovery } from "@/lib/oauth/provider";
 import {
   deleteDynamicClients,
@@ -98,13 +98,15 @@ export async function refreshGrant(
   seen: Grant,
   opts: FreshTokenOptions = {},
 ): Promise<string> {
-  const fetchFn = createOAuthFetch();
+  // Unreachable (e.g. a tunnel that is offline) is transient: this throws before anything changes.
+  const target = await oauthTargetFor(integ);
+  const fetchFn = target.fetch;
   const db = await getDb();
   let client: ClientSource | undefined;
   let binding: Binding;
   try {
     client = await resolveClientSource(integ);
-    binding = await bindingFor(integ, seen, client);
+    binding = await bindingFor(integ, seen, client, target);
   } catch (e) {
     binding = { reason: isAppError(e) ? e.code : "client_unreadable" };
   }
@@ -211,7 +213,12 @@ type Binding =
   | { reason: string };
 
 /** SECURITY §9: the refresh token and client secret go only to the issuer the grant came from. */
-async function bindingFor(integ: OAuthIntegration, g: Grant, client: ClientSource): Promise<Binding> {
+async function bindingFor(
+  integ: OAuthIntegration,
+  g: Grant,
+  client: ClientSource,
+  target: OAuthTarget,
+): Promise<Binding> {
   const discovery = integ.oauthDiscovery;
   const metadata = discovery?.authorizationServerMetadata;
   if (!discovery || !metadata) return { reason: "no_discovery" };
@@ -219,7 +226,7 @@ async function bindingFor(integ: OAuthIntegration, g: Grant, client: ClientSourc
     return { reason: "issuer_mismatch" };
   }
   try {
-    validateDiscovery(discovery, integ.url, client);
+    validateDiscovery(discovery, target.serverUrl, client);
   } catch (e) {
     return { reason: isAppError(e) ? e.code : "bad_metadata" };
   }
@@ -337,8 +344,9 @@ export async function disconnectOAuth(userId: string, integrationId: string): Pr
   let revocation: DisconnectResult["revocation"] = "unsupported";
   let status: number | undefined;
   try {
+    const target = await oauthTargetFor(integ);
     const client = await resolveClientSource(integ);
-    const binding = await bindingFor(integ, grant, client);
+    const binding = await bindingFor(integ, grant, client, target);
     const meta = "reason" in binding ? undefined : (binding.metadata as Record<string, unknown>);
     const endpoint = typeof meta?.revocation_endpoint === "string" ? meta.revocation_endpoint : undefined;
     if (!("reason" in binding) && endpoint) {
@@ -356,7 +364,7 @@ export async function disconnectOAuth(userId: string, integrationId: string): Pr
         binding.metadata.token_endpoint_auth_methods_supported ??
         [];
       applyClientAuth(binding.clientInformation, methods, headers, body);
-      const res = await createOAuthFetch()(endpoint, { method: "POST", headers, body, redirect: "manual" });
+      const res = await target.fetch(endpoint, { method: "POST", headers, body, redirect: "manual" });
       await res.body?.cancel().catch(() => {});
       status = res.status;
       revocation = res.ok ? "revoked" : "failed";

@@ -100,3 +100,15 @@ export function createOAuthFetch(): OAuthFetch {
   };
   return fn;
 }
+
+/**
+ * Where the OAuth client reaches an integration's server from: the MCP server URL as the server itself
+ * knows it (what its protected-resource metadata must name, and where well-known discovery starts) and the
+ * fetch for metadata, registration, token and revocation requests. For an ordinary integration these are
+ * its URL and createOAuthFetch().
+ */
+export type OAuthTarget = { serverUrl: string; fetch: OAuthFetch };
+
+export async function oauthTargetFor(integ: { url: string; userId: string }): Promise<OAuthTarget> {
+  return { serverUrl: integ.url, fetch: createOAuthFetch() };
+}

@@ -42,6 +42,8 @@ export type ProviderMode =
 
 export type ProviderInit = {
   integration: OAuthIntegration;
+  /** The MCP server URL as the server knows itself (oauthTargetFor): what its metadata must name. */
+  serverUrl: string;
   client: ClientSource;
   mode: ProviderMode;
 };
@@ -193,7 +195,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
   }
 
   async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
-    validateDiscovery(state, this.o.integration.url, this.o.client);
+    validateDiscovery(state, this.o.serverUrl, this.o.client);
     // Kept in memory: the start leg records it on the pending row, the callback leg on the integration
     // once tokens exist, so an abandoned flow never changes what an existing grant refreshes against.
     this.discovery = state;
