@@ -2,7 +2,8 @@
 // §10) and the one fetch all OAuth and metadata requests use, layered on the egress module (§12–14).
 import { AppError, isAppError } from "@/lib/errors";
 import { env } from "@/lib/env";
-import { createEgressFetch, type FetchLike } from "@/lib/net/egress";
+import { createEgressFetch, LIMITS, type FetchLike } from "@/lib/net/egress";
+import { createTunnelFetch, tunnelRouteFor } from "@/lib/tunnel/fetch";
 
 /** Total time for one OAuth request (metadata, registration, token, revocation). */
 export const OAUTH_REQUEST_TIMEOUT_MS = 30_000;
@@ -11,10 +12,14 @@ export function callbackUrl(): string {
   return `${env().APP_URL}/api/oauth/callback`;
 }
 
-/** The client ID metadata document URL, offered only when the app is served over https (SDK rule). */
+/**
+ * The client ID metadata document URL: where OAUTH_CLIENT_METADATA_URL says it is published, else this
+ * app's own route — offered only over https (SDK rule).
+ */
 export function clientMetadataDocumentUrl(): string | undefined {
-  const base = env().APP_URL;
-  return base.startsWith("https://") ? `${base}/api/oauth/client-metadata` : undefined;
+  const { APP_URL, OAUTH_CLIENT_METADATA_URL } = env();
+  const url = OAUTH_CLIENT_METADATA_URL ?? `${APP_URL}/api/oauth/client-metadata`;
+  return url.startsWith("https://") ? url : undefined;
 }
 
 export function isLoopbackHost(hostname: string): boolean {
@@ -105,10 +110,81 @@ export function createOAuthFetch(): OAuthFetch {
  * Where the OAuth client reaches an integration's server from: the MCP server URL as the server itself
  * knows it (what its protected-resource metadata must name, and where well-known discovery starts) and the
  * fetch for metadata, registration, token and revocation requests. For an ordinary integration these are
- * its URL and createOAuthFetch().
+ * its URL and createOAuthFetch(). For a local server behind `poke tunnel` the server knows itself by its
+ * local URL, and requests to that local origin travel through the owner's tunnel.
  */
 export type OAuthTarget = { serverUrl: string; fetch: OAuthFetch };
 
+/** Throws AppError `tunnel_offline` (transient) when the integration's tunnel is not connected. */
 export async function oauthTargetFor(integ: { url: string; userId: string }): Promise<OAuthTarget> {
-  return { serverUrl: integ.url, fetch: createOAuthFetch() };
+  let url: URL | undefined;
+  try {
+    url = new URL(integ.url);
+  } catch {
+    /* not a tunnel route; the flow reports the URL itself */
+  }
+  const route = url && (await tunnelRouteFor(url, integ.userId));
+  if (!route) return { serverUrl: integ.url, fetch: createOAuthFetch() };
+  return {
+    serverUrl: route.localUrl.href,
+    fetch: createTunneledOAuthFetch(integ.userId, route.tunnelId, route.localUrl.origin),
+  };
+}
+
+/**
+ * OAuth fetch for a tunneled server: URLs on the local origin go through the owner's tunnel (never through
+ * egress: the app can't and mustn't reach the person's loopback), everything else (a public authorization
+ * server, say) through createOAuthFetch() and its URL policy. Same 1 MiB document cap and total time limit;
+ * responses are global `Response`s (see createOAuthFetch).
+ */
+function createTunneledOAuthFetch(userId: string, tunnelId: string, localOrigin: string): OAuthFetch {
+  const public_ = createOAuthFetch();
+  const tunnel = createTunnelFetch(userId, tunnelId, {
+    purpose: "oauth",
+    maxResponseBytes: LIMITS.documentBytes,
+    headersTimeoutMs: OAUTH_REQUEST_TIMEOUT_MS,
+  });
+  const fn: OAuthFetch = async (input, init = {}) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== localOrigin) {
+      try {
+        return await public_(url, init);
+      } catch (err) {
+        if (public_.lastError) fn.lastError = public_.lastError;
+        throw err;
+      }
+    }
+    // The whole exchange (head and body) gets the time limit: the body is read after this returns.
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () =>
+        ac.abort(
+          new AppError(
+            "timeout",
+            `The tunneled server ${url.host} did not answer within ${OAUTH_REQUEST_TIMEOUT_MS / 1000} s.`,
+            504,
+          ),
+        ),
+      OAUTH_REQUEST_TIMEOUT_MS,
+    );
+    timer.unref?.();
+    const signal = init.signal ? AbortSignal.any([init.signal, ac.signal]) : ac.signal;
+    try {
+      const res = await tunnel(url, { ...init, signal });
+      if (!res.body) {
+        clearTimeout(timer);
+        return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+      }
+      const body = res.body.pipeThrough(new TransformStream({ flush: () => clearTimeout(timer) }), {
+        signal: ac.signal,
+      });
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    } catch (err) {
+      clearTimeout(timer);
+      const app = isAppError(err) ? err : isAppError(ac.signal.reason) ? ac.signal.reason : tunnel.lastError;
+      if (app) fn.lastError = app;
+      throw app ?? err;
+    }
+  };
+  return fn;
 }

@@ -67,6 +67,22 @@ function localUrlFor(url: URL, live: LiveTunnel): URL {
 }
 
 /**
+ * Where an integration whose URL is this app's tunnel route really lives: the owner's live tunnel and the
+ * local URL behind it (the target's origin + the path after /api/tunnel/<id>). undefined when `url` is not
+ * a tunnel route; a missing or foreign tunnel throws `tunnel_offline` (nothing is sent anywhere).
+ */
+export async function tunnelRouteFor(
+  url: URL,
+  userId: string,
+): Promise<{ tunnelId: string; localUrl: URL } | undefined> {
+  const id = tunnelIdOf(url);
+  if (!id) return undefined;
+  const live = liveTunnel(id);
+  if (!live || live.userId !== userId) throw await offline(id, userId);
+  return { tunnelId: id, localUrl: localUrlFor(url, live) };
+}
+
+/**
  * A fetch bound to one owner's tunnel. Every request re-resolves the live connection, so a reconnecting
  * CLI is picked up without rebuilding the MCP client; a missing or foreign tunnel fails fast with
  * `tunnel_offline` and sends nothing anywhere.
