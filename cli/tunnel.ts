@@ -35,6 +35,7 @@ Options:
   -n, --name NAME          integration name (created on first use, revived afterwards)
   --client-id ID           OAuth client id pre-registered at the local server's authorization server
   --client-secret SECRET   its secret (the integration then uses OAuth without dynamic registration)
+  --client-auth basic|post how the client authenticates at the token endpoint (default: detected)
   --stdio                  run <command> as a stdio MCP server and tunnel to it (via poke proxy)
   --env KEY=VALUE          extra environment for the --stdio command (repeatable)
   --url URL                Poke server (default: your login)
@@ -66,6 +67,7 @@ export async function tunnel(argv: string[]): Promise<number> {
       name: { type: "string", short: "n" },
       "client-id": { type: "string" },
       "client-secret": { type: "string" },
+      "client-auth": { type: "string" },
       stdio: { type: "boolean" },
       env: { type: "string", multiple: true },
       "heartbeat-ms": { type: "string" },
@@ -118,11 +120,20 @@ export async function tunnel(argv: string[]): Promise<number> {
   let oauthPaths = new Set<string>();
   if (values["client-id"]) {
     const found = await discoverLocalOAuth(target);
+    const secret = values["client-secret"];
+    const flag = values["client-auth"];
+    if (flag !== undefined && flag !== "basic" && flag !== "post")
+      throw new UsageError("--client-auth is basic or post.", TUNNEL_HELP);
+    if (flag && !secret) throw new UsageError("--client-auth needs --client-secret.", TUNNEL_HELP);
     oauth = {
       clientId: values["client-id"],
-      clientSecret: values["client-secret"],
+      clientSecret: secret,
       issuer: found.issuer,
-      tokenEndpointAuthMethod: values["client-secret"] ? undefined : "none",
+      tokenEndpointAuthMethod: !secret
+        ? "none"
+        : flag
+          ? (`client_secret_${flag}` as const)
+          : await detectClientAuth(found, values["client-id"], secret),
     };
     oauthPaths = found.paths;
     if (found.issuer) console.log(`Local authorization server: ${found.issuer}`);
@@ -166,10 +177,15 @@ class TunnelClient {
   private reconnectTimer?: NodeJS.Timeout;
   private fatal?: string;
   private everReady = false;
-  /** Paths the target itself revealed (the legacy SSE message endpoint): same origin only. */
-  private readonly learned = new Set<string>();
+  /**
+   * Paths the target itself revealed, same origin only: the legacy SSE message endpoint, and the token,
+   * registration and revocation endpoints its authorization server's metadata names.
+   */
+  private readonly learned: Set<string>;
 
-  constructor(private readonly o: ClientOptions) {}
+  constructor(private readonly o: ClientOptions) {
+    this.learned = new Set(o.oauthPaths);
+  }
 
   run(): Promise<number> {
     return new Promise<number>((resolve) => {
@@ -332,7 +348,11 @@ class TunnelClient {
     }
   }
 
-  /** Only the target (same origin, its path or below) — plus, in OAuth mode, the AS endpoints it named. */
+  /**
+   * Only the target's origin, and there only: the target's path or below, its OAuth discovery documents
+   * (GET), and the paths it revealed itself (see `learned`). The authorization endpoint is not among them:
+   * the person's browser opens it directly.
+   */
   private allowed(url: URL, method: string): boolean {
     const t = this.o.target;
     if (url.origin !== t.origin || url.username || url.password) return false;
@@ -340,17 +360,18 @@ class TunnelClient {
     if (url.pathname === t.pathname || url.pathname === base || url.pathname.startsWith(`${base}/`))
       return true;
     if (this.learned.has(url.pathname)) return true;
-    if (this.o.oauth) {
-      if (
-        method === "GET" &&
-        /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|$)/.test(
-          url.pathname,
-        )
-      )
-        return true;
-      if (method === "POST" && this.o.oauthPaths.has(url.pathname)) return true;
+    return method === "GET" && DISCOVERY_PATH.test(url.pathname);
+  }
+
+  /** Learns the OAuth endpoints named by authorization-server metadata the target served. */
+  private learnEndpoints(text: string): void {
+    let meta: unknown;
+    try {
+      meta = JSON.parse(text);
+    } catch {
+      return;
     }
-    return false;
+    for (const path of sameOriginEndpoints(meta, this.o.target)) this.learned.add(path);
   }
 
   private async onRequest(f: ReqFrame, mux: Mux): Promise<void> {
@@ -410,11 +431,17 @@ class TunnelClient {
         duplex: "half",
       } as RequestInit);
       const out = forwardableHeaders(res.headers).filter(([k]) => k.toLowerCase() !== "content-encoding");
+      const learnFrom =
+        method === "GET" &&
+        res.status === 200 &&
+        AS_METADATA_PATH.test(url.pathname) &&
+        /^application\/json\b/i.test(res.headers.get("content-type") ?? "");
       const sse = /text\/event-stream/i.test(res.headers.get("content-type") ?? "");
       const length = Number(res.headers.get("content-length") ?? NaN);
       if (!sse && (length <= INLINE_BODY_BYTES || !res.body) && isText(res.headers.get("content-type"))) {
         // Small, complete text body (JSON-RPC answers): one frame for the whole response.
         const text = res.body ? await res.text() : "";
+        if (learnFrom) this.learnEndpoints(text);
         mux.sendControl({ t: "res", id: f.id, status: res.status, headers: out, text });
         stream.finishSend();
         logLine(method, url.pathname, String(res.status), started);
@@ -422,7 +449,12 @@ class TunnelClient {
       }
       mux.sendControl({ t: "res", id: f.id, status: res.status, headers: out });
       logLine(method, url.pathname, String(res.status), started, sse ? " (stream)" : "");
-      const body = sse && method === "GET" && res.body ? this.watchEndpointEvent(res.body, url) : res.body;
+      const body =
+        sse && method === "GET" && res.body
+          ? this.watchEndpointEvent(res.body, url)
+          : learnFrom && res.body
+            ? this.watchMetadata(res.body)
+            : res.body;
       await stream.sendBody(body);
     } catch (e) {
       if (stream.closed) return; // the app cancelled it
@@ -430,6 +462,23 @@ class TunnelClient {
       stream.reset("local_error", `${this.o.target.host}: ${message}`);
       logLine(method, url.pathname, `error: ${message}`, started);
     }
+  }
+
+  /** Passes an authorization-server metadata document through, learning its endpoints at the end. */
+  private watchMetadata(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const dec = new TextDecoder();
+    let text = "";
+    return body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, ctl) => {
+          if (text.length <= MAX_METADATA_CHARS) text += dec.decode(chunk, { stream: true });
+          ctl.enqueue(chunk);
+        },
+        flush: () => {
+          if (text.length <= MAX_METADATA_CHARS) this.learnEndpoints(text + dec.decode());
+        },
+      }),
+    );
   }
 
   /**
@@ -463,6 +512,31 @@ class TunnelClient {
   }
 }
 
+/** RFC 9728 / RFC 8414 / OpenID discovery documents (path-suffixed forms included). */
+const DISCOVERY_PATH =
+  /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|$)/;
+const AS_METADATA_PATH = /^\/\.well-known\/(oauth-authorization-server|openid-configuration)(\/|$)/;
+/** Larger metadata than the app accepts (1 MiB) is not worth learning from. */
+const MAX_METADATA_CHARS = 1024 * 1024;
+const AS_ENDPOINT_KEYS = ["token_endpoint", "registration_endpoint", "revocation_endpoint"];
+
+/** Paths of the token, registration and revocation endpoints that are on the target's origin. */
+function sameOriginEndpoints(meta: unknown, target: URL): string[] {
+  if (!meta || typeof meta !== "object") return [];
+  const paths: string[] = [];
+  for (const key of AS_ENDPOINT_KEYS) {
+    const v = (meta as Record<string, unknown>)[key];
+    if (typeof v !== "string") continue;
+    try {
+      const u = new URL(v);
+      if (u.origin === target.origin && !u.username && !u.password) paths.push(u.pathname);
+    } catch {
+      /* not a URL: nothing to learn */
+    }
+  }
+  return paths;
+}
+
 function isText(contentType: string | null): boolean {
   return !contentType || /^(application\/json|text\/plain)\b/i.test(contentType);
 }
@@ -492,7 +566,9 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
  * metadata → AS metadata), so the credentials can be bound to its issuer and its token endpoint becomes
  * forwardable. Best effort: failures leave discovery to the app.
  */
-async function discoverLocalOAuth(target: URL): Promise<{ issuer?: string; paths: Set<string> }> {
+type LocalOAuth = { issuer?: string; paths: Set<string>; tokenEndpoint?: URL; authMethods?: unknown };
+
+async function discoverLocalOAuth(target: URL): Promise<LocalOAuth> {
   const paths = new Set<string>();
   const get = async (u: URL) => {
     const r = await fetch(u, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(5000) });
@@ -520,13 +596,66 @@ async function discoverLocalOAuth(target: URL): Promise<{ issuer?: string; paths
     const meta =
       (await get(new URL(`/.well-known/oauth-authorization-server${suffix}`, as))) ??
       (await get(new URL(`/.well-known/openid-configuration${suffix}`, as)));
-    for (const key of ["token_endpoint", "revocation_endpoint"]) {
-      const v = meta?.[key];
-      if (typeof v === "string" && new URL(v).origin === target.origin) paths.add(new URL(v).pathname);
-    }
-    return { issuer: typeof meta?.issuer === "string" ? meta.issuer : undefined, paths };
+    for (const p of sameOriginEndpoints(meta, target)) paths.add(p);
+    const issuer = typeof meta?.issuer === "string" ? meta.issuer : undefined;
+    const token = typeof meta?.token_endpoint === "string" ? new URL(meta.token_endpoint) : undefined;
+    return {
+      issuer,
+      paths,
+      // Only an endpoint of the issuer the credentials are bound to ever sees the secret.
+      tokenEndpoint: issuer && token?.origin === new URL(issuer).origin ? token : undefined,
+      authMethods: meta?.token_endpoint_auth_methods_supported,
+    };
   } catch (e) {
     if (e instanceof CliError) throw e;
     return { paths };
   }
+}
+
+/**
+ * Which client authentication the pre-registered client is registered for (authorization servers bind it
+ * per client; RFC 6749 §2.3.1). Asked once, of the issuer's own token endpoint, with a refresh token that
+ * can't exist: `invalid_client` means the method is wrong; any other answer means the client authenticated.
+ * Inconclusive → undefined (Poke then picks from the server's metadata).
+ */
+async function detectClientAuth(
+  found: LocalOAuth,
+  clientId: string,
+  secret: string,
+): Promise<"client_secret_basic" | "client_secret_post" | undefined> {
+  if (!found.tokenEndpoint) return undefined;
+  const supported = Array.isArray(found.authMethods) ? found.authMethods : ["client_secret_basic"];
+  const candidates = (["client_secret_basic", "client_secret_post"] as const).filter((m) =>
+    supported.includes(m),
+  );
+  if (candidates.length < 2) return candidates[0];
+  const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, "+");
+  for (const method of candidates) {
+    const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: "poke-cli-probe" });
+    const headers: Record<string, string> = {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+    };
+    if (method === "client_secret_basic")
+      headers.authorization = `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString("base64")}`;
+    else {
+      body.set("client_id", clientId);
+      body.set("client_secret", secret);
+    }
+    try {
+      const res = await fetch(found.tokenEndpoint, {
+        method: "POST",
+        headers,
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(5000),
+      });
+      const answer = (await res.json().catch(() => ({}))) as { error?: unknown };
+      if (res.status >= 300 && res.status < 400) return undefined;
+      if (answer.error !== "invalid_client") return res.status < 500 ? method : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
