@@ -58,6 +58,8 @@ type Globals = {
 
 const HELLO_TIMEOUT_MS = 10_000;
 const LAST_SEEN_WRITE_MS = 30_000;
+/** How often a tunnel waiting for the person to authorize it checks whether that happened. */
+const AUTH_WATCH_MS = 2_000;
 const INSTANCE_ID = `${os.hostname()}:${process.pid}`;
 
 /** Installs the upgrade hook once per process (idempotent: bundles may evaluate this module twice). */
@@ -232,6 +234,7 @@ class TunnelConnection {
   private heartbeat?: NodeJS.Timeout;
   private helloTimer?: NodeJS.Timeout;
   private lastSeenWrite = 0;
+  private authWatch?: NodeJS.Timeout;
 
   constructor(
     private readonly ws: WebSocket,
@@ -378,7 +381,7 @@ class TunnelConnection {
       ready.error = isAppError(e)
         ? { code: e.code, message: e.message }
         : { code: "internal", message: "Syncing failed unexpectedly." };
-      if (isAppError(e) && e.code === "needs_auth") {
+      if (isAppError(e) && (e.code === "needs_auth" || e.code === "needs_reauth")) {
         ready.authorizeUrl = `${env().APP_URL}/integrations/${attached.integrationId}`;
       }
     }
@@ -386,6 +389,38 @@ class TunnelConnection {
     ready.status =
       (await getIntegration(this.user, attached.integrationId).catch(() => undefined))?.status ?? "error";
     this.mux.sendControl(ready);
+    if (ready.authorizeUrl) this.watchAuthorization(attached.integrationId, name);
+  }
+
+  /**
+   * While the integration waits for the person to authorize it in the browser, tells the CLI once it is
+   * connected (the OAuth callback syncs it), so `poke tunnel` can say so without being asked.
+   */
+  private watchAuthorization(integrationId: string, name: string): void {
+    let checking = false;
+    this.authWatch = setInterval(() => {
+      if (checking || this.closed) return;
+      checking = true;
+      void (async () => {
+        const db = await getDb();
+        const row = await db.integration.findFirst({
+          where: { id: integrationId, userId: this.user.id },
+          select: { status: true, _count: { select: { tools: true } } },
+        });
+        if (!row) return clearInterval(this.authWatch);
+        if (row.status !== "connected" || this.closed) return;
+        clearInterval(this.authWatch);
+        const n = row._count.tools;
+        this.mux.sendControl({
+          t: "status",
+          status: "connected",
+          message: `Authorized: "${name}" is connected with ${n} tool${n === 1 ? "" : "s"}. Ctrl+C to stop.`,
+        });
+      })()
+        .catch((e) => log.debug("tunnel authorization check failed", { err: String(e) }))
+        .finally(() => (checking = false));
+    }, AUTH_WATCH_MS);
+    this.authWatch.unref?.();
   }
 
   private startHeartbeat(): void {
@@ -485,6 +520,7 @@ class TunnelConnection {
     this.closed = true;
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
+    clearInterval(this.authWatch);
     const err = tunnelOfflineError(this.live?.name);
     this.mux.failAll(err);
     for (const p of this.pending.values()) p.reject(err);
