@@ -194,3 +194,73 @@ export function writeLogin(configHome: string, app: App, user: SeededUser): void
     mode: 0o600,
   });
 }
+
+/** A tiny cookie jar for driving the app's browser routes over HTTP. */
+export class CookieJar {
+  private readonly cookies = new Map<string, string>();
+
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair.indexOf("=");
+      if (eq > 0) this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+  }
+
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+}
+
+/** Signs `user` in with email + password as the sign-in page does; the jar then holds the session. */
+export async function signIn(app: App, user: SeededUser): Promise<CookieJar> {
+  const jar = new CookieJar();
+  const csrf = await fetch(`${app.url}/api/auth/csrf`);
+  jar.store(csrf);
+  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
+  const res = await fetch(`${app.url}/api/auth/callback/credentials`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      cookie: jar.header(),
+      origin: app.url,
+    },
+    body: new URLSearchParams({ csrfToken, email: user.email, password: PASSWORD, json: "true" }),
+  });
+  await res.body?.cancel();
+  jar.store(res);
+  if (!/session-token=/.test(jar.header())) throw new Error(`sign-in failed (HTTP ${res.status})`);
+  return jar;
+}
+
+/**
+ * The Connect button: POST /api/oauth/start as the signed-in person. Returns the app's answer — a 303 to
+ * the authorization server, or back to the integration page with `oauth_error`.
+ */
+export async function startOAuth(app: App, jar: CookieJar, integrationId: string): Promise<URL> {
+  const res = await fetch(`${app.url}/api/oauth/start`, {
+    method: "POST",
+    redirect: "manual",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      cookie: jar.header(),
+      origin: app.url,
+    },
+    body: new URLSearchParams({ integrationId }),
+  });
+  await res.body?.cancel();
+  jar.store(res);
+  const location = res.headers.get("location");
+  if (res.status !== 303 || !location) throw new Error(`oauth start answered ${res.status}`);
+  return new URL(location);
+}
+
+/** The browser arriving back at the app's OAuth callback; returns where the app sends it next. */
+export async function finishOAuth(jar: CookieJar, callback: URL): Promise<URL> {
+  const res = await fetch(callback, { redirect: "manual", headers: { cookie: jar.header() } });
+  await res.body?.cancel();
+  const location = res.headers.get("location");
+  if (res.status !== 303 || !location) throw new Error(`oauth callback answered ${res.status}`);
+  return new URL(location);
+}
