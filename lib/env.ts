@@ -47,6 +47,15 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => v !== "0" && v !== "false"),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  // OAuth with servers of the 2025-03-26 revision that publish no metadata at all: their default
+  // endpoints (/authorize, /token, /register on the server's origin). "0" refuses such servers.
+  OAUTH_LEGACY_ENDPOINTS: z
+    .enum(["1", "0", "true", "false"])
+    .optional()
+    .transform((v) => v !== "0" && v !== "false"),
+  // Where this app's OAuth client ID metadata document is published, when not at
+  // ${APP_URL}/api/oauth/client-metadata (it must be https and serve that route's document).
+  OAUTH_CLIENT_METADATA_URL: z.url().optional(),
   // Tool-call limits per user (every source: playground, API, agent endpoint).
   CALL_RATE_PER_SEC: z.coerce.number().positive().default(10),
   CALL_BURST: z.coerce.number().int().positive().default(50),

@@ -53,6 +53,9 @@ function configure(dataDir: string): void {
     ALLOW_PRIVATE_NETWORK: "1",
     EGRESS_ALLOWLIST: undefined,
     APP_URL: process.env.CONFORMANCE_APP_URL ?? "http://localhost:3000",
+    // The suite's authorization servers expect the client ID metadata document at this fixed https URL
+    // (auth/basic-cimd): configured as where this deployment publishes its document.
+    OAUTH_CLIENT_METADATA_URL: "https://conformance-test.local/client-metadata.json",
     SESSION_SECRET: randomBytes(32).toString("base64url"),
     ENCRYPTION_KEYS: generateEncryptionKey(),
     LOG_LEVEL: verbose ? "debug" : "warn",
@@ -211,11 +214,15 @@ async function authorize(userId: string, integrationId: string, scope?: string):
   if (!result.ok) throw new Error(`the OAuth callback was rejected: ${result.error}`);
 }
 
-/** Auth errors the platform answers with "connect with OAuth" (the person would click Connect). */
+/**
+ * Auth errors the platform answers with "connect with OAuth" (the person would click Connect, Reconnect,
+ * or Grant access). A bare 401 from a server that publishes no metadata offers both an API key and OAuth;
+ * the headless person has no key, so it tries OAuth (2025-03-26 servers with default endpoints).
+ */
 function authScopeNeeded(err: unknown): { scope?: string } | undefined {
   const e = err as Partial<AppError>;
   if (e?.name !== "AppError") return undefined;
-  if (e.code === "needs_auth" || e.code === "needs_reauth") return {};
+  if (e.code === "needs_auth" || e.code === "needs_reauth" || e.code === "unauthorized") return {};
   if (e.code === "insufficient_scope") {
     const scope = e.details?.scope;
     return { scope: typeof scope === "string" ? scope : undefined };

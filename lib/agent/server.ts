@@ -17,7 +17,14 @@ import { log } from "@/lib/log";
 export const SERVER_INFO = { name: "poke", title: "Poke", version: "0.1.0" };
 const PAGE_SIZE = 500;
 /** Errors after which the person has to act on the integration page. */
-const NEEDS_PERSON = new Set(["needs_auth", "needs_reauth", "unauthorized", "forbidden", "tunnel_offline"]);
+const NEEDS_PERSON = new Set([
+  "needs_auth",
+  "needs_reauth",
+  "insufficient_scope",
+  "unauthorized",
+  "forbidden",
+  "tunnel_offline",
+]);
 
 export async function buildAgentServer(userId: string): Promise<Server> {
   const catalog = await loadCatalog(userId);

@@ -13,7 +13,8 @@ import {
 } from "@modelcontextprotocol/client";
 import { createEgressFetch, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
 import { tunnelFetchFor } from "@/lib/tunnel/fetch";
-import { classifyMcpError, type ErrorContext } from "@/lib/mcp/errors";
+import { classifyMcpError, oauthRequired, type ErrorContext } from "@/lib/mcp/errors";
+import { oauthAdvertised } from "@/lib/oauth/discovery";
 
 export type TransportKind = "streamable-http" | "sse";
 
@@ -114,7 +115,16 @@ export async function connectMcp(o: ConnectOptions): Promise<McpConnection> {
   try {
     return await connectRaw(o, probe);
   } catch (err) {
-    throw classifyMcpError(err, probe);
+    const app = classifyMcpError(err, probe);
+    // SECURITY §7: a 401 that names no metadata URL still means OAuth when the well-known paths say so.
+    if (
+      app.code === "unauthorized" &&
+      !o.apiKey &&
+      !o.authProvider &&
+      (await oauthAdvertised(o.url, o.userId))
+    )
+      throw oauthRequired();
+    throw app;
   }
 }
 

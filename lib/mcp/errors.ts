@@ -1,6 +1,7 @@
 // Turns whatever the SDK or the network threw into one AppError a person can act on.
 // Server-supplied text is quoted as data, shortened, never trusted as markup.
 import {
+  InsufficientScopeError,
   ProtocolError,
   SdkError,
   SdkErrorCode,
@@ -33,6 +34,43 @@ export function quoteServerText(text: unknown, max = 200): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
+/** A 401 without an API key from a server that names no authorization server: either kind may fit. */
+export const UNAUTHORIZED_NO_KEY_MESSAGE = "The server answered 401: add an API key or connect with OAuth.";
+
+/** SECURITY §8 (bounded step-up): at most this many scope tokens, each a valid RFC 6749 scope-token. */
+const MAX_STEP_UP_SCOPES = 32;
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
+/** The scope a 403 insufficient_scope challenge asks for, as validated scope tokens (or undefined). */
+export function requiredScopeOf(raw: string | undefined): string | undefined {
+  const tokens = [...new Set((raw ?? "").split(" ").filter(Boolean))];
+  if (!tokens.length || tokens.length > MAX_STEP_UP_SCOPES || !tokens.every((t) => SCOPE_TOKEN.test(t)))
+    return undefined;
+  return tokens.join(" ");
+}
+
+function insufficientScope(err: InsufficientScopeError): AppError {
+  const scope = requiredScopeOf(err.requiredScope);
+  return new AppError(
+    "insufficient_scope",
+    scope
+      ? `The server needs more access for this (scope: ${quoteServerText(scope, 300)}): grant it from the integration page.`
+      : "The server needs more access for this than Poke was granted: reconnect to grant it.",
+    403,
+    scope ? { scope } : undefined,
+  );
+}
+
+/** The server uses OAuth (its 401 or its metadata says so) and Poke holds no grant for it yet. */
+export function oauthRequired(): AppError {
+  return new AppError(
+    "needs_auth",
+    "The server requires authorization: connect with OAuth to grant access.",
+    401,
+    { challenge: true },
+  );
+}
+
 function unauthorized(ctx: ErrorContext): AppError {
   if (ctx.oauthGranted)
     return new AppError(
@@ -40,22 +78,14 @@ function unauthorized(ctx: ErrorContext): AppError {
       "The server rejected Poke's authorization: reconnect to authorize again.",
       401,
     );
-  const oauth = /resource_metadata/i.test(ctx.challenge ?? "");
-  if (oauth) {
-    return new AppError(
-      "needs_auth",
-      "The server requires authorization: connect with OAuth to grant access.",
-      401,
-      { challenge: true },
-    );
-  }
+  if (/resource_metadata/i.test(ctx.challenge ?? "")) return oauthRequired();
   return ctx.hasApiKey
     ? new AppError(
         "unauthorized",
         "The server answered 401 and rejected the API key: check or replace the key.",
         401,
       )
-    : new AppError("unauthorized", "The server answered 401: add an API key or connect with OAuth.", 401);
+    : new AppError("unauthorized", UNAUTHORIZED_NO_KEY_MESSAGE, 401);
 }
 
 function httpStatusError(status: number, ctx: ErrorContext, message: string): AppError {
@@ -111,6 +141,8 @@ const statusInMessage =
 export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
+  const scopeErr = findCause(err, (e): e is InsufficientScopeError => e instanceof InsufficientScopeError);
+  if (scopeErr) return insufficientScope(scopeErr);
   // The SDK wraps fetch failures (e.g. "probe failed: fetch failed"); the egress knows the root cause.
   const egressErr = ctx.egress?.lastError;
   if (egressErr && !(err instanceof ProtocolError)) return egressErr;

@@ -26,6 +26,7 @@ import {
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { LIMITS } from "@/lib/net/egress";
+import { recordStepUpScope } from "@/lib/oauth/store";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const MAX_CALL_TIMEOUT_MS = LIMITS.hardMaxMs;
@@ -211,6 +212,8 @@ function callError(
         egress: entry.conn.fetch,
       });
   if (app.code === "needs_reauth") void markNeedsReauth(integ, app.message);
+  if (app.code === "insufficient_scope" && typeof app.details?.scope === "string")
+    void recordStepUpScope(integ, app.details.scope).catch(() => undefined);
   // Transport-level failures leave the session in an unknown state: reconnect next time (never resend now).
   if (app.code !== "protocol_error" && app.code !== "too_large") void closeEntry(entry);
   return app;

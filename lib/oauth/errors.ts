@@ -44,18 +44,21 @@ export const hostOf = (u: string | undefined) => {
   }
 };
 
+/** RFC 8414 §3.3: the metadata's issuer is not the one its URL was built from. */
+export function metadataIssuerMismatch(expected: string, received: string): AppError {
+  return new AppError(
+    "issuer_mismatch",
+    `The authorization server's metadata names the issuer ${quoteServerText(received, 120)}, not ${quoteServerText(expected, 120)} it was fetched from; refusing to continue.`,
+    400,
+  );
+}
+
 /** Maps anything the SDK's auth() (or our fetch) threw to one AppError. */
 export function classifyOAuthError(err: unknown, fetchError?: AppError): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
   if (err instanceof IssuerMismatchError) {
-    if (err.kind === "metadata") {
-      return new AppError(
-        "issuer_mismatch",
-        `The authorization server's metadata names the issuer ${quoteServerText(err.received, 120)}, not ${quoteServerText(err.expected, 120)} it was fetched from; refusing to continue.`,
-        400,
-      );
-    }
+    if (err.kind === "metadata") return metadataIssuerMismatch(err.expected ?? "(unknown)", err.received ?? "(none)");
     return new AppError("iss_mismatch", OAUTH_ERROR_MESSAGES.iss_mismatch, 400);
   }
   if (err instanceof AuthorizationServerMismatchError) {

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import {
   auth,
+  computeScopeUnion,
   extractWWWAuthenticateParams,
   IssuerMismatchError,
   validateAuthorizationResponseIssuer,
@@ -25,7 +26,9 @@ import { DbOAuthProvider, integrationTarget, resourceFor } from "@/lib/oauth/pro
 import {
   bindPreRegisteredIssuer,
   loadOAuthIntegration,
+  MAX_REQUESTED_SCOPES,
   pendingAad,
+  readGrant,
   resolveClientSource,
   setIntegrationState,
   type ClientSource,
@@ -79,13 +82,17 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       mode: { kind: "start", state },
     });
     const challenge = await probeChallenge(integ);
+    const scope = await requestedScope(integ, input.scope ?? client.template?.scopes ?? challenge.scope);
     const result = await auth(provider, {
       serverUrl: target.serverUrl,
       resourceMetadataUrl: challenge.resourceMetadataUrl,
-      scope: input.scope ?? client.template?.scopes ?? challenge.scope,
+      scope,
       fetchFn,
       // Connect/Reconnect always asks the person again; refreshing is grant.ts's job.
       forceReauthorization: true,
+      // The issuer check is validateDiscovery's (SECURITY §7), run before anything is sent: the same
+      // RFC 8414 echo, plus the 2025-03-26 same-origin case.
+      skipIssuerMetadataValidation: true,
     });
     const discovery = provider.discovery;
     const meta = discovery?.authorizationServerMetadata;
@@ -120,6 +127,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     await audit(integ.userId, "oauth.start", integrationTarget(integ), {
       issuer: meta.issuer,
       client: client.preRegistered?.source ?? "dynamic",
+      ...(provider.legacyEndpoints ? { endpoints: "2025-03-26 defaults (no metadata)" } : {}),
     });
     return { authorizationUrl: provider.authorizationUrl.href };
   } catch (err) {
@@ -127,6 +135,27 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     await recordRejection(integ, "start", app, err);
     throw app;
   }
+}
+
+/**
+ * The scope of an authorization request: the base request, plus what the current grant already holds (a
+ * reconnect keeps it) and what the server asked for since (403 insufficient_scope step-up), bounded.
+ * Undefined leaves the choice to the SDK (protected-resource or authorization-server scopes, or none).
+ */
+async function requestedScope(
+  integ: OAuthIntegration,
+  base: string | undefined,
+): Promise<string | undefined> {
+  const grant = await readGrant(integ.id).catch(() => undefined);
+  const union = computeScopeUnion(base, grant?.tokens.scope, integ.stepUpScope ?? undefined);
+  if (union && union.split(" ").length > MAX_REQUESTED_SCOPES) {
+    throw new AppError(
+      "invalid_scope",
+      `The server asks for more than ${MAX_REQUESTED_SCOPES} scopes; refusing to request them.`,
+      400,
+    );
+  }
+  return union;
 }
 
 /**
@@ -352,6 +381,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
       authKind: "oauth",
       status: "pending",
       lastError: null,
+      stepUpScope: null,
       oauthDiscovery: provider.discovery ?? endpoints.discovery,
     });
   } catch (err) {

@@ -295,6 +295,8 @@ export type OAuthStatus = {
   scopes: string[];
   expiresAt: Date | null;
   state: "authorized" | "needs_auth" | "needs_reauth";
+  /** Scopes the server asked for beyond the grant (403 insufficient_scope): "Grant access" requests them. */
+  missingScopes: string[];
 };
 
 /** What the UI shows about an integration's OAuth authorization (never tokens); null when not OAuth. */
@@ -310,12 +312,14 @@ export async function oauthStatus(userId: string, integrationId: string): Promis
   if (!grant && !oauthLike) return null;
   const state =
     integ.status === "needs_reauth" ? "needs_reauth" : grant ? "authorized" : ("needs_auth" as const);
+  const granted = (grant?.scope ?? "").split(" ").filter(Boolean);
   return {
     kind: "oauth",
     issuer: grant?.issuer ?? integ.oauthDiscovery?.authorizationServerMetadata?.issuer ?? null,
-    scopes: (grant?.scope ?? "").split(" ").filter(Boolean),
+    scopes: granted,
     expiresAt: grant?.expiresAt ?? null,
     state,
+    missingScopes: (integ.stepUpScope ?? "").split(" ").filter((s) => s && !granted.includes(s)),
   };
 }
 

@@ -14,7 +14,9 @@ import {
   type StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
 import { audit } from "@/lib/audit";
+import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
+import { metadataIssuerMismatch } from "@/lib/oauth/errors";
 import { PROTECTED_AUTH_PARAMS as PROTECTED_AUTH_PARAM_NAMES } from "@/lib/schemas/kitchen";
 import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
 import {
@@ -78,6 +80,8 @@ export class DbOAuthProvider implements OAuthClientProvider {
 
   /** Outputs of the start leg. */
   authorizationUrl?: URL;
+  /** The server publishes no metadata: its 2025-03-26 default endpoints are in use. */
+  legacyEndpoints = false;
   codeVerifierValue?: string;
   discovery?: OAuthDiscoveryState;
 
@@ -194,7 +198,9 @@ export class DbOAuthProvider implements OAuthClientProvider {
     return this.o.mode.verifier;
   }
 
-  async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+  async saveDiscoveryState(found: OAuthDiscoveryState): Promise<void> {
+    const state = withLegacyEndpoints(found);
+    this.legacyEndpoints = state !== found;
     validateDiscovery(state, this.o.serverUrl, this.o.client);
     // Kept in memory: the start leg records it on the pending row, the callback leg on the integration
     // once tokens exist, so an abandoned flow never changes what an existing grant refreshes against.
@@ -231,6 +237,39 @@ export class DbOAuthProvider implements OAuthClientProvider {
   }
 }
 
+/**
+ * Servers of the 2025-03-26 revision may publish no metadata at all; that revision has clients use the
+ * default endpoints on the server's origin and made PKCE mandatory on both sides, so S256 is implied.
+ * Only when nothing at all was found (no protected-resource metadata either: a newer server that names an
+ * authorization server must publish its metadata) and OAUTH_LEGACY_ENDPOINTS allows it.
+ */
+export function withLegacyEndpoints(state: OAuthDiscoveryState): OAuthDiscoveryState {
+  if (state.authorizationServerMetadata || state.resourceMetadata || !env().OAUTH_LEGACY_ENDPOINTS)
+    return state;
+  const base = state.authorizationServerUrl;
+  const at = (path: string) => new URL(path, base).href;
+  return {
+    ...state,
+    authorizationServerMetadata: {
+      issuer: String(base),
+      authorization_endpoint: at("/authorize"),
+      token_endpoint: at("/token"),
+      registration_endpoint: at("/register"),
+      response_types_supported: ["code"],
+      grant_types_supported: ["authorization_code", "refresh_token"],
+      code_challenge_methods_supported: ["S256"],
+    },
+  };
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 export const integrationTarget = (integ: { id: string }) => ({ type: "integration", id: integ.id });
 
 const METADATA_URL_FIELDS = /(_endpoint|^jwks_uri|^issuer)$/;
@@ -250,6 +289,14 @@ export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string,
     );
   }
   assertSafeOAuthUrl(state.authorizationServerUrl, "address");
+  const prm = state.resourceMetadata;
+  // RFC 8414 §3.3 issuer echo. Servers of the 2025-03-26 revision (no protected-resource metadata) host
+  // their metadata at the server's origin, where it may name an issuer under a path of that same origin:
+  // accepted, since the same origin controls both.
+  const expected = String(state.authorizationServerUrl);
+  const issuer = String(meta.issuer ?? "");
+  const echoes = issuer === expected || (expected.endsWith("/") && issuer === expected.slice(0, -1));
+  if (!echoes && !(!prm && sameOrigin(issuer, expected))) throw metadataIssuerMismatch(expected, issuer);
   for (const [key, value] of Object.entries(meta)) {
     if (METADATA_URL_FIELDS.test(key) && value !== undefined)
       assertSafeOAuthUrl(value, key.replace(/_/g, " "));
@@ -262,7 +309,6 @@ export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string,
       400,
     );
   }
-  const prm = state.resourceMetadata;
   if (prm) {
     for (const as of prm.authorization_servers ?? []) assertSafeOAuthUrl(as, "authorization server address");
     const allowed = checkResourceAllowed({

@@ -1,7 +1,11 @@
 // Persistence for the OAuth client: client registrations (per integration and issuer), grants and the
 // integration-side facts the flow needs. Secrets are encrypted with AAD naming their row (lib/crypto).
 import { randomUUID } from "node:crypto";
-import type { OAuthDiscoveryState, StoredOAuthTokens } from "@modelcontextprotocol/client";
+import {
+  computeScopeUnion,
+  type OAuthDiscoveryState,
+  type StoredOAuthTokens,
+} from "@modelcontextprotocol/client";
 import { Prisma, type OAuthGrant } from "@prisma/client";
 import { decryptField, decryptJson, encryptField, encryptJson } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
@@ -30,6 +34,7 @@ export type OAuthIntegration = {
   status: string;
   templateId: string | null;
   oauthDiscovery: OAuthDiscoveryState | null;
+  stepUpScope: string | null;
 };
 
 /** Owner-scoped: another user's id is "not found" before any outbound request. */
@@ -46,6 +51,7 @@ export async function loadOAuthIntegration(userId: string, integrationId: string
       status: true,
       templateId: true,
       oauthDiscovery: true,
+      stepUpScope: true,
     },
   });
   if (!row) throw notFound("Integration not found");
@@ -54,7 +60,13 @@ export async function loadOAuthIntegration(userId: string, integrationId: string
 
 export async function setIntegrationState(
   integ: { id: string; userId: string },
-  data: { status?: string; lastError?: string | null; authKind?: string; oauthDiscovery?: unknown },
+  data: {
+    status?: string;
+    lastError?: string | null;
+    authKind?: string;
+    oauthDiscovery?: unknown;
+    stepUpScope?: string | null;
+  },
 ): Promise<void> {
   const db = await getDb();
   const { oauthDiscovery, ...rest } = data;
@@ -70,6 +82,26 @@ export async function setIntegrationState(
           }),
     },
   });
+}
+
+/** The most scope tokens one authorization request asks for (step-ups included). */
+export const MAX_REQUESTED_SCOPES = 64;
+
+/**
+ * A server answered 403 insufficient_scope: remember the scope it asked for (validated tokens, see
+ * requiredScopeOf) so the integration page offers to grant it and the next authorization requests it.
+ */
+export async function recordStepUpScope(integ: { id: string; userId: string }, scope: string): Promise<void> {
+  const db = await getDb();
+  const row = await db.integration.findFirst({
+    where: { id: integ.id, userId: integ.userId },
+    select: { stepUpScope: true },
+  });
+  if (!row) return;
+  const merged = computeScopeUnion(row.stepUpScope ?? undefined, scope);
+  // Bounded: a server can't grow the request without limit by inventing scopes on every call.
+  if (!merged || merged === row.stepUpScope || merged.split(" ").length > MAX_REQUESTED_SCOPES) return;
+  await setIntegrationState(integ, { stepUpScope: merged });
 }
 
 // ---------------------------------------------------------------------------------------------------------

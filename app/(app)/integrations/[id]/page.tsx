@@ -11,6 +11,7 @@ import { getIntegrationHealth } from "@/lib/agent/activity";
 import { requireUser } from "@/lib/auth/session";
 import { getIntegration, getOAuthState, listTools } from "@/lib/data/integrations";
 import { isAppError } from "@/lib/errors";
+import { UNAUTHORIZED_NO_KEY_MESSAGE } from "@/lib/mcp/errors";
 import { describeOAuthError } from "@/lib/oauth/errors";
 import { EditForm } from "./_components/edit-form";
 import { DeleteButton, DisconnectButton, DoctorPanel, ResyncButton } from "./_components/integration-actions";
@@ -90,6 +91,38 @@ export default async function IntegrationPage({
         <Alert>
           <span data-testid="integration-error">{i.lastError}</span>
         </Alert>
+      )}
+      {oauth?.state === "authorized" && oauth.missingScopes.length > 0 && (
+        <Card>
+          <form
+            method="post"
+            action="/api/oauth/start"
+            className="flex items-center justify-between gap-4"
+            data-testid="step-up"
+          >
+            <input type="hidden" name="integrationId" value={i.id} />
+            <p className="text-sm">
+              Some tools need more access than Poke was granted:{" "}
+              <span className="font-mono">{oauth.missingScopes.join(" ")}</span>
+            </p>
+            <button className="rounded-md bg-zinc-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-zinc-700">
+              Grant access
+            </button>
+          </form>
+        </Card>
+      )}
+      {!needsAuth && !oauth && !i.hasApiKey && i.lastError === UNAUTHORIZED_NO_KEY_MESSAGE && (
+        <Card>
+          <form method="post" action="/api/oauth/start" className="flex items-center justify-between gap-4">
+            <input type="hidden" name="integrationId" value={i.id} />
+            <p className="text-sm">
+              The server publishes no authorization metadata. Add an API key with Edit, or try OAuth.
+            </p>
+            <button className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50">
+              Try OAuth
+            </button>
+          </form>
+        </Card>
       )}
       {needsAuth && (
         <Card>
