@@ -155,6 +155,9 @@ describe("poke tunnel (CLI side) against a hostile app", () => {
       "http://127.0.0.1:22/",
       `${origin}/admin`,
       `${origin}/mcpx`,
+      // Same origin but never named by the target (it advertised no authorization server endpoints).
+      `${origin}/token`,
+      `${origin}/.well-known/../admin`,
       `${origin}/mcp/../secret`,
       `http://user:pw@${new URL(local.url).host}/mcp`,
       `file:///etc/passwd`,
