@@ -57,5 +57,5 @@ if (!only || only.includes("e2e")) {
   );
 }
 // Protocol bar (DESIGN §6): the official MCP conformance suite's client scenarios against the engine.
-run("conformance", process.execPath, ["scripts/conformance.mjs"]);
+run("conformance", process.execPath, ["scripts/conformance.mjs", "--suite", "bar"]);
 console.log(`\nAll checks passed in ${((Date.now() - t0) / 60000).toFixed(1)} min.`);

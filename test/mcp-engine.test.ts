@@ -159,7 +159,8 @@ describe("connect + discover + sync", () => {
     const id = await makeIntegration(userId, srv.url);
     const err = await expectAppError(syncIntegration(userId, id), /unauthorized|needs_auth/);
     expect(err.message).toMatch(/401/);
-    expect(srv.requests.some((r) => r.method === "GET")).toBe(false); // no SSE GET attempted
+    // No SSE GET attempted (the only GETs are for OAuth metadata at the well-known paths, which it lacks).
+    expect(srv.requests.some((r) => r.method === "GET" && !r.path.startsWith("/.well-known/"))).toBe(false);
     const row = await integration(id);
     expect(row.status).toMatch(/error|needs_auth/);
     expect(row.lastError).toBe(err.message);

@@ -5,7 +5,7 @@ import { setEnvForProcess } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { describeOAuthError } from "@/lib/oauth/errors";
 import { assertSafeOAuthUrl, isLoopbackHost } from "@/lib/oauth/net";
-import { validateDiscovery } from "@/lib/oauth/provider";
+import { validateDiscovery, withLegacyEndpoints } from "@/lib/oauth/provider";
 
 const KEYS = `u1:${Buffer.alloc(32, 1).toString("base64")}`;
 
@@ -100,6 +100,58 @@ describe("validateDiscovery", () => {
     foreign.resourceMetadata!.resource = "https://other.example/mcp";
     expect(check(foreign)).toBe("resource_mismatch");
     expect(check(good(), "https://old-as.example")).toBe("issuer_mismatch");
+  });
+});
+
+describe("issuer echo and 2025-03-26 servers", () => {
+  const meta = (issuer: string) => ({
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    response_types_supported: ["code"],
+    code_challenge_methods_supported: ["S256"],
+  });
+  const check = (s: OAuthDiscoveryState) => codeOf(() => validateDiscovery(s, "https://mcp.example/mcp", {}));
+
+  it("requires the issuer to echo the metadata URL when the server publishes protected-resource metadata", () => {
+    const prm = { resource: "https://mcp.example/mcp", authorization_servers: ["https://as.example/"] };
+    const at = (issuer: string): OAuthDiscoveryState => ({
+      authorizationServerUrl: "https://as.example/",
+      resourceMetadata: prm,
+      authorizationServerMetadata: meta(issuer),
+    });
+    expect(check(at("https://as.example"))).toBeUndefined();
+    expect(check(at("https://as.example/tenant"))).toBe("issuer_mismatch");
+    expect(check(at("https://evil.example"))).toBe("issuer_mismatch");
+  });
+
+  it("accepts a same-origin issuer only from a server without protected-resource metadata", () => {
+    const legacy = (issuer: string): OAuthDiscoveryState => ({
+      authorizationServerUrl: "https://mcp.example/",
+      authorizationServerMetadata: meta(issuer),
+    });
+    expect(check(legacy("https://mcp.example/oauth"))).toBeUndefined();
+    expect(check(legacy("https://as.example"))).toBe("issuer_mismatch");
+  });
+
+  it("uses the default endpoints of a server with no metadata at all, unless OAUTH_LEGACY_ENDPOINTS=0", () => {
+    const bare: OAuthDiscoveryState = { authorizationServerUrl: "https://mcp.example/" };
+    const filled = withLegacyEndpoints(bare);
+    expect(filled.authorizationServerMetadata).toMatchObject({
+      issuer: "https://mcp.example/",
+      authorization_endpoint: "https://mcp.example/authorize",
+      token_endpoint: "https://mcp.example/token",
+      registration_endpoint: "https://mcp.example/register",
+      code_challenge_methods_supported: ["S256"],
+    });
+    expect(check(filled)).toBeUndefined();
+    // A newer server that names an authorization server must publish its metadata.
+    const named = { ...bare, resourceMetadata: { resource: "https://mcp.example/mcp" } };
+    expect(withLegacyEndpoints(named)).toBe(named);
+    setEnvForProcess({ OAUTH_LEGACY_ENDPOINTS: "0" });
+    expect(withLegacyEndpoints(bare)).toBe(bare);
+    expect(check(withLegacyEndpoints(bare))).toBe("no_metadata");
+    setEnvForProcess({ OAUTH_LEGACY_ENDPOINTS: undefined });
   });
 });
 
