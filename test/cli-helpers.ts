@@ -35,7 +35,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Seeds the named users (each with an API token), closes the DB, then starts the app on it. */
-export async function startApp(names: string[] = ["alice", "bob"]): Promise<App> {
+/** `env` overrides the app's environment (e.g. ALLOW_PRIVATE_NETWORK: "0" for production's policy). */
+export async function startApp(
+  names: string[] = ["alice", "bob"],
+  env: Record<string, string> = {},
+): Promise<App> {
   if (!fs.existsSync(path.join(ROOT, ".next", "BUILD_ID")))
     throw new Error("No production build: run `NEXT_TELEMETRY_DISABLED=1 npx next build` first.");
   const users: Record<string, SeededUser> = {};
@@ -59,6 +63,7 @@ export async function startApp(names: string[] = ["alice", "bob"]): Promise<App>
       NODE_ENV: "production",
       ALLOW_PRIVATE_NETWORK: "1",
       NEXT_TELEMETRY_DISABLED: "1",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -64,7 +64,9 @@ const callEcho = (id: string, text: string, who = app.users.alice) =>
   });
 
 beforeAll(async () => {
-  app = await startApp(["alice", "bob"]);
+  // Production's egress policy: the local server (plain http on loopback) is reachable only through the
+  // tunnel, and OAuth against it must work all the same.
+  app = await startApp(["alice", "bob"], { ALLOW_PRIVATE_NETWORK: "0" });
   oauth = await startOAuthServer({
     dcr: false,
     consent: "auto",

@@ -78,10 +78,11 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     const provider = new DbOAuthProvider({
       integration: integ,
       serverUrl: target.serverUrl,
+      localOrigin: target.localOrigin,
       client,
       mode: { kind: "start", state },
     });
-    const challenge = await probeChallenge(integ);
+    const challenge = await probeChallenge(integ, target.localOrigin);
     const scope = await requestedScope(integ, input.scope ?? client.template?.scopes ?? challenge.scope);
     const result = await auth(provider, {
       serverUrl: target.serverUrl,
@@ -164,8 +165,13 @@ async function requestedScope(
  */
 async function probeChallenge(
   integ: OAuthIntegration,
+  localOrigin: string | undefined,
 ): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
-  const { status, resourceMetadataUrl, scope } = await probeAuthChallenge(new URL(integ.url), integ.userId);
+  const { status, resourceMetadataUrl, scope } = await probeAuthChallenge(
+    new URL(integ.url),
+    integ.userId,
+    localOrigin,
+  );
   if (status !== 401 && status !== 403) return {};
   return { resourceMetadataUrl, scope };
 }
@@ -177,6 +183,7 @@ async function probeChallenge(
 export async function probeAuthChallenge(
   serverUrl: URL,
   userId: string,
+  localOrigin?: string,
 ): Promise<{ status: number; resourceMetadataUrl?: URL; scope?: string }> {
   const opts = { purpose: "mcp" as const, headersFor: mcpHeadersFor(serverUrl, userId, null, true) };
   const egress = tunnelFetchFor(serverUrl, userId, opts) ?? createEgressFetch(opts);
@@ -198,7 +205,8 @@ export async function probeAuthChallenge(
   await res.body?.cancel().catch(() => {});
   if (res.status !== 401 && res.status !== 403) return { status: res.status };
   const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(res);
-  if (resourceMetadataUrl) assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL");
+  if (resourceMetadataUrl)
+    assertSafeOAuthUrl(resourceMetadataUrl.href, "protected-resource metadata URL", localOrigin);
   return { status: res.status, resourceMetadataUrl, scope };
 }
 
@@ -365,6 +373,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     const provider = new DbOAuthProvider({
       integration: integ,
       serverUrl: target.serverUrl,
+      localOrigin: target.localOrigin,
       client,
       mode: { kind: "callback", verifier, discovery: endpoints.discovery },
     });

@@ -226,7 +226,7 @@ async function bindingFor(
     return { reason: "issuer_mismatch" };
   }
   try {
-    validateDiscovery(discovery, target.serverUrl, client);
+    validateDiscovery(discovery, target.serverUrl, client, target.localOrigin);
   } catch (e) {
     return { reason: isAppError(e) ? e.code : "bad_metadata" };
   }

@@ -29,10 +29,10 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /**
  * Validates a URL an authorization server or resource server handed us, before it is fetched or sent to a
- * browser: https only (http only for loopback when ALLOW_PRIVATE_NETWORK is on), no credentials.
- * `what` names the field for the error message.
+ * browser: https only (http only for loopback when ALLOW_PRIVATE_NETWORK is on, or on `localOrigin`, the
+ * origin of a tunneled local server), no credentials. `what` names the field for the error message.
  */
-export function assertSafeOAuthUrl(raw: unknown, what: string): URL {
+export function assertSafeOAuthUrl(raw: unknown, what: string, localOrigin?: string): URL {
   let url: URL;
   try {
     if (typeof raw !== "string" && !(raw instanceof URL)) throw new Error("not a string");
@@ -41,7 +41,8 @@ export function assertSafeOAuthUrl(raw: unknown, what: string): URL {
     throw unsafe(what, "is not a valid URL");
   }
   if (url.protocol === "http:") {
-    if (!(isLoopbackHost(url.hostname) && env().ALLOW_PRIVATE_NETWORK)) {
+    const tunneled = !!localOrigin && url.origin === localOrigin;
+    if (!tunneled && !(isLoopbackHost(url.hostname) && env().ALLOW_PRIVATE_NETWORK)) {
       throw unsafe(what, `uses plain http (${url.host}); only https is accepted`);
     }
   } else if (url.protocol !== "https:") {
@@ -113,7 +114,12 @@ export function createOAuthFetch(): OAuthFetch {
  * its URL and createOAuthFetch(). For a local server behind `poke tunnel` the server knows itself by its
  * local URL, and requests to that local origin travel through the owner's tunnel.
  */
-export type OAuthTarget = { serverUrl: string; fetch: OAuthFetch };
+export type OAuthTarget = {
+  serverUrl: string;
+  fetch: OAuthFetch;
+  /** The tunneled local origin: reached only through the owner's tunnel, so plain http is fine there. */
+  localOrigin?: string;
+};
 
 /** Throws AppError `tunnel_offline` (transient) when the integration's tunnel is not connected. */
 export async function oauthTargetFor(integ: { url: string; userId: string }): Promise<OAuthTarget> {
@@ -128,6 +134,7 @@ export async function oauthTargetFor(integ: { url: string; userId: string }): Pr
   return {
     serverUrl: route.localUrl.href,
     fetch: createTunneledOAuthFetch(integ.userId, route.tunnelId, route.localUrl.origin),
+    localOrigin: route.localUrl.origin,
   };
 }
 

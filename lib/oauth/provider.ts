@@ -46,6 +46,8 @@ export type ProviderInit = {
   integration: OAuthIntegration;
   /** The MCP server URL as the server knows itself (oauthTargetFor): what its metadata must name. */
   serverUrl: string;
+  /** OAuthTarget.localOrigin: a tunneled local server's origin, where plain http is acceptable. */
+  localOrigin?: string;
   client: ClientSource;
   mode: ProviderMode;
 };
@@ -181,7 +183,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
   }
 
   async redirectToAuthorization(url: URL): Promise<void> {
-    assertSafeOAuthUrl(url.href, "authorization endpoint");
+    assertSafeOAuthUrl(url.href, "authorization endpoint", this.o.localOrigin);
     for (const [k, v] of Object.entries(this.o.client.template?.extraAuthParams ?? {})) {
       if (!PROTECTED_AUTH_PARAMS.has(k.toLowerCase())) url.searchParams.set(k, v);
     }
@@ -201,7 +203,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
   async saveDiscoveryState(found: OAuthDiscoveryState): Promise<void> {
     const state = withLegacyEndpoints(found);
     this.legacyEndpoints = state !== found;
-    validateDiscovery(state, this.o.serverUrl, this.o.client);
+    validateDiscovery(state, this.o.serverUrl, this.o.client, this.o.localOrigin);
     // Kept in memory: the start leg records it on the pending row, the callback leg on the integration
     // once tokens exist, so an abandoned flow never changes what an existing grant refreshes against.
     this.discovery = state;
@@ -279,7 +281,12 @@ const METADATA_URL_FIELDS = /(_endpoint|^jwks_uri|^issuer)$/;
  * offer PKCE S256, use safe URLs, and the protected resource must be this server; pre-registered
  * credentials must belong to this issuer.
  */
-export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string, client: ClientSource): void {
+export function validateDiscovery(
+  state: OAuthDiscoveryState,
+  serverUrl: string,
+  client: ClientSource,
+  localOrigin?: string,
+): void {
   const meta = state.authorizationServerMetadata as Record<string, unknown> | undefined;
   if (!meta) {
     throw new AppError(
@@ -288,7 +295,7 @@ export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string,
       400,
     );
   }
-  assertSafeOAuthUrl(state.authorizationServerUrl, "address");
+  assertSafeOAuthUrl(state.authorizationServerUrl, "address", localOrigin);
   const prm = state.resourceMetadata;
   // RFC 8414 §3.3 issuer echo. Servers of the 2025-03-26 revision (no protected-resource metadata) host
   // their metadata at the server's origin, where it may name an issuer under a path of that same origin:
@@ -299,7 +306,7 @@ export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string,
   if (!echoes && !(!prm && sameOrigin(issuer, expected))) throw metadataIssuerMismatch(expected, issuer);
   for (const [key, value] of Object.entries(meta)) {
     if (METADATA_URL_FIELDS.test(key) && value !== undefined)
-      assertSafeOAuthUrl(value, key.replace(/_/g, " "));
+      assertSafeOAuthUrl(value, key.replace(/_/g, " "), localOrigin);
   }
   const methods = meta.code_challenge_methods_supported;
   if (!Array.isArray(methods) || !methods.includes("S256")) {
@@ -310,7 +317,8 @@ export function validateDiscovery(state: OAuthDiscoveryState, serverUrl: string,
     );
   }
   if (prm) {
-    for (const as of prm.authorization_servers ?? []) assertSafeOAuthUrl(as, "authorization server address");
+    for (const as of prm.authorization_servers ?? [])
+      assertSafeOAuthUrl(as, "authorization server address", localOrigin);
     const allowed = checkResourceAllowed({
       requestedResource: resourceUrlFromServerUrl(serverUrl),
       configuredResource: prm.resource,
