@@ -83,3 +83,40 @@ test("denying consent leaves the integration waiting with a clear message", asyn
   await expect(alertOf(page).first()).toContainText(/denied/i);
   await expect(page.getByTestId("integration-status")).toHaveText("needs authorization");
 });
+
+test("a tool that needs more access: the server's 403 asks for it and Grant access widens the grant", async ({
+  page,
+}) => {
+  // The resource advertises only mcp:read, so that is what the first authorization asks for; echo needs more.
+  const scoped = await startOAuthServer({
+    consent: "page",
+    prmScopes: ["mcp:read"],
+    toolScopes: { echo: "mcp:write" },
+  });
+  try {
+    await signUp(page, uniqueEmail());
+    await page.goto("/integrations");
+    await page.getByLabel("Name").fill("Scoped");
+    await page.getByLabel("MCP server URL").fill(scoped.mcpUrl);
+    await page.getByRole("button", { name: "Add integration" }).click();
+    await page.getByRole("link", { name: "Open Scoped" }).click();
+    await page.getByRole("button", { name: "Authorize" }).click();
+    await expect(page.locator("#scopes")).toHaveText("mcp:read");
+    await approve(page);
+
+    await callEcho(page, "needs write");
+    await expect(alertOf(page)).toContainText(/needs more access.*mcp:write/);
+    await page.reload();
+    await expect(page.getByTestId("step-up")).toContainText("mcp:write");
+    await expect(page.getByTestId("integration-status")).toHaveText("connected");
+
+    await page.getByRole("button", { name: "Grant access" }).click();
+    await expect(page.locator("#scopes li")).toHaveText(["mcp:read", "mcp:write"]);
+    await approve(page);
+    await expect(page.getByTestId("step-up")).toHaveCount(0);
+    await callEcho(page, "with write");
+    await expect(page.getByTestId("tool-result")).toContainText("with write");
+  } finally {
+    await scoped.close();
+  }
+});
