@@ -5,6 +5,7 @@ import { cleanHostLabel, findPendingLogin, normalizeCode } from "@/lib/tunnel/cl
 import { ApproveButtons } from "./_components/approve-buttons";
 
 export const metadata: Metadata = { title: "Approve CLI login" };
+// Outside the app shell (whose layout sends visitors to sign-in without a way back): signing in returns here.
 export const dynamic = "force-dynamic";
 
 type Search = Promise<{ code?: string | string[]; host?: string | string[] }>;
@@ -19,7 +20,7 @@ export default async function ApproveCliLoginPage({ searchParams }: { searchPara
   );
   const pending = code ? await findPendingLogin(code) : null;
   return (
-    <div className="mx-auto max-w-lg space-y-6">
+    <div className="space-y-6">
       <h1 className="text-2xl font-semibold">Approve CLI login</h1>
       <Card>
         {!pending ? (
