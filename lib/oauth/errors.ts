@@ -58,7 +58,8 @@ export function classifyOAuthError(err: unknown, fetchError?: AppError): AppErro
   const app = findCause(err, isAppError);
   if (app) return app;
   if (err instanceof IssuerMismatchError) {
-    if (err.kind === "metadata") return metadataIssuerMismatch(err.expected ?? "(unknown)", err.received ?? "(none)");
+    if (err.kind === "metadata")
+      return metadataIssuerMismatch(err.expected ?? "(unknown)", err.received ?? "(none)");
     return new AppError("iss_mismatch", OAUTH_ERROR_MESSAGES.iss_mismatch, 400);
   }
   if (err instanceof AuthorizationServerMismatchError) {
