@@ -239,12 +239,9 @@ export async function signIn(app: App, user: SeededUser): Promise<CookieJar> {
   return jar;
 }
 
-/**
- * The Connect button: POST /api/oauth/start as the signed-in person. Returns the app's answer — a 303 to
- * the authorization server, or back to the integration page with `oauth_error`.
- */
-export async function startOAuth(app: App, jar: CookieJar, integrationId: string): Promise<URL> {
-  const res = await fetch(`${app.url}/api/oauth/start`, {
+/** A same-origin form POST as the signed-in person's browser sends it (redirects not followed). */
+export function postForm(app: App, jar: CookieJar, path: string, form: Record<string, string>) {
+  return fetch(`${app.url}${path}`, {
     method: "POST",
     redirect: "manual",
     headers: {
@@ -252,8 +249,16 @@ export async function startOAuth(app: App, jar: CookieJar, integrationId: string
       cookie: jar.header(),
       origin: app.url,
     },
-    body: new URLSearchParams({ integrationId }),
+    body: new URLSearchParams(form),
   });
+}
+
+/**
+ * The Connect button: POST /api/oauth/start as the signed-in person. Returns the app's answer — a 303 to
+ * the authorization server, or back to the integration page with `oauth_error`.
+ */
+export async function startOAuth(app: App, jar: CookieJar, integrationId: string): Promise<URL> {
+  const res = await postForm(app, jar, "/api/oauth/start", { integrationId });
   await res.body?.cancel();
   jar.store(res);
   const location = res.headers.get("location");

@@ -12,6 +12,7 @@ import {
   cliEnv,
   finishOAuth,
   LiveCli,
+  postForm,
   signIn,
   sleep,
   startApp,
@@ -212,16 +213,7 @@ describe("poke tunnel with pre-registered OAuth credentials", () => {
     expect(answer.pathname).toBe(`/integrations/${created.data.integration.id}`);
     expect(answer.searchParams.get("oauth_error")).toBe("tunnel_offline");
     // And bob can't start OAuth on alice's integration either (not found, no outbound request).
-    const foreign = await fetch(`${app.url}/api/oauth/start`, {
-      method: "POST",
-      redirect: "manual",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        cookie: jar.header(),
-        origin: app.url,
-      },
-      body: new URLSearchParams({ integrationId: integ.id }),
-    });
+    const foreign = await postForm(app, jar, "/api/oauth/start", { integrationId: integ.id });
     expect(foreign.status).toBe(404);
     expect(oauth.requests.length).toBe(before);
     expect(cli!.stdout.slice(cliLines)).not.toMatch(/(GET|POST) \//);
