@@ -90,15 +90,64 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
   const name = typeof r.name === "string" ? r.name : "";
   if (!name || name.length > MAX_NAME) return undefined;
   const what = `The definition of tool "${name.slice(0, 64)}"`;
+  const keys = { indexLike: false };
   const t = {
     name,
     title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
     description: text(r.description),
-    inputSchema: objectOrNull(r.inputSchema, what) ?? { type: "object" },
-    outputSchema: objectOrNull(r.outputSchema, what),
-    annotations: objectOrNull(r.annotations, what),
+    inputSchema: canonicalObject(r.inputSchema, what, keys) ?? { type: "object" },
+    outputSchema: canonicalObject(r.outputSchema, what, keys),
+    annotations: canonicalObject(r.annotations, what, keys),
   };
-  return { ...t, definitionHash: definitionHash(t) };
+  return { ...t, definitionHash: keys.indexLike ? definitionHash(t) : canonicalHash(t) };
+}
+
+// A 1000-tool catalog is normalized on every sync, so hashing avoids stableStringify's string building:
+// the copies are made with their keys already sorted, and JSON.stringify of them is the same canonical text —
+// except where an object has array-index-like keys ("0", "12"), which JavaScript always enumerates first,
+// in numeric order; those definitions take stableStringify. The hashes are identical either way.
+
+const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
+
+/** sanitizeJson, with every object's keys inserted in sorted order; notes array-index-like keys. */
+function sanitizeSorted(value: unknown, what: string, keys: { indexLike: boolean }, depth = 0): JsonValue {
+  if (depth > MAX_JSON_DEPTH) {
+    throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
+  }
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : null;
+  if (Array.isArray(value)) return value.map((v) => sanitizeSorted(v, what, keys, depth + 1));
+  if (typeof value === "object") {
+    const out: JsonObject = {};
+    const src = value as Record<string, unknown>;
+    for (const k of Object.keys(src).sort()) {
+      const v = src[k];
+      if (k === "__proto__" || v === undefined) continue;
+      if (!keys.indexLike && INDEX_LIKE.test(k)) keys.indexLike = true;
+      out[k] = sanitizeSorted(v, what, keys, depth + 1);
+    }
+    return out;
+  }
+  return null;
+}
+
+function canonicalObject(v: unknown, what: string, keys: { indexLike: boolean }): JsonObject | null {
+  if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
+  return sanitizeSorted(v, what, keys) as JsonObject;
+}
+
+/** definitionHash for a definition whose objects all have sorted, non-index-like keys. */
+function canonicalHash(t: Omit<ToolDefinition, "definitionHash">): string {
+  // Keys in sorted order, as stableStringify writes them.
+  const canonical = JSON.stringify({
+    annotations: t.annotations,
+    description: t.description,
+    inputSchema: t.inputSchema,
+    name: t.name,
+    outputSchema: t.outputSchema,
+    title: t.title,
+  });
+  return createHash("sha256").update(canonical).digest("hex");
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {
@@ -116,27 +165,50 @@ export function serverMeta(conn: McpConnection): ServerMeta {
   };
 }
 
-/** Walks every tools/list page with explicit cursors so the tool and page caps apply as we go. */
+/**
+ * Walks every tools/list page with explicit cursors so the tool and page caps apply as we go. The next
+ * page is requested before the current one is normalized, so that work overlaps the server's; the caps
+ * and their order are the same as checking one page at a time.
+ */
 export async function listAllTools(
   conn: McpConnection,
   opts: { timeoutMs?: number } = {},
 ): Promise<ToolDefinition[]> {
   if (!conn.client.getServerCapabilities()?.tools) return [];
-  const tools = new Map<string, ToolDefinition>();
-  const seenCursors = new Set<string>();
-  let cursor: string | undefined;
-  for (let page = 0; ; page++) {
-    if (page >= MAX_PAGES) {
-      throw new AppError(
-        "too_many_pages",
-        `The server's tool list goes on for more than ${MAX_PAGES} pages.`,
-        502,
-      );
-    }
-    const res = await conn.client.request(
+  const request = (cursor: string | undefined) => {
+    const p = conn.client.request(
       { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
       { timeout: opts.timeoutMs ?? 30_000 },
     );
+    p.catch(() => {}); // an error thrown below may leave it unawaited
+    return p;
+  };
+  const tools = new Map<string, ToolDefinition>();
+  const seenCursors = new Set<string>();
+  let pending: ReturnType<typeof request> | undefined = request(undefined);
+  for (let page = 0; pending; page++) {
+    const res = await pending;
+    pending = undefined;
+    const next = (res as { nextCursor?: unknown }).nextCursor;
+    let stop: AppError | undefined;
+    if (typeof next === "string" && next !== "") {
+      if (seenCursors.has(next)) {
+        stop = new AppError(
+          "too_many_pages",
+          "The server's tool list pagination loops (a cursor repeated).",
+          502,
+        );
+      } else if (page + 1 >= MAX_PAGES) {
+        stop = new AppError(
+          "too_many_pages",
+          `The server's tool list goes on for more than ${MAX_PAGES} pages.`,
+          502,
+        );
+      } else {
+        seenCursors.add(next);
+        pending = request(next);
+      }
+    }
     for (const raw of (res as { tools?: unknown[] }).tools ?? []) {
       const t = normalizeTool(raw);
       if (t && !tools.has(t.name)) tools.set(t.name, t);
@@ -148,17 +220,7 @@ export async function listAllTools(
         );
       }
     }
-    const next = (res as { nextCursor?: unknown }).nextCursor;
-    if (typeof next !== "string" || next === "") break;
-    if (seenCursors.has(next)) {
-      throw new AppError(
-        "too_many_pages",
-        "The server's tool list pagination loops (a cursor repeated).",
-        502,
-      );
-    }
-    seenCursors.add(next);
-    cursor = next;
+    if (stop) throw stop;
   }
   return [...tools.values()];
 }

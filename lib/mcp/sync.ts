@@ -6,15 +6,15 @@ import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/cl
 import { Prisma } from "@prisma/client";
 import { afterSync } from "@/lib/agent/events";
 import { getDb } from "@/lib/db";
-import { AppError, isAppError } from "@/lib/errors";
+import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
 import {
+  engineIntegration,
   forgetCallPlans,
   knownTransport,
-  loadIntegration,
   type EngineIntegration,
 } from "@/lib/mcp/integration";
 
@@ -42,21 +42,52 @@ export function syncIntegration(
   opts: SyncOptions = {},
 ): Promise<SyncDiff> {
   return serialized(integrationId, async () => {
-    const integ = await loadIntegration(userId, integrationId);
-    let found: Discovery;
+    const { integ, stored } = await loadWithCatalog(userId, integrationId);
+    let found: Discovery & { closed: Promise<void> };
     try {
       found = await connectAndDiscover(integ, opts);
     } catch (err) {
       await recordFailure(integ, err);
       throw err;
     }
-    const diff = await storeSnapshot(integ, found);
+    // The session's close (a DELETE for sessionful servers) runs alongside the write.
+    const [diff] = await Promise.all([storeSnapshot(integ, found, stored), found.closed]);
     forgetCallPlans(userId, integ.id);
     return afterSync<SyncDiff>(userId)(diff);
   });
 }
 
-async function connectAndDiscover(integ: EngineIntegration, opts: SyncOptions): Promise<Discovery> {
+type StoredTool = { id: string; name: string; definitionHash: string };
+/** The catalog as stored at syncGeneration `generation`. */
+type StoredCatalog = { generation: number; tools: StoredTool[] };
+
+/**
+ * The integration (owner-checked) and its stored catalog in one query. The catalog is only used if no
+ * other sync committed since (same syncGeneration): storeSnapshot checks.
+ */
+async function loadWithCatalog(
+  userId: string,
+  integrationId: string,
+): Promise<{ integ: EngineIntegration; stored: StoredCatalog }> {
+  if (!userId || !integrationId) throw notFound("Integration not found");
+  const db = await getDb();
+  const row = await db.integration.findFirst({
+    where: { id: integrationId, userId },
+    include: { tools: { select: { id: true, name: true, definitionHash: true } } },
+  });
+  if (!row) throw notFound("Integration not found");
+  const { tools, ...integration } = row;
+  return {
+    integ: await engineIntegration(integration),
+    stored: { generation: integration.syncGeneration, tools },
+  };
+}
+
+/** Connects and discovers; the connection is closing (not yet closed) when this returns. */
+async function connectAndDiscover(
+  integ: EngineIntegration,
+  opts: SyncOptions,
+): Promise<Discovery & { closed: Promise<void> }> {
   const base = {
     url: integ.url,
     userId: integ.userId,
@@ -74,15 +105,18 @@ async function connectAndDiscover(integ: EngineIntegration, opts: SyncOptions): 
     if (!known || !isAppError(err) || err.code !== "not_mcp") throw err;
     conn = await connectMcp(base);
   }
+  let found: Discovery;
   try {
-    return await discover(
+    found = await discover(
       conn,
       { url: new URL(integ.url), hasApiKey: !!integ.apiKey, oauthGranted: !!integ.authProvider },
       { timeoutMs: opts.timeoutMs },
     );
-  } finally {
+  } catch (err) {
     await conn.close();
+    throw err;
   }
+  return { ...found, closed: conn.close() };
 }
 
 async function recordFailure(integ: EngineIntegration, err: unknown): Promise<void> {
@@ -101,71 +135,103 @@ async function recordFailure(integ: EngineIntegration, err: unknown): Promise<vo
 // Nullable JSON columns need DbNull to be cleared (a plain null/undefined would keep the old value).
 const json = (v: unknown) => (v === null || v === undefined ? Prisma.DbNull : (v as Prisma.InputJsonValue));
 
-async function storeSnapshot(integ: EngineIntegration, found: Discovery): Promise<SyncDiff> {
+async function storeSnapshot(
+  integ: EngineIntegration,
+  found: Discovery,
+  stored: StoredCatalog,
+): Promise<SyncDiff> {
   const db = await getDb();
   const { server, tools } = found;
+  const metadata = {
+    status: "connected",
+    lastError: null,
+    transport: server.transport,
+    serverName: server.name,
+    serverTitle: server.title,
+    serverVersion: server.version,
+    protocolVersion: server.protocolVersion,
+    protocolEra: server.era,
+    instructions: server.instructions,
+    capabilities: json(server.capabilities),
+    lastSyncedAt: new Date(),
+    syncGeneration: { increment: 1 },
+  } satisfies Prisma.IntegrationUpdateManyMutationInput;
+
+  // Nothing to write but the metadata (the usual re-sync): one conditional update, no transaction. It
+  // applies only while the catalog is still the one compared against (same generation), so it commits the
+  // same complete snapshot the transaction below would.
+  const unchanged = diffTools(stored.tools, tools);
+  if (!unchanged.added.length && !unchanged.changed.length && !unchanged.removed.length) {
+    const { count } = await db.integration.updateMany({
+      where: { id: integ.id, userId: integ.userId, syncGeneration: stored.generation },
+      data: metadata,
+    });
+    if (count === 1) return summary(unchanged, tools.length);
+  }
+
   return db.$transaction(
     async (tx) => {
       // Row lock: another process syncing the same integration waits here instead of interleaving.
-      const locked = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM "Integration" WHERE id = ${integ.id} AND "userId" = ${integ.userId} FOR UPDATE`;
+      const locked = await tx.$queryRaw<{ syncGeneration: number }[]>`
+        SELECT "syncGeneration" FROM "Integration"
+        WHERE id = ${integ.id} AND "userId" = ${integ.userId} FOR UPDATE`;
       if (!locked.length) throw new AppError("not_found", "Integration not found", 404);
-      const existing = await tx.tool.findMany({
-        where: { integrationId: integ.id },
-        select: { id: true, name: true, definitionHash: true },
-      });
-      const diff = await writeTools(tx, integ.id, existing, tools);
-      await tx.integration.update({
-        where: { id: integ.id },
-        data: {
-          status: "connected",
-          lastError: null,
-          transport: server.transport,
-          serverName: server.name,
-          serverTitle: server.title,
-          serverVersion: server.version,
-          protocolVersion: server.protocolVersion,
-          protocolEra: server.era,
-          instructions: server.instructions,
-          capabilities: json(server.capabilities),
-          lastSyncedAt: new Date(),
-          syncGeneration: { increment: 1 },
-        },
-      });
-      return diff;
+      // Every write of a tool's name or definition bumps syncGeneration, so an equal generation means the
+      // catalog read before the lock is still the stored one.
+      const existing =
+        stored.generation === Number(locked[0].syncGeneration)
+          ? stored.tools
+          : await tx.tool.findMany({
+              where: { integrationId: integ.id },
+              select: { id: true, name: true, definitionHash: true },
+            });
+      const diff = await writeTools(tx, integ.id, diffTools(existing, tools));
+      await tx.integration.update({ where: { id: integ.id }, data: metadata });
+      return summary(diff, tools.length);
     },
     { maxWait: 30_000, timeout: 60_000 },
   );
 }
 
+type ToolDiff = {
+  added: ToolDefinition[];
+  changed: { id: string; tool: ToolDefinition }[];
+  removed: StoredTool[];
+};
+
+function diffTools(existing: StoredTool[], tools: ToolDefinition[]): ToolDiff {
+  const before = new Map(existing.map((t) => [t.name, t]));
+  const next = new Set(tools.map((t) => t.name));
+  const diff: ToolDiff = { added: [], changed: [], removed: existing.filter((t) => !next.has(t.name)) };
+  for (const t of tools) {
+    const old = before.get(t.name);
+    if (!old) diff.added.push(t);
+    else if (old.definitionHash !== t.definitionHash) diff.changed.push({ id: old.id, tool: t });
+  }
+  return diff;
+}
+
+function summary(diff: ToolDiff, toolCount: number): SyncDiff {
+  return {
+    added: diff.added.map((t) => t.name).sort(),
+    removed: diff.removed.map((t) => t.name).sort(),
+    changed: diff.changed.map((c) => c.tool.name).sort(),
+    unchanged: toolCount - diff.added.length - diff.changed.length,
+    toolCount,
+  };
+}
+
 type Tx = Prisma.TransactionClient;
 
-async function writeTools(
-  tx: Tx,
-  integrationId: string,
-  existing: { id: string; name: string; definitionHash: string }[],
-  tools: ToolDefinition[],
-): Promise<SyncDiff> {
-  const before = new Map(existing.map((t) => [t.name, t]));
-  const next = new Map(tools.map((t) => [t.name, t]));
-  const added = tools.filter((t) => !before.has(t.name));
-  const changed = tools.filter(
-    (t) => before.has(t.name) && before.get(t.name)!.definitionHash !== t.definitionHash,
-  );
-  const removed = existing.filter((t) => !next.has(t.name));
+async function writeTools(tx: Tx, integrationId: string, diff: ToolDiff): Promise<ToolDiff> {
+  const { added, changed, removed } = diff;
   if (removed.length) await tx.tool.deleteMany({ where: { id: { in: removed.map((t) => t.id) } } });
   if (added.length) await insertTools(tx, integrationId, added);
   const now = new Date();
-  for (const t of changed) {
-    await tx.tool.update({ where: { id: before.get(t.name)!.id }, data: { ...columns(t), changedAt: now } });
+  for (const { id, tool } of changed) {
+    await tx.tool.update({ where: { id }, data: { ...columns(tool), changedAt: now } });
   }
-  return {
-    added: added.map((t) => t.name).sort(),
-    removed: removed.map((t) => t.name).sort(),
-    changed: changed.map((t) => t.name).sort(),
-    unchanged: tools.length - added.length - changed.length,
-    toolCount: tools.length,
-  };
+  return diff;
 }
 
 /**
