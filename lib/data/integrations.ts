@@ -276,7 +276,8 @@ const history = ((globalThis as { __pokeHistory?: HistoryQueue }).__pokeHistory 
   written: Promise.resolve(),
 });
 const HISTORY_BATCH = 200;
-const HISTORY_DELAY_MS = 20;
+// Long enough that a busy caller's calls share one insert (on PGlite every insert runs on the event loop).
+const HISTORY_DELAY_MS = 250;
 
 function recordCallInBackground(
   user: Owner,

@@ -4,6 +4,7 @@
 import { deleteIntegration, getIntegration, updateIntegration } from "@/lib/data/integrations";
 import { parseBody, withApiToken } from "@/lib/http";
 import { integrationUpdateSchema } from "@/lib/schemas/integrations";
+import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
@@ -19,3 +20,5 @@ export const DELETE = withApiToken(async ({ user, params }) => {
   await deleteIntegration(user, params.id);
   return new Response(null, { status: 204 });
 });
+
+serveDirectly("/api/v1/integrations/[id]", { GET, PATCH, DELETE });
