@@ -157,7 +157,7 @@ type OAuthApi = {
     integrationId: string;
     browserBinding: string;
     scope?: string;
-  }): Promise<{ authorizationUrl: string }>;
+  }): Promise<{ authorizationUrl: string | null }>;
   completeAuthorization(i: {
     userId: string;
     browserBinding: string | undefined;
@@ -199,7 +199,8 @@ async function authorize(userId: string, integrationId: string, scope?: string):
     browserBinding,
     scope,
   });
-  debug("authorize", authorizationUrl);
+  debug("authorize", authorizationUrl ?? "(tokens issued without consent)");
+  if (!authorizationUrl) return; // a machine-to-machine authorization server: nothing for a browser to do
   const res = await fetch(authorizationUrl, { redirect: "manual" });
   const location = res.headers.get("location");
   await res.body?.cancel().catch(() => {});

@@ -97,7 +97,7 @@ describe("client ID metadata document", () => {
       integrationId: id,
       browserBinding: randomToken("", 32),
     });
-    const url = new URL(authorizationUrl);
+    const url = new URL(authorizationUrl!);
     expect(url.searchParams.get("client_id")).toBe("https://poke.example/api/oauth/client-metadata");
     expect(url.searchParams.get("redirect_uri")).toBe("https://poke.example/api/oauth/callback");
     expect(url.searchParams.get("scope")).toBe("files:read"); // from the 401 challenge
@@ -120,7 +120,7 @@ describe("client ID metadata document", () => {
       integrationId: id,
       browserBinding: randomToken("", 32),
     });
-    expect(new URL(authorizationUrl).searchParams.get("client_id")).toBe("dcr-client");
+    expect(new URL(authorizationUrl!).searchParams.get("client_id")).toBe("dcr-client");
     expect(seen.filter((s) => s.path === "/register")).toHaveLength(1);
   });
 });

@@ -7,9 +7,9 @@ import { AppError } from "@/lib/errors";
 import { UNAUTHORIZED_NO_KEY_MESSAGE } from "@/lib/mcp/errors";
 import { callTool, closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
-import { completeAuthorization, startAuthorization } from "@/lib/oauth/flow";
+import { completeAuthorization, startAuthorization, syncAfterAuthorization } from "@/lib/oauth/flow";
 import { oauthProviderFor, oauthStatus } from "@/lib/oauth/grant";
-import { readGrant } from "@/lib/oauth/store";
+import { readGrant, setCliClient } from "@/lib/oauth/store";
 import { startMcpServer } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthServerOptions } from "./fixtures/oauth-servers";
 
@@ -49,7 +49,7 @@ async function authorize(userId: string, integrationId: string, scope?: string) 
     params: callback.searchParams,
   });
   expect(result).toMatchObject({ ok: true, integrationId });
-  return new URL(authorizationUrl);
+  return new URL(authorizationUrl!);
 }
 
 async function errorOf(p: Promise<unknown>): Promise<AppError> {
@@ -120,4 +120,37 @@ it("a server can't grow the step-up request without bound: invalid scope tokens 
   expect(requiredScopeOf('a b"c')).toBeUndefined();
   expect(requiredScopeOf(Array.from({ length: 40 }, (_, i) => `s${i}`).join(" "))).toBeUndefined();
   expect(requiredScopeOf("mcp:write  mcp:write files:read")).toBe("mcp:write files:read");
+});
+
+it("a machine-to-machine authorization server issues tokens to pre-registered credentials without consent", async () => {
+  const fx = await oauthFixture({
+    dcr: false,
+    clientCredentialsOnly: true,
+    clients: [
+      { client_id: "m2m", client_secret: "m2m-secret", token_endpoint_auth_method: "client_secret_basic" },
+    ],
+  });
+  const { userId, id } = await makeUserAndIntegration(fx.mcpUrl);
+  expect((await errorOf(syncIntegration(userId, id))).code).toBe("needs_auth");
+  await setCliClient(id, { clientId: "m2m", clientSecret: "m2m-secret" });
+
+  const { authorizationUrl } = await startAuthorization({
+    userId,
+    integrationId: id,
+    browserBinding: BINDING,
+  });
+  expect(authorizationUrl).toBeNull();
+  expect(await syncAfterAuthorization(userId, id)).toBeDefined();
+  const db = await getDb();
+  expect((await db.integration.findUniqueOrThrow({ where: { id } })).status).toBe("connected");
+  expect(fx.tokenLog.map((t) => t.grantType)).toEqual(["client_credentials"]);
+  expect(fx.stats.registrations).toBe(0);
+
+  const ctx = { userId, integrationId: id };
+  expect((await callTool(ctx, "echo", { text: "one" })).result.isError).toBeFalsy();
+  // Expired at the server: the 401 makes Poke ask for a new token with the same credentials.
+  fx.expireAllAccessTokens();
+  expect((await callTool(ctx, "echo", { text: "two" })).result.isError).toBeFalsy();
+  expect(fx.tokenLog.map((t) => t.grantType)).toEqual(["client_credentials", "client_credentials"]);
+  expect(fx.tokenLog.every((t) => t.authMethod === "client_secret_basic")).toBe(true);
 });

@@ -82,7 +82,7 @@ const callbackUri = () => `${env().APP_URL}/api/oauth/callback`;
 async function authorize(userId: string, integrationId: string, binding = BINDING) {
   const { authorizationUrl } = await startAuthorization({ userId, integrationId, browserBinding: binding });
   const callback = await followAuthorization(authorizationUrl);
-  return { authorizationUrl: new URL(authorizationUrl), callback };
+  return { authorizationUrl: new URL(authorizationUrl!), callback };
 }
 
 async function connectOAuth(userId: string, integrationId: string) {

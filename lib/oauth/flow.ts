@@ -61,10 +61,11 @@ export type StartInput = {
 
 /**
  * Starts an authorization for one of the user's integrations and returns the URL to send the browser to.
- * The pending row is stored before this returns. Failures are recorded on the integration, audited and
- * thrown as AppError.
+ * The pending row is stored before this returns. A machine-to-machine authorization server (client
+ * credentials, see machineGrant) issues tokens at once: then `authorizationUrl` is null and the grant is
+ * stored. Failures are recorded on the integration, audited and thrown as AppError.
  */
-export async function startAuthorization(input: StartInput): Promise<{ authorizationUrl: string }> {
+export async function startAuthorization(input: StartInput): Promise<{ authorizationUrl: string | null }> {
   if (!input.browserBinding || input.browserBinding.length < 22) {
     throw new AppError("invalid_request", "Missing browser binding.", 400);
   }
@@ -97,6 +98,22 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     });
     const discovery = provider.discovery;
     const meta = discovery?.authorizationServerMetadata;
+    if (result === "AUTHORIZED" && meta && !provider.redirectUrl) {
+      if (client.preRegistered) await bindPreRegisteredIssuer(client.preRegistered, meta.issuer);
+      await setIntegrationState(integ, {
+        authKind: "oauth",
+        status: "pending",
+        lastError: null,
+        stepUpScope: null,
+        oauthDiscovery: discovery,
+      });
+      await audit(integ.userId, "oauth.callback", integrationTarget(integ), {
+        outcome: "authorized",
+        issuer: meta.issuer,
+        grant: "client_credentials",
+      });
+      return { authorizationUrl: null };
+    }
     if (result !== "REDIRECT" || !provider.authorizationUrl || !provider.codeVerifierValue || !meta) {
       throw new AppError("oauth_failed", "The authorization server did not start an authorization.", 502);
     }
@@ -410,14 +427,24 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
 
   const returnTo = pending.returnTo;
   if (input.sync === false) return { ok: true, integrationId: integ.id, returnTo };
+  const diff = await syncAfterAuthorization(userId, integ.id);
+  return { ok: true, integrationId: integ.id, diff, returnTo };
+}
+
+/**
+ * Re-syncs tools with the new grant. Authorized but the server failed to list tools: the sync recorded
+ * its error on the integration, and this returns undefined.
+ */
+export async function syncAfterAuthorization(
+  userId: string,
+  integrationId: string,
+): Promise<SyncDiff | undefined> {
   try {
-    const authProvider = (await oauthProviderFor(userId, integ.id)) ?? undefined;
-    const diff = await syncIntegration(userId, integ.id, { authProvider });
-    return { ok: true, integrationId: integ.id, diff, returnTo };
+    const authProvider = (await oauthProviderFor(userId, integrationId)) ?? undefined;
+    return await syncIntegration(userId, integrationId, { authProvider });
   } catch (err) {
-    // Authorized but the server failed to list tools: the sync recorded its error on the integration.
-    log.info("sync after oauth callback failed", { integrationId: integ.id, err: String(err) });
-    return { ok: true, integrationId: integ.id, returnTo };
+    log.info("sync after authorization failed", { integrationId, err: String(err) });
+    return undefined;
   }
 }
 

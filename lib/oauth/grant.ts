@@ -2,10 +2,12 @@
 // processes: in-process chain + row lock + version check), the engine's auth provider, the UI status,
 // and disconnect with RFC 7009 revocation. SECURITY §9, §11.
 import {
+  fetchToken,
   OAuthError,
   refreshAuthorization,
   type AuthProvider,
   type OAuthClientInformationMixed,
+  type OAuthClientProvider,
 } from "@modelcontextprotocol/client";
 import { audit } from "@/lib/audit";
 import { getDb } from "@/lib/db";
@@ -15,7 +17,14 @@ import { keyedSerializer } from "@/lib/serialize";
 import { dropSession } from "@/lib/mcp/pool";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
 import { callbackUrl, oauthTargetFor, type OAuthTarget } from "@/lib/oauth/net";
-import { integrationTarget, resourceFor, validateDiscovery } from "@/lib/oauth/provider";
+import {
+  clientMetadataFor,
+  integrationTarget,
+  machineGrant,
+  machineTokenRequest,
+  resourceFor,
+  validateDiscovery,
+} from "@/lib/oauth/provider";
 import {
   deleteDynamicClients,
   findDynamicClient,
@@ -120,7 +129,9 @@ export async function refreshGrant(
       if (g.version !== seen.version || !needsRefresh(g, opts))
         return { kind: "fresh", token: g.tokens.access_token };
       const refreshToken = g.tokens.refresh_token;
-      if (!refreshToken) {
+      // Client-credentials grants have no refresh token: the client simply asks again.
+      const machine = !("reason" in binding) && machineGrant(binding.metadata, client!);
+      if (!refreshToken && !machine) {
         // Nothing to refresh with: usable until it expires (or is rejected), then the person reconnects.
         if (!isExpired(g) && opts.rejectedAccessToken === undefined)
           return { kind: "fresh", token: g.tokens.access_token };
@@ -128,13 +139,21 @@ export async function refreshGrant(
       }
       if ("reason" in binding) return { kind: "reauth", reason: binding.reason, deleted: false };
       try {
-        const tokens = await refreshAuthorization(binding.authorizationServerUrl, {
-          metadata: binding.metadata,
-          clientInformation: binding.clientInformation,
-          refreshToken,
-          resource: resourceFor(client!, integ.oauthDiscovery),
-          fetchFn,
-        });
+        const resource = resourceFor(client!, integ.oauthDiscovery);
+        const tokens = refreshToken
+          ? await refreshAuthorization(binding.authorizationServerUrl, {
+              metadata: binding.metadata,
+              clientInformation: binding.clientInformation,
+              refreshToken,
+              resource,
+              fetchFn,
+            })
+          : await fetchToken(machineProvider(binding.clientInformation), binding.authorizationServerUrl, {
+              metadata: binding.metadata,
+              resource: resource ? new URL(resource) : undefined,
+              scope: g.tokens.scope,
+              fetchFn,
+            });
         const updated = await tx.oAuthGrant.updateMany({
           where: { id: g.id, version: g.version },
           data: {
@@ -202,6 +221,21 @@ export async function refreshGrant(
         502,
       );
   }
+}
+
+/** What the SDK's fetchToken needs to request a client-credentials token with these credentials. */
+function machineProvider(clientInformation: OAuthClientInformationMixed): OAuthClientProvider {
+  return {
+    redirectUrl: undefined,
+    clientMetadata: clientMetadataFor(),
+    clientInformation: () => clientInformation,
+    prepareTokenRequest: (scope?: string) => machineTokenRequest(scope),
+    tokens: () => undefined,
+    saveTokens: () => undefined,
+    redirectToAuthorization: () => undefined,
+    saveCodeVerifier: () => undefined,
+    codeVerifier: () => "",
+  };
 }
 
 type Binding =

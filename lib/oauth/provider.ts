@@ -103,8 +103,19 @@ export class DbOAuthProvider implements OAuthClientProvider {
     if (o.mode.kind === "callback") this.discovery = o.mode.discovery;
   }
 
-  get redirectUrl(): string {
-    return callbackUrl();
+  /**
+   * No browser leg: the authorization server issues tokens only to clients themselves and Poke holds
+   * credentials for it (see machineGrant). Decided once discovery is known, before the SDK asks.
+   */
+  get redirectUrl(): string | undefined {
+    return machineGrant(this.discovery?.authorizationServerMetadata, this.o.client)
+      ? undefined
+      : callbackUrl();
+  }
+
+  prepareTokenRequest(scope?: string): URLSearchParams | undefined {
+    if (!machineGrant(this.discovery?.authorizationServerMetadata, this.o.client)) return undefined;
+    return machineTokenRequest(scope);
   }
 
   get clientMetadata(): OAuthClientMetadata {
@@ -138,7 +149,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
       };
     }
     if (!ctx?.issuer) return undefined;
-    const c = await findDynamicClient(this.o.integration.id, ctx.issuer, this.redirectUrl);
+    const c = await findDynamicClient(this.o.integration.id, ctx.issuer, callbackUrl());
     if (!c) return undefined;
     return {
       client_id: c.clientId,
@@ -161,7 +172,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
         method === "client_secret_basic" || method === "client_secret_post" || method === "none"
           ? method
           : undefined,
-      redirectUri: this.redirectUrl,
+      redirectUri: callbackUrl(),
       source: cimd ? "cimd" : "dcr",
     });
     await audit(this.o.integration.userId, "oauth.client_registered", integrationTarget(this.o.integration), {
@@ -240,6 +251,30 @@ export class DbOAuthProvider implements OAuthClientProvider {
 }
 
 /**
+ * Machine-to-machine authorization servers (OAuth client credentials, SEP-1046): when the metadata offers
+ * `client_credentials` but not `authorization_code`, there is no person to send to a consent page; with a
+ * client id + secret supplied out of band (Kitchen template, `poke tunnel --client-id/--client-secret`)
+ * Poke requests tokens for the integration directly, and again when they expire.
+ */
+export function machineGrant(
+  meta: { grant_types_supported?: string[] } | undefined,
+  client: ClientSource,
+): boolean {
+  const grants = meta?.grant_types_supported;
+  return (
+    !!grants?.includes("client_credentials") &&
+    !grants.includes("authorization_code") &&
+    !!client.preRegistered?.clientSecret
+  );
+}
+
+export function machineTokenRequest(scope?: string): URLSearchParams {
+  const params = new URLSearchParams({ grant_type: "client_credentials" });
+  if (scope) params.set("scope", scope);
+  return params;
+}
+
+/**
  * Servers of the 2025-03-26 revision may publish no metadata at all; that revision has clients use the
  * default endpoints on the server's origin and made PKCE mandatory on both sides, so S256 is implied.
  * Only when nothing at all was found (no protected-resource metadata either: a newer server that names an
@@ -308,8 +343,19 @@ export function validateDiscovery(
     if (METADATA_URL_FIELDS.test(key) && value !== undefined)
       assertSafeOAuthUrl(value, key.replace(/_/g, " "), localOrigin);
   }
+  const grants = meta.grant_types_supported;
+  const machineOnly =
+    Array.isArray(grants) && grants.includes("client_credentials") && !grants.includes("authorization_code");
+  if (machineOnly && !machineGrant(meta, client)) {
+    throw new AppError(
+      "machine_client_needed",
+      "The authorization server issues tokens only to registered machine clients (client credentials): an admin must supply a client id and secret (Kitchen template), or use `poke tunnel --client-id --client-secret`.",
+      400,
+    );
+  }
   const methods = meta.code_challenge_methods_supported;
-  if (!Array.isArray(methods) || !methods.includes("S256")) {
+  const pkceNeeded = !machineOnly; // no authorization code, nothing for PKCE to protect
+  if (pkceNeeded && (!Array.isArray(methods) || !methods.includes("S256"))) {
     throw new AppError(
       "pkce_unsupported",
       "The authorization server does not advertise PKCE with S256 (code_challenge_methods_supported); refusing to continue.",

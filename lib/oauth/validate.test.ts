@@ -5,7 +5,12 @@ import { setEnvForProcess } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { describeOAuthError } from "@/lib/oauth/errors";
 import { assertSafeOAuthUrl, isLoopbackHost } from "@/lib/oauth/net";
-import { validateDiscovery, withLegacyEndpoints } from "@/lib/oauth/provider";
+import {
+  machineGrant,
+  machineTokenRequest,
+  validateDiscovery,
+  withLegacyEndpoints,
+} from "@/lib/oauth/provider";
 
 const KEYS = `u1:${Buffer.alloc(32, 1).toString("base64")}`;
 
@@ -152,6 +157,34 @@ describe("issuer echo and 2025-03-26 servers", () => {
     expect(withLegacyEndpoints(bare)).toBe(bare);
     expect(check(withLegacyEndpoints(bare))).toBe("no_metadata");
     setEnvForProcess({ OAUTH_LEGACY_ENDPOINTS: undefined });
+  });
+});
+
+describe("machine-to-machine authorization servers", () => {
+  const machine = (): OAuthDiscoveryState => ({
+    authorizationServerUrl: "https://as.example",
+    authorizationServerMetadata: {
+      issuer: "https://as.example",
+      authorization_endpoint: "https://as.example/authorize",
+      token_endpoint: "https://as.example/token",
+      response_types_supported: ["code"],
+      grant_types_supported: ["client_credentials"],
+    },
+  });
+  const pre = { source: "template" as const, rowId: "t", clientId: "c", clientSecret: "s" };
+
+  it("uses client credentials (no PKCE needed) only with a pre-registered secret, else says what is needed", () => {
+    expect(machineGrant(machine().authorizationServerMetadata, { preRegistered: pre })).toBe(true);
+    expect(
+      codeOf(() => validateDiscovery(machine(), "https://mcp.example/mcp", { preRegistered: pre })),
+    ).toBe(undefined);
+    expect(codeOf(() => validateDiscovery(machine(), "https://mcp.example/mcp", {}))).toBe(
+      "machine_client_needed",
+    );
+    const both = machine();
+    both.authorizationServerMetadata!.grant_types_supported = ["authorization_code", "client_credentials"];
+    expect(machineGrant(both.authorizationServerMetadata, { preRegistered: pre })).toBe(false);
+    expect(machineTokenRequest("a b").toString()).toBe("grant_type=client_credentials&scope=a+b");
   });
 });
 

@@ -5,7 +5,12 @@ import { randomToken } from "@/lib/crypto";
 import { env } from "@/lib/env";
 import { isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
-import { completeAuthorization, PENDING_TTL_MS, startAuthorization } from "@/lib/oauth/flow";
+import {
+  completeAuthorization,
+  PENDING_TTL_MS,
+  startAuthorization,
+  syncAfterAuthorization,
+} from "@/lib/oauth/flow";
 import { callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
 import { CLIENT_NAME } from "@/lib/oauth/provider";
 
@@ -81,7 +86,10 @@ export async function handleStartRequest(req: Request, user: { id: string } | nu
       browserBinding: binding,
       returnTo,
     });
-    return redirect(authorizationUrl, { "set-cookie": browserCookie(binding) });
+    if (authorizationUrl) return redirect(authorizationUrl, { "set-cookie": browserCookie(binding) });
+    // Issued at once (a machine-to-machine authorization server): no consent page to visit.
+    await syncAfterAuthorization(user.id, integrationId);
+    return redirect(returnTo ? appUrl(returnTo) : integrationPage(integrationId, "connected=1"));
   } catch (err) {
     if (isAppError(err) && err.code === "not_found") {
       return Response.json(
