@@ -234,7 +234,13 @@ function directRoutes(): ((req: http.IncomingMessage, res: http.ServerResponse) 
     if (!rawUrl.startsWith("/api/v1/") || routes.size === 0) return false;
     const q = rawUrl.indexOf("?");
     const pathname = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    if (pathname.endsWith("/") || pathname.includes("//") || /%2f|%5c|\\/i.test(pathname)) return false;
+    // Anything a URL parser would rewrite (dot segments, doubled or encoded slashes) goes through Next.js.
+    if (
+      pathname.endsWith("/") ||
+      pathname.includes("//") ||
+      /%2f|%5c|\\|\/(?:\.|%2e){1,2}(?:\/|$)/i.test(pathname)
+    )
+      return false;
     const found = match(pathname);
     const handler = found?.route.handlers[req.method ?? ""];
     if (!found || !handler || redirects.some((re) => re.test(pathname))) return false;

@@ -391,9 +391,13 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
   const fn: EgressFetch = async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     try {
-      const res = await followRedirects(url, init, opts);
+      // The JSON-RPC message (MCP POSTs), parsed once: its method picks the headers timeout, its id names
+      // the request an oversized SSE event is answered for.
+      const post = (init.method ?? "GET").toUpperCase() === "POST";
+      const rpc = opts.purpose === "mcp" && post ? jsonRpcOf(init) : undefined;
+      const res = await followRedirects(url, init, opts, rpc);
       opts.onResponse?.(new URL(res.url || url.href), res);
-      return capResponse(res, init, opts.purpose, max);
+      return capResponse(res, rpc, max);
     } catch (err) {
       if (init.signal?.aborted) throw err; // the caller cancelled: keep abort semantics for the SDK
       const app = classifyNetworkError(err, url);
@@ -405,7 +409,14 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
   return fn;
 }
 
-async function followRedirects(start: URL, init: RequestInit, opts: EgressOptions): Promise<Response> {
+type RpcMessage = { method?: string; id?: unknown };
+
+async function followRedirects(
+  start: URL,
+  init: RequestInit,
+  opts: EgressOptions,
+  rpc: RpcMessage | undefined,
+): Promise<Response> {
   let url = start;
   let method = (init.method ?? "GET").toUpperCase();
   let body = init.body;
@@ -420,7 +431,13 @@ async function followRedirects(start: URL, init: RequestInit, opts: EgressOption
       headers.delete("cookie");
     }
     for (const [k, v] of Object.entries(opts.headersFor?.(url, init) ?? {})) headers.set(k, v);
-    const res = await fetchOnce(url, { ...init, method, body, headers }, opts);
+    const res = await fetchOnce(
+      url,
+      { ...init, method, body },
+      headers,
+      opts,
+      method === "POST" ? rpc : undefined,
+    );
     if (!REDIRECTS.has(res.status) || mode === "manual") return res;
     const location = res.headers.get("location");
     if (!location) return res;
@@ -471,14 +488,19 @@ export function assertRedirectAllowed(
     throw new AppError("redirect_refused", `${from.host} redirected too many times.`);
 }
 
-async function fetchOnce(url: URL, init: RequestInit, opts: EgressOptions): Promise<Response> {
+async function fetchOnce(
+  url: URL,
+  init: RequestInit,
+  headers: Headers,
+  opts: EgressOptions,
+  rpc: RpcMessage | undefined,
+): Promise<Response> {
   // Fast path for IP literals: pooled keep-alive sockets skip the connector's check.
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
     const [a] = await resolveChecked(url.hostname, url.port || (url.protocol === "https:" ? 443 : 80));
     if (!a.allowed) throw blockedError(url.hostname, a.address, a.reason ?? "not allowed");
   }
-  const rpc = opts.purpose === "mcp" && init.method === "POST" ? jsonRpcOf(init) : undefined;
   // A tools/call answered as plain JSON has no headers until the tool finishes: the SDK's request
   // timeout bounds it instead of the short headers timeout.
   const headersMs =
@@ -499,7 +521,6 @@ async function fetchOnce(url: URL, init: RequestInit, opts: EgressOptions): Prom
   );
   const signal = init.signal ? anySignal([init.signal, ac.signal]) : ac.signal;
   try {
-    const headers = new Headers(init.headers);
     let body = init.body;
     if (body instanceof URLSearchParams) {
       if (!headers.has("content-type"))
@@ -534,7 +555,7 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
   return ac.signal;
 }
 
-function capResponse(res: Response, init: RequestInit, purpose: EgressPurpose, max: number): Response {
+function capResponse(res: Response, rpc: RpcMessage | undefined, max: number): Response {
   if (!res.body || NULL_BODY.has(res.status)) return res;
   const host = new URL(res.url || "http://unknown").host;
   const declared = Number(res.headers.get("content-length") || 0);
@@ -543,7 +564,6 @@ function capResponse(res: Response, init: RequestInit, purpose: EgressPurpose, m
     res.body.cancel().catch(() => {});
     throw tooLarge(`The response from ${host}`, max);
   }
-  const rpc = purpose === "mcp" ? jsonRpcOf(init) : undefined;
   const body = isSse
     ? capSseEvents(res.body, max, rpc?.id)
     : capTotal(res.body, max, `The response from ${host}`);
