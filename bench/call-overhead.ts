@@ -27,6 +27,10 @@ export type CallOverheadResult = {
   direct: { p50: number; p99: number };
   app: { p50: number; p99: number };
   added: { p50: number; p99: number };
+  /** CPU time (user + system) the app process spent per timed call, ms: robust to a busy machine. */
+  appCpuPerCall?: number;
+  /** The same while the direct client's calls run (the app idle): its background work. */
+  appIdleCpuPerCall?: number;
   /** p50 of each in-process stage (ms), to locate the added time. */
   breakdown: Record<string, number>;
   build: string;
@@ -67,7 +71,11 @@ function ensureBuild(allowBuild: boolean): string {
   return `rebuilt (was ${state})`;
 }
 
-async function startApp(dataDir: string): Promise<Child & { url: string }> {
+async function startApp(
+  dataDir: string,
+  profileDir?: string,
+  extraArgs: string[] = [],
+): Promise<Child & { url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -85,11 +93,17 @@ async function startApp(dataDir: string): Promise<Child & { url: string }> {
     CALL_RATE_PER_SEC: "1000000",
     CALL_BURST: "1000000",
   });
-  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"] as const,
-  });
+  // --cpu-prof: the app writes a V8 CPU profile when it exits (open it in Chrome DevTools or speedscope).
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const proc = spawn(
+    process.execPath,
+    [...profile, "--import", "tsx", "server.ts", "--no-build", ...extraArgs],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"] as const,
+    },
+  );
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d));
   proc.stderr.on("data", (d: Buffer) => (output += d));
@@ -113,6 +127,10 @@ async function startApp(dataDir: string): Promise<Child & { url: string }> {
 export async function benchCallOverhead(o: {
   calls: number;
   allowBuild: boolean;
+  /** write the app's CPU profile here */
+  profileDir?: string;
+  /** start the app with --next-routing: every request through Next.js's routing (the path before) */
+  nextRouting?: boolean;
 }): Promise<CallOverheadResult> {
   const build = ensureBuild(o.allowBuild);
   const fixtures = await startFixtures({ tools: "basic" });
@@ -131,7 +149,7 @@ export async function benchCallOverhead(o: {
     const integrationId = created.integration.id;
     await closeDb();
 
-    app = await startApp(dataDir);
+    app = await startApp(dataDir, o.profileDir, o.nextRouting ? ["--next-routing"] : []);
     const endpoint = `${app.url}/api/v1/integrations/${integrationId}/tools/echo/call`;
     const viaApp = async () => {
       const res = await fetch(endpoint, {
@@ -158,10 +176,16 @@ export async function benchCallOverhead(o: {
     const appMs: number[] = [];
     const directMs: number[] = [];
     const block = 100;
+    let appCpu = 0;
+    let appIdleCpu = 0; // while the direct client runs: the app's background work
     for (let done = 0; done < o.calls; done += block) {
       const n = Math.min(block, o.calls - done);
+      const idle0 = cpuMs(app.proc.pid);
       for (let i = 0; i < n; i++) directMs.push((await timed(viaDirect)).ms);
+      appIdleCpu += cpuMs(app.proc.pid) - idle0;
+      const cpu0 = cpuMs(app.proc.pid);
       for (let i = 0; i < n; i++) appMs.push((await timed(viaApp)).ms);
+      appCpu += cpuMs(app.proc.pid) - cpu0;
     }
     await direct.close();
     await app.stop();
@@ -175,6 +199,8 @@ export async function benchCallOverhead(o: {
       direct: d,
       app: a,
       added: { p50: a.p50 - d.p50, p99: a.p99 - d.p99 },
+      appCpuPerCall: Number.isFinite(appCpu) ? appCpu / o.calls : undefined,
+      appIdleCpuPerCall: Number.isFinite(appIdleCpu) ? appIdleCpu / o.calls : undefined,
       breakdown,
       build,
     };
@@ -186,6 +212,19 @@ export async function benchCallOverhead(o: {
     await removeDatabase(dataDir);
   }
 }
+
+/** CPU time (user + system) a process has used so far, ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /**
  * The route's work, stage by stage, in this process on the same database: where the added time goes
@@ -236,5 +275,10 @@ export function describeCallOverhead(r: CallOverheadResult): string[] {
     `direct SDK p50 ${fmt(r.direct.p50)} ms, p99 ${fmt(r.direct.p99)} ms`,
     `through the app p50 ${fmt(r.app.p50)} ms, p99 ${fmt(r.app.p99)} ms`,
     `added p50 ${fmt(r.added.p50)} ms (target ≤ ${TARGET.p50}), p99 ${fmt(r.added.p99)} ms (target ≤ ${TARGET.p99})`,
+    ...(r.appCpuPerCall === undefined
+      ? []
+      : [
+          `app process CPU per call ${fmt(r.appCpuPerCall)} ms (${fmt(r.appIdleCpuPerCall ?? NaN)} ms per direct call's time while idle)`,
+        ]),
   ];
 }

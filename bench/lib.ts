@@ -111,15 +111,48 @@ function stopper(proc: ChildProcess): () => Promise<void> {
     });
 }
 
-/** Starts bench/fixture-host.ts and waits for its URLs. */
+/**
+ * Starts bench/fixture-host.ts and waits for its URLs. `processes` spreads the servers over that many
+ * host processes (one event loop each); `rttMs` puts a modelled network round trip in front of each server.
+ */
 export async function startFixtures(opts: {
   count?: number;
   tools?: "basic" | number;
   mode?: "modern" | "sessionful";
+  processes?: number;
+  rttMs?: number;
+}): Promise<Child & { urls: string[] }> {
+  const count = opts.count ?? 1;
+  const processes = Math.max(1, Math.min(opts.processes ?? 1, count));
+  const hosts = await Promise.all(
+    Array.from({ length: processes }, (_, i) =>
+      startFixtureHost({
+        ...opts,
+        count: Math.floor(count / processes) + (i < count % processes ? 1 : 0),
+      }),
+    ),
+  );
+  // Interleaved, so any prefix of the list spreads over every process.
+  const urls: string[] = [];
+  for (let i = 0; urls.length < count; i++) for (const h of hosts) if (h.urls[i]) urls.push(h.urls[i]);
+  return {
+    proc: hosts[0].proc,
+    urls,
+    stop: async () => {
+      await Promise.all(hosts.map((h) => h.stop()));
+    },
+  };
+}
+
+async function startFixtureHost(opts: {
+  count: number;
+  tools?: "basic" | number;
+  mode?: "modern" | "sessionful";
+  rttMs?: number;
 }): Promise<Child & { urls: string[] }> {
   const args = ["--import", "tsx", path.join(ROOT, "bench/fixture-host.ts")];
-  args.push("--count", String(opts.count ?? 1), "--tools", String(opts.tools ?? "basic"));
-  args.push("--mode", opts.mode ?? "modern");
+  args.push("--count", String(opts.count), "--tools", String(opts.tools ?? "basic"));
+  args.push("--mode", opts.mode ?? "modern", "--rtt-ms", String(opts.rttMs ?? 0));
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = readline.createInterface({ input: proc.stdout! });
