@@ -17,7 +17,15 @@ import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 const ROOT = path.resolve(__dirname, "..");
 
 type Answer = { status: number; headers: Record<string, string>; body: unknown };
-type Case = { name: string; method: string; path: string; token?: string | null; body?: string };
+type Case = {
+  name: string;
+  method: string;
+  path: string;
+  token?: string | null;
+  body?: string;
+  /** send the body chunked (no Content-Length) */
+  chunked?: boolean;
+};
 
 // Framing and connection headers differ legitimately (a buffered body has a length, a piped one is chunked).
 const FRAMING = new Set(["date", "content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -65,8 +73,17 @@ async function ask(base: string, c: Case, defaultToken: string): Promise<Answer>
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(c.body !== undefined ? { "content-type": "application/json" } : {}),
     },
-    body: c.body,
-  });
+    body:
+      c.chunked && c.body !== undefined
+        ? new ReadableStream({
+            start(ctl) {
+              ctl.enqueue(new TextEncoder().encode(c.body));
+              ctl.close();
+            },
+          })
+        : c.body,
+    ...(c.chunked ? { duplex: "half" } : {}),
+  } as RequestInit);
   const headers: Record<string, string> = {};
   res.headers.forEach((v, k) => {
     if (!FRAMING.has(k)) headers[k] = v;
@@ -146,6 +163,13 @@ describe.skipIf(!hasBuild)("API routes served directly answer exactly as through
         path: `/api/v1/integrations/${id}/tools/ec%68o/call`,
         body: JSON.stringify({ arguments: { text: "hi" } }),
       },
+      {
+        name: "chunked body",
+        method: "POST",
+        path: call,
+        body: JSON.stringify({ arguments: { text: "chunked" } }),
+        chunked: true,
+      },
       { name: "method not served", method: "PUT", path: call, body: "{}" },
       { name: "unknown route", method: "GET", path: "/api/v1/nothing/here" },
     ];
@@ -173,6 +197,8 @@ describe.skipIf(!hasBuild)("API routes served directly answer exactly as through
     expect(viaNext[0].status).toBe(200);
     expect(viaNext[0].body).toMatchObject({ result: { content: [{ type: "text", text: "hi" }] } });
     expect(viaNext[0].headers["x-frame-options"]).toBe("DENY");
+    const chunked = cases.findIndex((c) => c.chunked);
+    expect(direct[chunked].body).toMatchObject({ result: { content: [{ text: "chunked" }] } });
   });
 
   it("same status, body and headers for every request", () => {
