@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getIntegrationHealth, listActivity, listIntegrationHealth } from "@/lib/agent/activity";
 import { callIntegrationTool, updateIntegration } from "@/lib/data/integrations";
+import { getDb } from "@/lib/db";
 import { closeAll } from "@/lib/mcp/pool";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import { addIntegration, makeUserWithToken } from "./agent-helpers";
@@ -89,6 +90,19 @@ describe("activity", () => {
     expect(JSON.stringify(kept.result)).toContain("kept");
     expect(notKept.arguments).toBeNull();
     expect(notKept.result).toBeNull();
+  });
+
+  it("a call whose integration is deleted before its history is written costs the other calls nothing", async () => {
+    const mainCalls = async () =>
+      (await listActivity({ id: userId }, { integrationId: mainId, limit: 100 })).calls.length;
+    const before = await mainCalls();
+    const goneId = await addIntegration(userId, "Gone", srv.url);
+    await call(goneId, "echo", { text: "gone" });
+    await call(mainId, "echo", { text: "batched with it" });
+    // Deleted (as by another process) while both rows still wait in the same batch.
+    const db = await getDb();
+    await db.integration.delete({ where: { id: goneId } });
+    expect(await mainCalls()).toBe(before + 1);
   });
 
   it("another user sees none of it", async () => {

@@ -311,13 +311,20 @@ function flushHistory(): Promise<void> {
 }
 
 async function writeHistory(rows: Prisma.ToolCallCreateManyInput[]): Promise<void> {
+  const db = await getDb();
   try {
-    const db = await getDb();
     await db.toolCall.createMany({ data: rows });
+    return;
   } catch (err) {
-    // The calls themselves happened: losing their history rows must not turn results into errors.
-    log.error("recording tool calls failed", { count: rows.length, err: String(err) });
+    if (rows.length === 1) {
+      // The calls themselves happened: losing their history rows must not turn results into errors. An
+      // integration (or account) deleted since its call was made is the usual reason.
+      log.warn("recording a tool call failed", { integrationId: rows[0].integrationId, err: String(err) });
+      return;
+    }
   }
+  // One row the batch can't take (its integration was just deleted) must not cost the others theirs.
+  for (const row of rows) await writeHistory([row]);
 }
 
 /** Resolves when every tool call recorded so far in this process is in the database. */
