@@ -70,6 +70,9 @@ export async function freshDatabase(label: string): Promise<string> {
 }
 
 export async function removeDatabase(dir: string): Promise<void> {
+  // Tool-call history is written in background batches: into this database, not the next one.
+  const { historySettled } = await import("@/lib/data/integrations");
+  await historySettled();
   const { closeDb } = await import("@/lib/db");
   await closeDb();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -25,6 +25,7 @@ import {
   type FanOutResult,
 } from "./fanout";
 import { fmt, freshDatabase, removeDatabase, ROOT } from "./lib";
+import { benchGatewayFloor, type GatewayFloorResult } from "./gateway-floor";
 
 const { values } = parseArgs({
   options: {
@@ -61,11 +62,25 @@ async function main() {
   const rows: Row[] = [];
   const raw: {
     call?: CallOverheadResult;
+    floor?: GatewayFloorResult;
     discovery?: DiscoveryResult;
     fanout?: FanOutResult[];
   } = {};
 
   if (only.has("call")) {
+    console.log("\n▶ gateway floor: a bare forwarding server, same calls (informational)");
+    const f = (raw.floor = await benchGatewayFloor({ calls }));
+    console.log(
+      `  direct p50 ${fmt(f.direct.p50)} ms, bare gateway p50 ${fmt(f.gateway.p50)} ms → added ${fmt(f.added.p50)} ms (p99 +${fmt(f.added.p99)} ms)`,
+    );
+    const floorRow: Row = {
+      benchmark: "call overhead p50, bare forwarding gateway (the floor here)",
+      baseline: `${fmt(f.direct.p50)} ms`,
+      platform: `${fmt(f.gateway.p50)} ms`,
+      result: `+${fmt(f.added.p50)} ms`,
+      target: "(informational)",
+      ok: true,
+    };
     console.log(`\n▶ call overhead (${calls} sequential calls each)`);
     const profileDir = values["cpu-prof"] ? path.join(ROOT, "bench/out/profiles") : undefined;
     const r = (raw.call = await benchCallOverhead({
@@ -95,6 +110,7 @@ async function main() {
       target: `≤ +${callTargets.p99} ms`,
       ok: r.added.p99 <= callTargets.p99,
     });
+    rows.push(floorRow);
   }
 
   if (only.has("discovery") || only.has("fanout")) {
