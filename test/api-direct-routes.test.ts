@@ -3,7 +3,6 @@
 // request: same status, body and headers. The same requests go to the app started with --next-routing and
 // to the app started normally, on the same database; the second round runs twice (its first requests
 // load the routes through Next.js, the repeat is served directly).
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +10,7 @@ import { createApiToken } from "@/lib/data/api-tokens";
 import { createIntegration } from "@/lib/data/integrations";
 import { signUp } from "@/lib/data/users";
 import { closeDb } from "@/lib/db";
-import { freePort, stopChild } from "./cli-helpers";
+import { spawnApp } from "./cli-helpers";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -29,41 +28,6 @@ type Case = {
 
 // Framing and connection headers differ legitimately (a buffered body has a length, a piped one is chunked).
 const FRAMING = new Set(["date", "content-length", "transfer-encoding", "connection", "keep-alive"]);
-
-async function startApp(args: string[]): Promise<{ url: string; child: ChildProcess; logs: () => string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  let out = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build", ...args], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      APP_URL: url,
-      NODE_ENV: "production",
-      ALLOW_PRIVATE_NETWORK: "1",
-      NEXT_TELEMETRY_DISABLED: "1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`app exited early:\n${out}`);
-    if (
-      await fetch(`${url}/api/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    if (Date.now() > deadline) throw new Error(`app did not become healthy:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, child, logs: () => out };
-}
 
 async function ask(base: string, c: Case, defaultToken: string): Promise<Answer> {
   const token = c.token === undefined ? defaultToken : c.token;
@@ -174,18 +138,18 @@ describe.skipIf(!hasBuild)("API routes served directly answer exactly as through
       { name: "unknown route", method: "GET", path: "/api/v1/nothing/here" },
     ];
 
-    let app = await startApp(["--next-routing"]);
+    let app = await spawnApp(["--next-routing"]);
     try {
       for (const c of cases) viaNext.push(await ask(app.url, c, token));
     } finally {
-      await stopChild(app.child);
+      await app.stop();
     }
-    app = await startApp([]);
+    app = await spawnApp([]);
     try {
       for (const c of cases) loading.push(await ask(app.url, c, token));
       for (const c of cases) direct.push(await ask(app.url, c, token));
     } finally {
-      await stopChild(app.child);
+      await app.stop();
     }
   }, 180_000);
 

@@ -50,10 +50,22 @@ export async function startApp(
     users[name] = { id: user.id, email, token };
   }
   await closeDb();
+  const app = await spawnApp([], env);
+  return { url: app.url, users, logs: app.logs, stop: app.stop };
+}
+
+/**
+ * Starts the production app (`server.ts --no-build` with `args`) on a free port and the current database
+ * and waits until it is healthy. `env` overrides its environment.
+ */
+export async function spawnApp(
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ url: string; logs: () => string; stop: () => Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let out = "";
-  const child = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "server.ts", "--no-build", ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -81,12 +93,7 @@ export async function startApp(
     if (Date.now() > deadline) throw new Error(`app did not become healthy:\n${out}`);
     await sleep(200);
   }
-  return {
-    url,
-    users,
-    logs: () => out,
-    stop: () => stopChild(child, "SIGTERM"),
-  };
+  return { url, logs: () => out, stop: () => stopChild(child, "SIGTERM") };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
