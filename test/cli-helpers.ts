@@ -230,15 +230,11 @@ export async function signIn(app: App, user: SeededUser): Promise<CookieJar> {
   const csrf = await fetch(`${app.url}/api/auth/csrf`);
   jar.store(csrf);
   const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const res = await fetch(`${app.url}/api/auth/callback/credentials`, {
-    method: "POST",
-    redirect: "manual",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: jar.header(),
-      origin: app.url,
-    },
-    body: new URLSearchParams({ csrfToken, email: user.email, password: PASSWORD, json: "true" }),
+  const res = await postForm(app, jar, "/api/auth/callback/credentials", {
+    csrfToken,
+    email: user.email,
+    password: PASSWORD,
+    json: "true",
   });
   await res.body?.cancel();
   jar.store(res);

@@ -99,14 +99,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     const discovery = provider.discovery;
     const meta = discovery?.authorizationServerMetadata;
     if (result === "AUTHORIZED" && meta && !provider.redirectUrl) {
-      if (client.preRegistered) await bindPreRegisteredIssuer(client.preRegistered, meta.issuer);
-      await setIntegrationState(integ, {
-        authKind: "oauth",
-        status: "pending",
-        lastError: null,
-        stepUpScope: null,
-        oauthDiscovery: discovery,
-      });
+      await recordAuthorized(integ, client, meta.issuer, discovery);
       await audit(integ.userId, "oauth.callback", integrationTarget(integ), {
         outcome: "authorized",
         issuer: meta.issuer,
@@ -402,14 +395,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     });
     if (result !== "AUTHORIZED")
       throw new AppError("token_exchange_failed", OAUTH_ERROR_MESSAGES.token_exchange_failed);
-    if (client.preRegistered) await bindPreRegisteredIssuer(client.preRegistered, pending.issuer);
-    await setIntegrationState(integ, {
-      authKind: "oauth",
-      status: "pending",
-      lastError: null,
-      stepUpScope: null,
-      oauthDiscovery: provider.discovery ?? endpoints.discovery,
-    });
+    await recordAuthorized(integ, client, pending.issuer, provider.discovery ?? endpoints.discovery);
   } catch (err) {
     const app = classifyOAuthError(err, fetchFn?.lastError);
     const known = app.code in OAUTH_ERROR_MESSAGES ? app.code : "token_exchange_failed";
@@ -429,6 +415,23 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
   if (input.sync === false) return { ok: true, integrationId: integ.id, returnTo };
   const diff = await syncAfterAuthorization(userId, integ.id);
   return { ok: true, integrationId: integ.id, diff, returnTo };
+}
+
+/** Tokens are stored: bind pre-registered credentials to their issuer, mark the integration OAuth. */
+async function recordAuthorized(
+  integ: OAuthIntegration,
+  client: ClientSource,
+  issuer: string,
+  discovery: OAuthDiscoveryState,
+): Promise<void> {
+  if (client.preRegistered) await bindPreRegisteredIssuer(client.preRegistered, issuer);
+  await setIntegrationState(integ, {
+    authKind: "oauth",
+    status: "pending",
+    lastError: null,
+    stepUpScope: null,
+    oauthDiscovery: discovery,
+  });
 }
 
 /**
