@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { decryptField, hashSecret } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
-import { AppError } from "@/lib/errors";
 import { testTemplate } from "@/lib/kitchen/probe";
 import {
   createRecipe,
@@ -26,6 +25,7 @@ import {
 import type { TemplateInput } from "@/lib/schemas/kitchen";
 import type { SessionUser } from "@/lib/data/users";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
+import { expectAppError } from "./app-error";
 
 const SECRET = "kitchen-s3cret-VALUE-42";
 
@@ -56,17 +56,6 @@ const base = (over: Partial<TemplateInput> = {}): TemplateInput => ({
   scopes: "read  write",
   ...over,
 });
-
-async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
-  if (message) expect((err as AppError).message).toMatch(message);
-  return err as AppError;
-}
 
 let admin: SessionUser;
 let user: SessionUser;
@@ -152,32 +141,48 @@ describe("templates", () => {
   it("refuses bad input with clear messages and writes nothing", async () => {
     const db = await getDb();
     const before = await db.template.count();
-    await rejects(
+    await expectAppError(
       createTemplate(admin, base({ serverUrl: "not a url" })),
       "invalid_input",
       /not a valid URL/,
     );
-    await rejects(createTemplate(admin, base({ serverUrl: "ftp://x.example/mcp" })), "invalid_input", /http/);
-    await rejects(
+    await expectAppError(
+      createTemplate(admin, base({ serverUrl: "ftp://x.example/mcp" })),
+      "invalid_input",
+      /http/,
+    );
+    await expectAppError(
       createTemplate(admin, base({ serverUrl: "https://user:pw@x.example/mcp" })),
       "invalid_input",
       /user name and password/,
     );
     const t = await createTemplate(admin, base({ name: "Unique Name" }));
-    await rejects(createTemplate(admin, base({ name: "unique name" })), "invalid_input", /already exists/);
-    await rejects(createTemplate(admin, base({ slug: t.slug })), "invalid_input", /slug .* already used/);
-    await rejects(
+    await expectAppError(
+      createTemplate(admin, base({ name: "unique name" })),
+      "invalid_input",
+      /already exists/,
+    );
+    await expectAppError(
+      createTemplate(admin, base({ slug: t.slug })),
+      "invalid_input",
+      /slug .* already used/,
+    );
+    await expectAppError(
       createTemplate(admin, base({ clientId: "", clientSecret: "lonely" })),
       "invalid_input",
       /needs a client ID/,
     );
-    await rejects(
+    await expectAppError(
       createTemplate(admin, base({ clientSecret: "", tokenEndpointAuthMethod: "client_secret_basic" })),
       "invalid_input",
       /needs a client secret/,
     );
-    await rejects(createTemplate(admin, base({ resourceMode: "override" })), "invalid_input", /resource/);
-    await rejects(
+    await expectAppError(
+      createTemplate(admin, base({ resourceMode: "override" })),
+      "invalid_input",
+      /resource/,
+    );
+    await expectAppError(
       createTemplate(admin, base({ issuer: "javascript:alert(1)" })),
       "invalid_input",
       /issuer must be an https/,
@@ -193,10 +198,10 @@ describe("templates", () => {
   it("refuses to delete a template used by a recipe, naming the recipe", async () => {
     const t = await createTemplate(admin, base());
     const { recipe } = await createRecipe(admin, { name: `Uses ${t.name}`, items: [{ templateId: t.id }] });
-    await rejects(deleteTemplate(admin, t.id), "template_in_use", new RegExp(`"Uses ${t.name}"`));
+    await expectAppError(deleteTemplate(admin, t.id), "template_in_use", new RegExp(`"Uses ${t.name}"`));
     await deleteRecipe(admin, recipe.id);
     await deleteTemplate(admin, t.id);
-    await rejects(getTemplate(admin, t.id), "not_found");
+    await expectAppError(getTemplate(admin, t.id), "not_found");
   });
 });
 
@@ -237,15 +242,15 @@ describe("recipes and share links", () => {
     const { shareUrl: rotated } = await rotateShareLink(admin, recipe.id);
     const token2 = rotated.split("/r/")[1];
     expect(token2).not.toBe(token);
-    await rejects(previewRecipe(token), "invalid_link", /not valid/);
+    await expectAppError(previewRecipe(token), "invalid_link", /not valid/);
     expect((await previewRecipe(token2)).id).toBe(recipe.id);
 
     await setShareEnabled(admin, recipe.id, false);
-    await rejects(previewRecipe(token2), "invalid_link");
+    await expectAppError(previewRecipe(token2), "invalid_link");
     await setShareEnabled(admin, recipe.id, true);
     expect((await previewRecipe(token2)).id).toBe(recipe.id);
-    await rejects(previewRecipe("rcp_" + "A".repeat(43)), "invalid_link");
-    await rejects(previewRecipe("garbage"), "invalid_link");
+    await expectAppError(previewRecipe("rcp_" + "A".repeat(43)), "invalid_link");
+    await expectAppError(previewRecipe("garbage"), "invalid_link");
 
     const actions = (await db.auditEvent.findMany({ where: { targetId: recipe.id } })).map((e) => e.action);
     expect(actions).toEqual(
@@ -262,7 +267,7 @@ describe("recipes and share links", () => {
   it("refuses an empty recipe, unknown templates, duplicates and duplicate names", async () => {
     const t = await createTemplate(admin, base());
     await expect(createRecipe(admin, { name: "Empty", items: [] })).rejects.toThrow(/at least one template/);
-    await rejects(
+    await expectAppError(
       createRecipe(admin, { name: "Ghost", items: [{ templateId: "no-such-template" }] }),
       "invalid_input",
       /no longer exists/,
@@ -271,7 +276,7 @@ describe("recipes and share links", () => {
       createRecipe(admin, { name: "Twice", items: [{ templateId: t.id }, { templateId: t.id }] }),
     ).rejects.toThrow(/only once/);
     const { recipe } = await createRecipe(admin, { name: "Taken Name", items: [{ templateId: t.id }] });
-    await rejects(
+    await expectAppError(
       createRecipe(admin, { name: "taken name", items: [{ templateId: t.id }] }),
       "invalid_input",
       /already exists/,
@@ -325,7 +330,7 @@ describe("admin boundary", () => {
         rotateShareLink(who, recipe.id),
         setShareEnabled(who, recipe.id, false),
       ];
-      for (const call of calls) await rejects(call, "not_found");
+      for (const call of calls) await expectAppError(call, "not_found");
     }
     expect(mcp.requests).toHaveLength(0);
     expect((await getTemplate(admin, t.id)).name).toBe(t.name);

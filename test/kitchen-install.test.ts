@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
-import { AppError } from "@/lib/errors";
 import type { SessionUser } from "@/lib/data/users";
 import {
   cancelInstall,
@@ -20,6 +19,7 @@ import { completeAuthorization, startAuthorization } from "@/lib/oauth/flow";
 import type { TemplateInput } from "@/lib/schemas/kitchen";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthFixture } from "./fixtures/oauth-servers";
+import { expectAppError } from "./app-error";
 
 const SECRET = "template-secret-xyz-123";
 const BINDING = randomToken("", 32);
@@ -31,16 +31,6 @@ async function makeUser(role: "admin" | "user" = "user"): Promise<SessionUser> {
     data: { email: `ki${++n}-${Date.now()}@example.com`, role },
     select: { id: true, email: true, name: true, role: true },
   });
-}
-
-async function rejects(p: Promise<unknown>, code: string, message?: RegExp) {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
-  if (message) expect((err as AppError).message).toMatch(message);
 }
 
 let admin: SessionUser;
@@ -234,14 +224,14 @@ describe("install", () => {
     const p = await createTemplate(admin, { name: `Opt ${++n}`, serverUrl: plain.url, authKind: "none" });
     const { token } = await recipeOf([{ templateId: t.id }, { templateId: p.id, required: false }]);
     const user = await makeUser();
-    await rejects(startInstall(user, { token, skip: [t.id] }), "required_item", /required/);
+    await expectAppError(startInstall(user, { token, skip: [t.id] }), "required_item", /required/);
     const db = await getDb();
     expect(await db.recipeInstall.count({ where: { userId: user.id } })).toBe(0);
 
     let view = await startInstall(user, { token, skip: [p.id] });
     expect(view.items.map((i) => i.status)).toEqual(["action", "skipped"]);
     expect(await db.integration.count({ where: { userId: user.id, templateId: p.id } })).toBe(0);
-    await rejects(skipItem(user, { token, templateId: t.id }), "required_item");
+    await expectAppError(skipItem(user, { token, templateId: t.id }), "required_item");
     // Changing one's mind: connect the skipped item after all.
     view = (await connectItem(user, { token, templateId: p.id })).view;
     expect(view.items.map((i) => i.status)).toEqual(["action", "connected"]);
@@ -260,8 +250,8 @@ describe("install", () => {
     const { token, recipe } = await recipeOf([{ templateId: p.id }]);
     await rotateShareLink(admin, recipe.id);
     const user = await makeUser();
-    await rejects(startInstall(user, { token }), "invalid_link", /not valid/);
-    await rejects(getInstallView(user, token), "invalid_link");
+    await expectAppError(startInstall(user, { token }), "invalid_link", /not valid/);
+    await expectAppError(getInstallView(user, token), "invalid_link");
     const db = await getDb();
     expect(await db.integration.count({ where: { userId: user.id } })).toBe(0);
   });
@@ -275,7 +265,7 @@ describe("integrations follow their template", () => {
     const view = await startInstall(user, { token });
     const id = view.items[0].integrationId!;
     const seen = fx.requests.length;
-    await rejects(
+    await expectAppError(
       startAuthorization({ userId: user.id, integrationId: id, browserBinding: BINDING }),
       "issuer_mismatch",
     );

@@ -4,7 +4,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encryptField } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { setEnvForProcess } from "@/lib/env";
-import { AppError } from "@/lib/errors";
 import { connectMcp } from "@/lib/mcp/connect";
 import { discover } from "@/lib/mcp/discover";
 import { runDoctor, runDoctorForUrl } from "@/lib/mcp/doctor";
@@ -18,6 +17,7 @@ import {
   type HostileKind,
   type RecordedRequest,
 } from "./fixtures/mcp-servers";
+import { expectAppError } from "./app-error";
 
 const servers: FixtureHandle[] = [];
 async function track<T extends FixtureHandle>(p: Promise<T>): Promise<T> {
@@ -58,16 +58,6 @@ async function toolNames(integrationId: string): Promise<string[]> {
 async function integration(id: string) {
   const db = await getDb();
   return db.integration.findUniqueOrThrow({ where: { id } });
-}
-
-async function expectAppError(p: Promise<unknown>, code: string | RegExp): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, "expected an AppError").toBeInstanceOf(AppError);
-  expect((err as AppError).code).toMatch(code);
-  return err as AppError;
 }
 
 const rpc = (reqs: RecordedRequest[], method: string) => reqs.filter((r) => r.rpcMethod === method);

@@ -3,7 +3,6 @@
 import { afterAll, expect, it } from "vitest";
 import { randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
-import { AppError } from "@/lib/errors";
 import { UNAUTHORIZED_NO_KEY_MESSAGE } from "@/lib/mcp/errors";
 import { callTool, closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
@@ -12,6 +11,7 @@ import { oauthProviderFor, oauthStatus } from "@/lib/oauth/grant";
 import { readGrant, setCliClient } from "@/lib/oauth/store";
 import { startMcpServer } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthServerOptions } from "./fixtures/oauth-servers";
+import { expectAppError } from "./app-error";
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -52,20 +52,10 @@ async function authorize(userId: string, integrationId: string, scope?: string) 
   return new URL(authorizationUrl!);
 }
 
-async function errorOf(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
-
 it("a 401 that names no resource_metadata is still OAuth when the well-known metadata says so", async () => {
   const fx = await oauthFixture({ bareChallenge: true });
   const { userId, id } = await makeUserAndIntegration(fx.mcpUrl);
-  const err = await errorOf(syncIntegration(userId, id));
-  expect(err.code).toBe("needs_auth");
+  await expectAppError(syncIntegration(userId, id), "needs_auth");
   const db = await getDb();
   expect((await db.integration.findUniqueOrThrow({ where: { id } })).status).toBe("needs_auth");
   await authorize(userId, id);
@@ -78,8 +68,7 @@ it("a plain 401 from a server without any metadata offers an API key or OAuth", 
   const srv = await startMcpServer({ apiKey: "sk-right" });
   closers.push(() => srv.close());
   const { userId, id } = await makeUserAndIntegration(srv.url);
-  const err = await errorOf(syncIntegration(userId, id));
-  expect(err.code).toBe("unauthorized");
+  const err = await expectAppError(syncIntegration(userId, id), "unauthorized");
   expect(err.message).toBe(UNAUTHORIZED_NO_KEY_MESSAGE);
   const db = await getDb();
   expect((await db.integration.findUniqueOrThrow({ where: { id } })).lastError).toBe(
@@ -95,8 +84,7 @@ it("403 insufficient_scope is recorded, shown, and the next authorization asks f
   expect((await readGrant(id))?.tokens.scope).toBe("mcp:read");
 
   const ctx = { userId, integrationId: id };
-  const denied = await errorOf(callTool(ctx, "echo", { text: "hi" }));
-  expect(denied.code).toBe("insufficient_scope");
+  const denied = await expectAppError(callTool(ctx, "echo", { text: "hi" }), "insufficient_scope");
   expect(denied.details).toMatchObject({ scope: "mcp:write" });
   await expect.poll(async () => (await oauthStatus(userId, id))?.missingScopes).toEqual(["mcp:write"]);
   // The integration as a whole still works: only that tool needs more.
@@ -131,7 +119,7 @@ it("a machine-to-machine authorization server issues tokens to pre-registered cr
     ],
   });
   const { userId, id } = await makeUserAndIntegration(fx.mcpUrl);
-  expect((await errorOf(syncIntegration(userId, id))).code).toBe("needs_auth");
+  await expectAppError(syncIntegration(userId, id), "needs_auth");
   await setCliClient(id, { clientId: "m2m", clientSecret: "m2m-secret" });
 
   const { authorizationUrl } = await startAuthorization({

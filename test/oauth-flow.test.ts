@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { decryptJson, encryptField, randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { env } from "@/lib/env";
-import { AppError } from "@/lib/errors";
 import { connectMcp } from "@/lib/mcp/connect";
 import { completeAuthorization, startAuthorization } from "@/lib/oauth/flow";
 import {
@@ -24,6 +23,7 @@ import {
   type OAuthHostileKind,
   type OAuthServerOptions,
 } from "./fixtures/oauth-servers";
+import { expectAppError } from "./app-error";
 
 const fixtures: OAuthFixture[] = [];
 const extraServers: http.Server[] = [];
@@ -108,16 +108,6 @@ async function auditActions(integrationId: string): Promise<string[]> {
     orderBy: { createdAt: "asc" },
   });
   return rows.map((r) => r.action);
-}
-
-async function expectAppError(p: Promise<unknown>, code: string): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, "expected an AppError").toBeInstanceOf(AppError);
-  expect((err as AppError).code).toBe(code);
-  return err as AppError;
 }
 
 /** No client secret may have left in a header or URL of any request the fixture recorded. */
