@@ -35,28 +35,42 @@ export type ToolDefinition = {
   definitionHash: string;
 };
 
-/** Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types. */
-export function sanitizeJson(value: unknown, what: string, depth = 0): JsonValue {
+/** An object key JavaScript enumerates before all others, in numeric order. */
+const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
+
+/**
+ * Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types, and inserts every
+ * object's keys in sorted order (noting in `keys` whether any is array-index-like, see canonicalHash).
+ */
+export function sanitizeJson(
+  value: unknown,
+  what: string,
+  keys: { indexLike: boolean } = { indexLike: false },
+  depth = 0,
+): JsonValue {
   if (depth > MAX_JSON_DEPTH) {
     throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
   }
   if (value === null || typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, keys, depth + 1));
   if (typeof value === "object") {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const src = value as Record<string, unknown>;
+    for (const k of Object.keys(src).sort()) {
+      const v = src[k];
       if (k === "__proto__" || v === undefined) continue;
-      out[k] = sanitizeJson(v, what, depth + 1);
+      if (!keys.indexLike && INDEX_LIKE.test(k)) keys.indexLike = true;
+      out[k] = sanitizeJson(v, what, keys, depth + 1);
     }
     return out;
   }
   return null;
 }
 
-function objectOrNull(v: unknown, what: string): JsonObject | null {
+function objectOrNull(v: unknown, what: string, keys?: { indexLike: boolean }): JsonObject | null {
   if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
-  return sanitizeJson(v, what) as JsonObject;
+  return sanitizeJson(v, what, keys) as JsonObject;
 }
 
 function text(v: unknown, max = MAX_TEXT): string | null {
@@ -95,9 +109,9 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
     name,
     title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
     description: text(r.description),
-    inputSchema: canonicalObject(r.inputSchema, what, keys) ?? { type: "object" },
-    outputSchema: canonicalObject(r.outputSchema, what, keys),
-    annotations: canonicalObject(r.annotations, what, keys),
+    inputSchema: objectOrNull(r.inputSchema, what, keys) ?? { type: "object" },
+    outputSchema: objectOrNull(r.outputSchema, what, keys),
+    annotations: objectOrNull(r.annotations, what, keys),
   };
   return { ...t, definitionHash: keys.indexLike ? definitionHash(t) : canonicalHash(t) };
 }
@@ -106,35 +120,6 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
 // the copies are made with their keys already sorted, and JSON.stringify of them is the same canonical text —
 // except where an object has array-index-like keys ("0", "12"), which JavaScript always enumerates first,
 // in numeric order; those definitions take stableStringify. The hashes are identical either way.
-
-const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
-
-/** sanitizeJson, with every object's keys inserted in sorted order; notes array-index-like keys. */
-function sanitizeSorted(value: unknown, what: string, keys: { indexLike: boolean }, depth = 0): JsonValue {
-  if (depth > MAX_JSON_DEPTH) {
-    throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
-  }
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
-  if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (Array.isArray(value)) return value.map((v) => sanitizeSorted(v, what, keys, depth + 1));
-  if (typeof value === "object") {
-    const out: JsonObject = {};
-    const src = value as Record<string, unknown>;
-    for (const k of Object.keys(src).sort()) {
-      const v = src[k];
-      if (k === "__proto__" || v === undefined) continue;
-      if (!keys.indexLike && INDEX_LIKE.test(k)) keys.indexLike = true;
-      out[k] = sanitizeSorted(v, what, keys, depth + 1);
-    }
-    return out;
-  }
-  return null;
-}
-
-function canonicalObject(v: unknown, what: string, keys: { indexLike: boolean }): JsonObject | null {
-  if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
-  return sanitizeSorted(v, what, keys) as JsonObject;
-}
 
 /** definitionHash for a definition whose objects all have sorted, non-index-like keys. */
 function canonicalHash(t: Omit<ToolDefinition, "definitionHash">): string {
