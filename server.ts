@@ -6,6 +6,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { ConfigError, env, prepareLocalSecrets, setEnvForProcess } from "./lib/env";
 import { migrate, openRunner } from "./lib/migrate";
+import type { DirectRoute } from "./app/api/v1/direct-routes";
 
 const dev = process.argv.includes("--dev");
 const log = (msg: string) => console.log(`poke: ${msg}`);
@@ -150,10 +151,6 @@ async function main() {
 // not reproduce (middleware, rewrites, a base path, conditional headers) or a redirect could apply to the
 // path. test/api-direct-routes.test.ts compares its answers with Next.js's, header for header.
 
-type DirectRoute = {
-  segments: string[];
-  handlers: Record<string, (req: Request, params: Record<string, string>) => Promise<Response>>;
-};
 type RoutesManifest = {
   basePath?: string;
   headers?: { regex: string; headers: { key: string; value: string }[]; has?: unknown; missing?: unknown }[];
