@@ -1,6 +1,6 @@
 // Discovery: server metadata plus every page of tools/list, within SECURITY §14 limits. Everything the
 // server sends is treated as data: copied without prototype-polluting keys, depth-checked, hashed.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { AppError } from "@/lib/errors";
 import type { McpConnection, TransportKind } from "@/lib/mcp/connect";
 import { classifyMcpError } from "@/lib/mcp/errors";
@@ -94,7 +94,7 @@ export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): strin
     outputSchema: t.outputSchema,
     annotations: t.annotations,
   });
-  return createHash("sha256").update(canonical).digest("hex");
+  return hash("sha256", canonical, "hex");
 }
 
 /** Normalizes one tools/list entry; returns undefined for entries without a usable name. */
@@ -132,7 +132,7 @@ function canonicalHash(t: Omit<ToolDefinition, "definitionHash">): string {
     outputSchema: t.outputSchema,
     title: t.title,
   });
-  return createHash("sha256").update(canonical).digest("hex");
+  return hash("sha256", canonical, "hex");
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {
@@ -150,6 +150,25 @@ export function serverMeta(conn: McpConnection): ServerMeta {
   };
 }
 
+/** One tools/list page as discovery reads it. */
+type ToolsPage = { tools: unknown[]; nextCursor?: unknown };
+
+/**
+ * The result check for tools/list: the page's shape only. Each entry is then read field by field by
+ * normalizeTool (which keeps nothing it has not checked), so the SDK's own deep schema validation of every
+ * tool — the most expensive part of listing a thousand tools — would check the same data twice.
+ */
+const TOOLS_PAGE = {
+  "~standard": {
+    version: 1,
+    vendor: "poke",
+    validate: (v: unknown) =>
+      v && typeof v === "object" && Array.isArray((v as { tools?: unknown }).tools)
+        ? { value: v as ToolsPage }
+        : { issues: [{ message: "tools/list result has no tools array" }] },
+  },
+} as const;
+
 /**
  * Walks every tools/list page with explicit cursors so the tool and page caps apply as we go. The next
  * page is requested before the current one is normalized, so that work overlaps the server's; the caps
@@ -163,6 +182,7 @@ export async function listAllTools(
   const request = (cursor: string | undefined) => {
     const p = conn.client.request(
       { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
+      TOOLS_PAGE,
       { timeout: opts.timeoutMs ?? 30_000 },
     );
     p.catch(() => {}); // an error thrown below may leave it unawaited
@@ -172,9 +192,9 @@ export async function listAllTools(
   const seenCursors = new Set<string>();
   let pending: ReturnType<typeof request> | undefined = request(undefined);
   for (let page = 0; pending; page++) {
-    const res = await pending;
+    const res = (await pending) as ToolsPage;
     pending = undefined;
-    const next = (res as { nextCursor?: unknown }).nextCursor;
+    const next = res.nextCursor;
     let stop: AppError | undefined;
     if (typeof next === "string" && next !== "") {
       if (seenCursors.has(next)) {
@@ -194,7 +214,7 @@ export async function listAllTools(
         pending = request(next);
       }
     }
-    for (const raw of (res as { tools?: unknown[] }).tools ?? []) {
+    for (const raw of res.tools) {
       const t = normalizeTool(raw);
       if (t && !tools.has(t.name)) tools.set(t.name, t);
       if (tools.size > MAX_TOOLS) {

@@ -3,12 +3,12 @@
 // processes, by a row lock, so each commit is one complete snapshot.
 import { randomUUID } from "node:crypto";
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
-import { Prisma } from "@prisma/client";
+import { Prisma, type PrismaClient } from "@prisma/client";
 import { afterSync } from "@/lib/agent/events";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
-import { keyedSerializer } from "@/lib/serialize";
+import { batched, keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
 import {
@@ -62,19 +62,15 @@ type StoredTool = { id: string; name: string; definitionHash: string };
 type StoredCatalog = { generation: number; tools: StoredTool[] };
 
 /**
- * The integration (owner-checked) and its stored catalog in one query. The catalog is only used if no
- * other sync committed since (same syncGeneration): storeSnapshot checks.
+ * The integration (owner-checked) and its stored catalog. The catalog is only used if no other sync
+ * committed since (same syncGeneration): storeSnapshot checks.
  */
 async function loadWithCatalog(
   userId: string,
   integrationId: string,
 ): Promise<{ integ: EngineIntegration; stored: StoredCatalog }> {
   if (!userId || !integrationId) throw notFound("Integration not found");
-  const db = await getDb();
-  const row = await db.integration.findFirst({
-    where: { id: integrationId, userId },
-    include: { tools: { select: { id: true, name: true, definitionHash: true } } },
-  });
+  const row = await loadRows({ userId, integrationId });
   if (!row) throw notFound("Integration not found");
   const { tools, ...integration } = row;
   return {
@@ -82,6 +78,26 @@ async function loadWithCatalog(
     stored: { generation: integration.syncGeneration, tools },
   };
 }
+
+/**
+ * Concurrent syncs (a re-sync of everything, list_changed from many servers) read their rows in one query:
+ * on the embedded database each statement has a fixed cost well above that of a row.
+ */
+const loadRows = batched(async (items: { userId: string; integrationId: string }[]) => {
+  const db = await getDb();
+  const rows = await db.integration.findMany({
+    where: {
+      id: { in: [...new Set(items.map((i) => i.integrationId))] },
+      userId: { in: [...new Set(items.map((i) => i.userId))] },
+    },
+    include: { tools: { select: { id: true, name: true, definitionHash: true } } },
+  });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return items.map(({ userId, integrationId }) => {
+    const row = byId.get(integrationId);
+    return row && row.userId === userId ? row : null;
+  });
+});
 
 /** Connects and discovers; the connection is closing (not yet closed) when this returns. */
 async function connectAndDiscover(
@@ -132,19 +148,16 @@ async function recordFailure(integ: EngineIntegration, err: unknown): Promise<vo
     .catch((e) => log.error("recording sync failure failed", { integrationId: integ.id, err: String(e) }));
 }
 
-// Nullable JSON columns need DbNull to be cleared (a plain null/undefined would keep the old value).
-const json = (v: unknown) => (v === null || v === undefined ? Prisma.DbNull : (v as Prisma.InputJsonValue));
-
 async function storeSnapshot(
   integ: EngineIntegration,
   found: Discovery,
   stored: StoredCatalog,
 ): Promise<SyncDiff> {
-  const db = await getDb();
   const { server, tools } = found;
-  const metadata = {
-    status: "connected",
-    lastError: null,
+  const metadata = (generation: number): MetadataRow => ({
+    id: integ.id,
+    userId: integ.userId,
+    generation,
     transport: server.transport,
     serverName: server.name,
     serverTitle: server.title,
@@ -152,23 +165,19 @@ async function storeSnapshot(
     protocolVersion: server.protocolVersion,
     protocolEra: server.era,
     instructions: server.instructions,
-    capabilities: json(server.capabilities),
-    lastSyncedAt: new Date(),
-    syncGeneration: { increment: 1 },
-  } satisfies Prisma.IntegrationUpdateManyMutationInput;
+    capabilities: server.capabilities,
+    syncedAt: new Date().toISOString(),
+  });
 
-  // Nothing to write but the metadata (the usual re-sync): one conditional update, no transaction. It
-  // applies only while the catalog is still the one compared against (same generation), so it commits the
-  // same complete snapshot the transaction below would.
+  // Nothing to write but the metadata (the usual re-sync): one conditional update, no transaction, shared
+  // with concurrent syncs. It applies only while the catalog is still the one compared against (same
+  // generation), so it commits the same complete snapshot the transaction below would.
   const unchanged = diffTools(stored.tools, tools);
   if (!unchanged.added.length && !unchanged.changed.length && !unchanged.removed.length) {
-    const { count } = await db.integration.updateMany({
-      where: { id: integ.id, userId: integ.userId, syncGeneration: stored.generation },
-      data: metadata,
-    });
-    if (count === 1) return summary(unchanged, tools.length);
+    if (await updateUnchanged(metadata(stored.generation))) return summary(unchanged, tools.length);
   }
 
+  const db = await getDb();
   return db.$transaction(
     async (tx) => {
       // Row lock: another process syncing the same integration waits here instead of interleaving.
@@ -178,19 +187,64 @@ async function storeSnapshot(
       if (!locked.length) throw new AppError("not_found", "Integration not found", 404);
       // Every write of a tool's name or definition bumps syncGeneration, so an equal generation means the
       // catalog read before the lock is still the stored one.
+      const generation = Number(locked[0].syncGeneration);
       const existing =
-        stored.generation === Number(locked[0].syncGeneration)
+        stored.generation === generation
           ? stored.tools
           : await tx.tool.findMany({
               where: { integrationId: integ.id },
               select: { id: true, name: true, definitionHash: true },
             });
       const diff = await writeTools(tx, integ.id, diffTools(existing, tools));
-      await tx.integration.update({ where: { id: integ.id }, data: metadata });
+      await updateMetadata(tx, [metadata(generation)]);
       return summary(diff, tools.length);
     },
     { maxWait: 30_000, timeout: 60_000 },
   );
+}
+
+/** What a successful sync writes on the integration row; it applies only at syncGeneration `generation`. */
+type MetadataRow = {
+  id: string;
+  userId: string;
+  generation: number;
+  transport: string;
+  serverName: string | null;
+  serverTitle: string | null;
+  serverVersion: string | null;
+  protocolVersion: string | null;
+  protocolEra: string | null;
+  instructions: string | null;
+  capabilities: object | null;
+  /** ISO time; stored as the UTC wall time, as Prisma stores DateTime */
+  syncedAt: string;
+};
+
+const updateUnchanged = batched(async (rows: MetadataRow[]) => {
+  const applied = await updateMetadata(await getDb(), rows);
+  return rows.map((r) => applied.has(r.id));
+});
+
+/**
+ * Marks integrations connected with their server's metadata and bumps syncGeneration, in one statement;
+ * returns the ids it applied to (a row whose generation moved on is left alone).
+ */
+async function updateMetadata(q: Tx | PrismaClient, rows: MetadataRow[]): Promise<Set<string>> {
+  // Null fields are left out: a key absent from the JSON is SQL NULL, where a JSON null would be a jsonb null.
+  const json = JSON.stringify(rows, (_k, v: unknown) => (v === null ? undefined : v));
+  const updated = await q.$queryRaw<{ id: string }[]>`
+    UPDATE "Integration" AS i
+    SET "status" = 'connected', "lastError" = NULL, "transport" = v."transport",
+        "serverName" = v."serverName", "serverTitle" = v."serverTitle", "serverVersion" = v."serverVersion",
+        "protocolVersion" = v."protocolVersion", "protocolEra" = v."protocolEra",
+        "instructions" = v."instructions", "capabilities" = v."capabilities",
+        "lastSyncedAt" = v."syncedAt", "updatedAt" = v."syncedAt", "syncGeneration" = i."syncGeneration" + 1
+    FROM jsonb_to_recordset(${json}::jsonb) AS v("id" text, "userId" text, "generation" int, "transport" text,
+         "serverName" text, "serverTitle" text, "serverVersion" text, "protocolVersion" text,
+         "protocolEra" text, "instructions" text, "capabilities" jsonb, "syncedAt" timestamp(3))
+    WHERE i."id" = v."id" AND i."userId" = v."userId" AND i."syncGeneration" = v."generation"
+    RETURNING i."id"`;
+  return new Set(updated.map((r) => r.id));
 }
 
 type ToolDiff = {
@@ -258,6 +312,9 @@ async function insertTools(tx: Tx, integrationId: string, tools: ToolDefinition[
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r("id" text, "name" text, "title" text,
          "description" text, "inputSchema" jsonb, "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text)`;
 }
+
+// Nullable JSON columns need DbNull to be cleared (a plain null/undefined would keep the old value).
+const json = (v: unknown) => (v === null || v === undefined ? Prisma.DbNull : (v as Prisma.InputJsonValue));
 
 function columns(t: ToolDefinition) {
   return {
