@@ -92,6 +92,20 @@ describe("activity", () => {
     expect(notKept.result).toBeNull();
   });
 
+  it("lists calls of one batch newest first, each at the time it ended", async () => {
+    const t0 = Date.now();
+    for (let i = 1; i <= 6; i++) await call(sideId, "echo", { text: `order ${i}` });
+    const t1 = Date.now();
+    const { calls } = await listActivity({ id: userId }, { integrationId: sideId, limit: 6 });
+    expect(calls.map((c) => (c.arguments as { text: string }).text)).toEqual(
+      [6, 5, 4, 3, 2, 1].map((i) => `order ${i}`),
+    );
+    for (const c of calls) {
+      expect(new Date(c.at).getTime()).toBeGreaterThanOrEqual(t0);
+      expect(new Date(c.at).getTime()).toBeLessThanOrEqual(t1);
+    }
+  });
+
   it("a call whose integration is deleted before its history is written costs the other calls nothing", async () => {
     const mainCalls = async () =>
       (await listActivity({ id: userId }, { integrationId: mainId, limit: 100 })).calls.length;
