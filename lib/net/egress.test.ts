@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { setEnvForProcess } from "@/lib/env";
 import { AppError } from "@/lib/errors";
@@ -254,6 +255,23 @@ describe("createEgressFetch against a local server", () => {
         return void res
           .writeHead(200, { "content-type": "application/json", "content-length": "99999" })
           .end();
+      if (req.url === "/small") {
+        const body = JSON.stringify({ ok: true, pad: "z".repeat(500) });
+        return void res
+          .writeHead(200, { "content-type": "application/json", "content-length": String(body.length) })
+          .end(body);
+      }
+      if (req.url === "/bomb") {
+        // 60 compressed bytes that decode to 100 KB: the declared length is not what the cap measures.
+        const body = gzipSync("b".repeat(100_000));
+        return void res
+          .writeHead(200, {
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+            "content-length": String(body.length),
+          })
+          .end(body);
+      }
       if (req.url === "/sse") {
         res.writeHead(200, { "content-type": "text/event-stream" });
         res.write(`event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"x":"${"y".repeat(5000)}"}}\n\n`);
@@ -290,6 +308,8 @@ describe("createEgressFetch against a local server", () => {
     const f = createEgressFetch({ purpose: "mcp", maxResponseBytes: 1000 });
     await expect(f(`${origin}/declared`)).rejects.toMatchObject({ code: "too_large" });
     await expect(f(`${origin}/big`).then((r) => r.text())).rejects.toMatchObject({ code: "too_large" });
+    await expect(f(`${origin}/bomb`).then((r) => r.text())).rejects.toMatchObject({ code: "too_large" });
+    expect(await (await f(`${origin}/small`)).json()).toMatchObject({ ok: true });
     const sse = await (await f(`${origin}/sse`, { method: "POST", body: '{"jsonrpc":"2.0","id":7}' })).text();
     expect(sse).not.toContain("y".repeat(1000));
     expect(sse).toMatch(/"id":7,"error":\{"code":-32001,"message":"The server's response exceeded/);

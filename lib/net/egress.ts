@@ -280,15 +280,22 @@ export function capTotal(
   max: number,
   what: string,
 ): ReadableStream<Uint8Array> {
+  // A pull-through stream: one stream and one read per chunk (a TransformStream pipe costs several more).
+  const reader = body.getReader();
   let n = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        n += chunk.byteLength;
-        if (n > max) ctl.error(tooLarge(what, max));
-        else ctl.enqueue(chunk);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctl) {
+        const { done, value } = await reader.read();
+        if (done) return ctl.close();
+        n += value.byteLength;
+        if (n <= max) return ctl.enqueue(value);
+        ctl.error(tooLarge(what, max));
+        await reader.cancel().catch(() => {});
       },
-    }),
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
   );
 }
 
@@ -564,6 +571,10 @@ function capResponse(res: Response, rpc: RpcMessage | undefined, max: number): R
     res.body.cancel().catch(() => {});
     throw tooLarge(`The response from ${host}`, max);
   }
+  // A body of declared length within the cap can't grow past it (the framing ends it there), unless it is
+  // compressed: fetch decodes it, and the decoded size is what the cap is for.
+  const identity = !res.headers.get("content-encoding");
+  if (!isSse && identity && res.headers.get("content-length") !== null && declared <= max) return res;
   const body = isSse
     ? capSseEvents(res.body, max, rpc?.id)
     : capTotal(res.body, max, `The response from ${host}`);
