@@ -3,7 +3,13 @@
 // failure into an AppError with an actionable message. SECURITY.md §12–14.
 import dns from "node:dns";
 import net from "node:net";
-import { Agent, buildConnector, fetch as undiciFetch, Response as UndiciResponse } from "undici";
+import {
+  Agent,
+  buildConnector,
+  fetch as undiciFetch,
+  Response as UndiciResponse,
+  type Dispatcher,
+} from "undici";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { classifyAddress, isAddressAllowed, parseIpLiteral, type PolicyInput } from "@/lib/net/ip-policy";
@@ -198,7 +204,7 @@ function sniName(hostname: string): string | undefined {
 
 // One Agent per policy: changing ALLOW_PRIVATE_NETWORK/EGRESS_ALLOWLIST must not reuse sockets that
 // were checked under the old policy.
-type AgentHolder = { key?: string; agent?: Agent };
+type AgentHolder = { key?: string; agent?: Agent; timed?: Map<number, Dispatcher> };
 const agents = ((globalThis as { __pokeEgressAgent?: AgentHolder }).__pokeEgressAgent ??= {});
 
 function agentFor(): Agent {
@@ -213,8 +219,27 @@ function agentFor(): Agent {
     keepAliveTimeout: 30_000,
   });
   agents.key = key;
+  agents.timed = new Map();
   old?.close().catch(() => {});
   return agents.agent;
+}
+
+/**
+ * The policy's agent with undici itself enforcing a headers timeout of `headersMs`: no timer, abort
+ * controller or combined signal per request. One per distinct timeout, sharing the agent's sockets.
+ */
+function dispatcherFor(headersMs: number): Dispatcher {
+  const agent = agentFor();
+  const timed = (agents.timed ??= new Map());
+  let d = timed.get(headersMs);
+  if (!d) {
+    if (timed.size >= 32) timed.clear();
+    d = agent.compose(
+      (dispatch) => (opts, handler) => dispatch({ ...opts, headersTimeout: headersMs }, handler),
+    );
+    timed.set(headersMs, d);
+  }
+  return d;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -278,7 +303,7 @@ export function classifyNetworkError(err: unknown, url: URL): AppError {
 export function capTotal(
   body: ReadableStream<Uint8Array>,
   max: number,
-  what: string,
+  what: string | (() => string),
 ): ReadableStream<Uint8Array> {
   // A pull-through stream: one stream and one read per chunk (a TransformStream pipe costs several more).
   const reader = body.getReader();
@@ -290,7 +315,7 @@ export function capTotal(
         if (done) return ctl.close();
         n += value.byteLength;
         if (n <= max) return ctl.enqueue(value);
-        ctl.error(tooLarge(what, max));
+        ctl.error(tooLarge(typeof what === "string" ? what : what(), max));
         await reader.cancel().catch(() => {});
       },
       cancel: (reason) => reader.cancel(reason),
@@ -514,19 +539,6 @@ async function fetchOnce(
     rpc?.method === "tools/call"
       ? LIMITS.hardMaxMs
       : Math.min(opts.headersTimeoutMs ?? LIMITS.headersMs, LIMITS.hardMaxMs);
-  const ac = new AbortController();
-  const timer = setTimeout(
-    () =>
-      ac.abort(
-        new AppError(
-          "timeout",
-          `${url.host} sent no response within ${Math.round(headersMs / 1000)} s.`,
-          504,
-        ),
-      ),
-    headersMs,
-  );
-  const signal = init.signal ? anySignal([init.signal, ac.signal]) : ac.signal;
   try {
     let body = init.body;
     if (body instanceof URLSearchParams) {
@@ -538,46 +550,38 @@ async function fetchOnce(
       method: init.method,
       headers: [...headers] as [string, string][],
       body: body as never,
-      signal,
+      signal: init.signal ?? undefined,
       redirect: "manual",
-      dispatcher: agentFor(),
+      dispatcher: dispatcherFor(headersMs),
     });
     return res as unknown as Response;
   } catch (err) {
-    if (ac.signal.aborted && !init.signal?.aborted) throw ac.signal.reason;
+    const code = (c: unknown) => (c as { code?: unknown }).code;
+    if (!init.signal?.aborted && causeChain(err).some((c) => code(c) === "UND_ERR_HEADERS_TIMEOUT")) {
+      throw new AppError(
+        "timeout",
+        `${url.host} sent no response within ${Math.round(headersMs / 1000)} s.`,
+        504,
+      );
+    }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
-}
-
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const any = (AbortSignal as { any?: (s: AbortSignal[]) => AbortSignal }).any;
-  if (any) return any(signals);
-  const ac = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) ac.abort(s.reason);
-    else s.addEventListener("abort", () => ac.abort(s.reason), { once: true });
-  }
-  return ac.signal;
 }
 
 function capResponse(res: Response, rpc: RpcMessage | undefined, max: number): Response {
   if (!res.body || NULL_BODY.has(res.status)) return res;
-  const host = new URL(res.url || "http://unknown").host;
-  const declared = Number(res.headers.get("content-length") || 0);
+  const what = () => `The response from ${new URL(res.url || "http://unknown").host}`;
+  const length = res.headers.get("content-length");
+  const declared = Number(length || 0);
   const isSse = (res.headers.get("content-type") ?? "").toLowerCase().includes("text/event-stream");
   if (!isSse && declared > max) {
     res.body.cancel().catch(() => {});
-    throw tooLarge(`The response from ${host}`, max);
+    throw tooLarge(what(), max);
   }
   // A body of declared length within the cap can't grow past it (the framing ends it there), unless it is
   // compressed: fetch decodes it, and the decoded size is what the cap is for.
-  const identity = !res.headers.get("content-encoding");
-  if (!isSse && identity && res.headers.get("content-length") !== null && declared <= max) return res;
-  const body = isSse
-    ? capSseEvents(res.body, max, rpc?.id)
-    : capTotal(res.body, max, `The response from ${host}`);
+  if (!isSse && length !== null && declared <= max && !res.headers.has("content-encoding")) return res;
+  const body = isSse ? capSseEvents(res.body, max, rpc?.id) : capTotal(res.body, max, what);
   return new UndiciResponse(body as never, {
     status: res.status,
     statusText: res.statusText,
