@@ -40,9 +40,11 @@ async function serve(url: string, port: number): Promise<void> {
     .listen(port, "127.0.0.1", () => console.log("ready"));
 }
 
-/** Sequential calls, interleaved in blocks of 100 like the call-overhead benchmark; 2 warm-up blocks. */
+/** Sequential calls, interleaved in blocks of 100 like the call-overhead benchmark, after the same warm-up. */
 export async function benchGatewayFloor(opts: { calls: number }): Promise<GatewayFloorResult> {
   const { directClient, freePort, percentile, ROOT, startFixtures, stopper } = await import("./lib");
+  const { WARMUP_CALLS } = await import("./call-overhead");
+  const warmupBlocks = Math.ceil(WARMUP_CALLS / 100);
   const fixtures = await startFixtures({});
   const port = await freePort();
   const proc = spawn(
@@ -59,12 +61,12 @@ export async function benchGatewayFloor(opts: { calls: number }): Promise<Gatewa
     });
     const d: number[] = [];
     const g: number[] = [];
-    const blocks = Math.ceil(opts.calls / 100) + 2;
+    const blocks = Math.ceil(opts.calls / 100) + warmupBlocks;
     for (let block = 0; block < blocks; block++) {
       for (let i = 0; i < 100; i++) {
         const t = performance.now();
         await direct.callTool({ name: "echo", arguments: { text: "floor" } });
-        if (block >= 2) d.push(performance.now() - t);
+        if (block >= warmupBlocks) d.push(performance.now() - t);
       }
       for (let i = 0; i < 100; i++) {
         const t = performance.now();
@@ -74,7 +76,7 @@ export async function benchGatewayFloor(opts: { calls: number }): Promise<Gatewa
           body: JSON.stringify({ arguments: { text: "floor" } }),
         });
         await res.json();
-        if (block >= 2) g.push(performance.now() - t);
+        if (block >= warmupBlocks) g.push(performance.now() - t);
       }
     }
     const p = (s: number[]) => ({ p50: percentile(s, 50), p99: percentile(s, 99) });

@@ -319,7 +319,7 @@ function recordCallInBackground(
     tool: tool.slice(0, 200),
     source,
     status,
-    latencyMs,
+    latencyMs: Math.round(latencyMs),
     error: payload.error?.slice(0, 500),
     ...(integ.storePayloads ? storedPayload(payload) : {}),
   });
