@@ -5,6 +5,8 @@ import { createIntegrationRow, createUser, directDiscovery, fmt, median, startFi
 
 export type DiscoveryResult = {
   tools: number;
+  /** modelled network round trip in front of the fixture server (0: bare loopback) */
+  rttMs: number;
   runs: number;
   direct: number;
   platform: number;
@@ -12,8 +14,13 @@ export type DiscoveryResult = {
 };
 export const discoveryTarget = 1.5;
 
-export async function benchDiscovery(o: { runs: number; tools: number }): Promise<DiscoveryResult> {
-  const fixtures = await startFixtures({ tools: o.tools });
+export async function benchDiscovery(o: {
+  runs: number;
+  tools: number;
+  rttMs?: number;
+}): Promise<DiscoveryResult> {
+  const rttMs = o.rttMs ?? 0;
+  const fixtures = await startFixtures({ tools: o.tools, rttMs });
   const url = fixtures.urls[0];
   try {
     const { syncIntegration } = await import("@/lib/mcp/sync");
@@ -36,7 +43,14 @@ export async function benchDiscovery(o: { runs: number; tools: number }): Promis
       direct.push((await timed(directOnce)).ms);
       platform.push((await timed(platformOnce)).ms);
     }
-    const r = { tools: o.tools, runs: o.runs, direct: median(direct), platform: median(platform), ratio: 0 };
+    const r = {
+      tools: o.tools,
+      rttMs,
+      runs: o.runs,
+      direct: median(direct),
+      platform: median(platform),
+      ratio: 0,
+    };
     r.ratio = r.platform / r.direct;
     return r;
   } finally {
@@ -46,7 +60,7 @@ export async function benchDiscovery(o: { runs: number; tools: number }): Promis
 
 export function describeDiscovery(r: DiscoveryResult): string[] {
   return [
-    `${r.tools} tools, median of ${r.runs}: direct ${fmt(r.direct, 1)} ms, platform ${fmt(r.platform, 1)} ms`,
+    `${r.tools} tools, ${r.rttMs ? `${r.rttMs} ms round trip` : "bare loopback"}, median of ${r.runs}: direct ${fmt(r.direct, 1)} ms, platform ${fmt(r.platform, 1)} ms`,
     `ratio ${fmt(r.ratio)}× (target ≤ ${discoveryTarget}×)`,
   ];
 }

@@ -63,7 +63,7 @@ async function main() {
   const raw: {
     call?: CallOverheadResult;
     floor?: GatewayFloorResult;
-    discovery?: DiscoveryResult;
+    discovery?: DiscoveryResult[];
     fanout?: FanOutResult[];
   } = {};
 
@@ -117,17 +117,23 @@ async function main() {
     const dir = await freshDatabase("sync");
     try {
       if (only.has("discovery")) {
-        console.log("\n▶ discovery (1000-tool server)");
-        const r = (raw.discovery = await benchDiscovery({ runs: 5, tools: 1000 }));
-        describeDiscovery(r).forEach((l) => console.log(`  ${l}`));
-        rows.push({
-          benchmark: "discovery, 1000 tools (median of 5)",
-          baseline: `${fmt(r.direct, 1)} ms`,
-          platform: `${fmt(r.platform, 1)} ms`,
-          result: `${fmt(r.ratio)}×`,
-          target: `≤ ${discoveryTarget}×`,
-          ok: r.ratio <= discoveryTarget,
-        });
+        // Bare loopback is the target's setup here: no network wait hides the cost of storing the catalog.
+        // The fan-out's modelled round trip is run too, for what a server in the same region sees.
+        for (const rttMs of [0, FANOUT_RTT_MS]) {
+          const where = rttMs ? `${rttMs} ms round trip` : "bare loopback";
+          console.log(`\n▶ discovery (1000-tool server, ${where})`);
+          const r = await benchDiscovery({ runs: 5, tools: 1000, rttMs });
+          (raw.discovery ??= []).push(r);
+          describeDiscovery(r).forEach((l) => console.log(`  ${l}`));
+          rows.push({
+            benchmark: `discovery, 1000 tools (median of 5), ${where}`,
+            baseline: `${fmt(r.direct, 1)} ms`,
+            platform: `${fmt(r.platform, 1)} ms`,
+            result: `${fmt(r.ratio)}×`,
+            target: rttMs ? "(informational)" : `≤ ${discoveryTarget}×`,
+            ok: rttMs > 0 || r.ratio <= discoveryTarget,
+          });
+        }
       }
       if (only.has("fanout")) {
         raw.fanout = [];
