@@ -331,16 +331,8 @@ async function writeTools(
 const TOOL_COLUMNS = `"id" text, "name" text, "title" text, "description" text, "inputSchema" jsonb,
   "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text`;
 
-const toolRow = (id: string, t: ToolDefinition) => ({
-  id,
-  name: t.name,
-  title: t.title,
-  description: t.description,
-  inputSchema: t.inputSchema,
-  outputSchema: t.outputSchema,
-  annotations: t.annotations,
-  definitionHash: t.definitionHash,
-});
+/** A tool's row for TOOL_COLUMNS (a ToolDefinition holds exactly the other columns). */
+const toolRow = (id: string, t: ToolDefinition) => ({ id, ...t });
 
 /**
  * Rows as the JSON parameter of jsonb_to_recordset. A null field is left out: an absent key is SQL NULL,
