@@ -53,20 +53,47 @@ export function benchEnv(dataDir: string): Record<string, string | undefined> {
   };
 }
 
-/** A fresh, migrated PGlite data directory, configured as this process's DATA_DIR. */
-export async function freshDatabase(label: string): Promise<string> {
+/** The machine's PostgreSQL, where `--postgres` creates (and afterwards drops) a scratch database. */
+export const BENCH_PG_ADMIN = process.env.BENCH_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+const scratch = new Map<string, string>(); // data dir → PostgreSQL database the bench created for it
+
+/**
+ * A fresh, migrated database configured for this process: a PGlite data directory (DATA_DIR), or with
+ * `postgres` a new database on BENCH_PG_ADMIN's server (DATABASE_URL). Returns the data directory.
+ */
+export async function freshDatabase(label: string, opts: { postgres?: boolean } = {}): Promise<string> {
   const { closeDb } = await import("@/lib/db");
   await closeDb();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `poke-bench-${label}-`));
-  setEnvForProcess({ NODE_ENV: "test", ...benchEnv(dir) });
+  let databaseUrl: string | undefined;
+  if (opts.postgres) {
+    const name = `poke_bench_${label.replace(/\W/g, "")}_${randomBytes(4).toString("hex")}`;
+    await adminQuery(`CREATE DATABASE ${name}`);
+    scratch.set(dir, name);
+    const url = new URL(BENCH_PG_ADMIN);
+    url.pathname = `/${name}`;
+    databaseUrl = url.href;
+  }
+  setEnvForProcess({ NODE_ENV: "test", ...benchEnv(dir), DATABASE_URL: databaseUrl });
   const { migrate, openRunner } = await import("@/lib/migrate");
-  const runner = await openRunner({ pgliteDir: path.join(dir, "pglite") });
+  const runner = await openRunner(databaseUrl ? { databaseUrl } : { pgliteDir: path.join(dir, "pglite") });
   try {
     await migrate(runner);
   } finally {
     await runner.close();
   }
   return dir;
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const admin = new pg.Client({ connectionString: BENCH_PG_ADMIN });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }
 
 export async function removeDatabase(dir: string): Promise<void> {
@@ -76,6 +103,11 @@ export async function removeDatabase(dir: string): Promise<void> {
   const { closeDb } = await import("@/lib/db");
   await closeDb();
   fs.rmSync(dir, { recursive: true, force: true });
+  const name = scratch.get(dir);
+  if (name) {
+    scratch.delete(dir);
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
 }
 
 let seq = 0;
