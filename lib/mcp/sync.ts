@@ -83,18 +83,30 @@ async function loadWithCatalog(
  * on the embedded database each statement has a fixed cost well above that of a row.
  */
 const loadRows = batched(async (items: { userId: string; integrationId: string }[]) => {
-  const db = await getDb();
+  const ids = [...new Set(items.map((i) => i.integrationId))];
+  const [db, driver] = await Promise.all([getDb(), getDriver()]);
   const rows = await db.integration.findMany({
-    where: {
-      id: { in: [...new Set(items.map((i) => i.integrationId))] },
-      userId: { in: [...new Set(items.map((i) => i.userId))] },
-    },
-    include: { tools: { select: { id: true, name: true, definitionHash: true } } },
+    where: { id: { in: ids }, userId: { in: [...new Set(items.map((i) => i.userId))] } },
   });
+  // The catalogs through the driver: three plain columns, no Prisma result mapping. Not one snapshot with
+  // the rows, and need not be: storeSnapshot only trusts a catalog while the generation is unchanged.
+  const owned = rows.map((r) => r.id);
+  const tools = owned.length
+    ? await driver.query<StoredTool & { integrationId: string }>(
+        `SELECT "id", "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
+        [owned],
+      )
+    : { rows: [] };
+  const catalogs = new Map<string, StoredTool[]>();
+  for (const { integrationId, ...tool } of tools.rows) {
+    const list = catalogs.get(integrationId);
+    if (list) list.push(tool);
+    else catalogs.set(integrationId, [tool]);
+  }
   const byId = new Map(rows.map((r) => [r.id, r]));
   return items.map(({ userId, integrationId }) => {
     const row = byId.get(integrationId);
-    return row && row.userId === userId ? row : null;
+    return row && row.userId === userId ? { ...row, tools: catalogs.get(row.id) ?? [] } : null;
   });
 });
 
