@@ -1,7 +1,7 @@
 // The Prisma client: embedded PGlite under DATA_DIR by default, PostgreSQL when DATABASE_URL is set.
 // One instance per process (PGlite is single-process: only the server process opens it). Beside it, the
 // same database's driver (the PGlite instance, or the pg pool Prisma itself uses) for the few multi-row
-// writes where Prisma's per-statement cost dominates (lib/mcp/sync.ts).
+// writes where Prisma's per-statement cost dominates (the catalog in lib/mcp/sync.ts, tool-call history).
 import path from "node:path";
 import { PrismaClient } from "@prisma/client";
 import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";
@@ -153,6 +153,15 @@ export async function closeDb(): Promise<void> {
   holder.opened = undefined;
   opening = undefined;
   await current?.close();
+}
+
+/**
+ * Rows as the JSON parameter of jsonb_to_recordset. A null field is left out: an absent key is SQL NULL,
+ * where a JSON null would be stored in a jsonb column as the JSON value null. (Nulls inside a value, such as
+ * a schema's, are kept.)
+ */
+export function recordset(rows: object[]): string {
+  return JSON.stringify(rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null))));
 }
 
 /** A unique-constraint violation, as reported by either adapter (PostgreSQL: P2002; PGlite: SQLSTATE 23505). */

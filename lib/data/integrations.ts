@@ -4,7 +4,7 @@ import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/audit";
 import { encryptField } from "@/lib/crypto";
-import { getDb, isUniqueViolation } from "@/lib/db";
+import { getDb, getDriver, isUniqueViolation, recordset } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
@@ -284,20 +284,20 @@ type HistoryRow = {
   /** when the call ended (ISO), not when its row is written */
   at: string;
 };
-type HistoryQueue = { rows: HistoryRow[]; timer?: NodeJS.Timeout; written: Promise<void> };
+type HistoryQueue = { rows: HistoryRow[]; timer?: NodeJS.Timeout; written: Promise<void>; seq: number };
 const history = ((globalThis as { __pokeHistory?: HistoryQueue }).__pokeHistory ??= {
   rows: [],
   written: Promise.resolve(),
+  seq: 0,
 });
 const HISTORY_BATCH = 200;
 // Long enough that a busy caller's calls share one insert (on PGlite every insert runs on the event loop).
 const HISTORY_DELAY_MS = 250;
 
-let historySeq = 0;
 /** Unique, and in call order within a millisecond (activity pages are ordered by at, then id). */
 function historyId(now: number): string {
-  historySeq = (historySeq + 1) % 36 ** 4;
-  const seq = historySeq.toString(36).padStart(4, "0");
+  history.seq = (history.seq + 1) % 36 ** 4;
+  const seq = history.seq.toString(36).padStart(4, "0");
   return `tc${now.toString(36).padStart(9, "0")}${seq}${randomUUID().slice(0, 8)}`;
 }
 
@@ -336,19 +336,21 @@ function flushHistory(): Promise<void> {
 }
 
 async function writeHistory(rows: HistoryRow[]): Promise<void> {
-  const db = await getDb();
+  const driver = await getDriver();
   try {
     // One statement, the rows as one JSON parameter: several times cheaper than a multi-row insert with a
     // parameter per column (on PGlite that time blocks the event loop, and the calls waiting on it).
-    // Absent keys are SQL NULL; "at" is stored as the UTC wall time, as Prisma stores DateTime.
-    await db.$executeRaw`
-      INSERT INTO "ToolCall" ("id", "userId", "integrationId", "tool", "source", "status", "latencyMs", "error",
-                              "arguments", "result", "at")
-      SELECT r."id", r."userId", r."integrationId", r."tool", r."source", r."status", r."latencyMs", r."error",
-             r."arguments", r."result", r."at"
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r("id" text, "userId" text, "integrationId" text,
-           "tool" text, "source" text, "status" text, "latencyMs" int, "error" text, "arguments" jsonb,
-           "result" jsonb, "at" timestamp(3))`;
+    // "at" is stored as the UTC wall time, as Prisma stores DateTime.
+    await driver.query(
+      `INSERT INTO "ToolCall" ("id", "userId", "integrationId", "tool", "source", "status", "latencyMs", "error",
+                               "arguments", "result", "at")
+       SELECT r."id", r."userId", r."integrationId", r."tool", r."source", r."status", r."latencyMs", r."error",
+              r."arguments", r."result", r."at"
+       FROM jsonb_to_recordset($1::jsonb) AS r("id" text, "userId" text, "integrationId" text, "tool" text,
+            "source" text, "status" text, "latencyMs" int, "error" text, "arguments" jsonb, "result" jsonb,
+            "at" timestamp(3))`,
+      [recordset(rows)],
+    );
     return;
   } catch (err) {
     if (rows.length === 1) {

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
-import { getDb, getDriver, type Driver, type DriverQuery } from "@/lib/db";
+import { getDb, getDriver, recordset, type Driver, type DriverQuery } from "@/lib/db";
 import { isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { batched, keyedSerializer } from "@/lib/serialize";
@@ -345,12 +345,3 @@ const TOOL_COLUMNS = `"id" text, "name" text, "title" text, "description" text, 
 
 /** A tool's row for TOOL_COLUMNS (a ToolDefinition holds exactly the other columns). */
 const toolRow = (id: string, t: ToolDefinition) => ({ id, ...t });
-
-/**
- * Rows as the JSON parameter of jsonb_to_recordset. A null field is left out: an absent key is SQL NULL,
- * where a JSON null would be stored in a jsonb column as the JSON value null. (Nulls inside a value, such as
- * a schema's, are kept.)
- */
-function recordset(rows: object[]): string {
-  return JSON.stringify(rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null))));
-}
