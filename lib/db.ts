@@ -81,8 +81,9 @@ function pgliteDriver(pg: PGlite): Driver {
   const on =
     (c: PGlite | PGliteTransaction): DriverQuery =>
     async <R>(sql: string, params?: unknown[]) => {
-      const r = await c.query<R>(sql, params);
-      return { rows: r.rows, affected: r.affectedRows ?? 0 };
+      // Without parameters, the simple protocol: one exchange with the engine instead of two.
+      const r = params?.length ? await c.query<R>(sql, params) : (await c.exec(sql)).at(-1);
+      return { rows: (r?.rows ?? []) as R[], affected: r?.affectedRows ?? 0 };
     };
   // PGlite runs one transaction at a time, with its own lock (the one Prisma's adapter takes too): a long
   // transaction here stalls every request, so callers keep them to a few statements.

@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { closeDb, getDb, getDriver, isUniqueViolation } from "@/lib/db";
 import { env } from "@/lib/env";
+import { integrationRows } from "@/lib/mcp/integration";
 import { syncIntegration } from "@/lib/mcp/sync";
 import { listen, webHandler } from "./fixtures/http";
 import { createMcpEndpoint } from "./fixtures/mcp-endpoint";
@@ -269,6 +270,17 @@ describe("catalog write", () => {
       expect(last.integration.lastSyncedAt!.getTime()).toBeGreaterThanOrEqual(
         first.integration.lastSyncedAt!.getTime(),
       );
+
+      // The engine's driver read of a row is Prisma's row, times included, whatever the process's zone too.
+      const processZone = process.env.TZ;
+      process.env.TZ = "America/Los_Angeles";
+      try {
+        expect(await integrationRows([id], [userId])).toEqual([last.integration]);
+      } finally {
+        if (processZone === undefined) delete process.env.TZ;
+        else process.env.TZ = processZone;
+      }
+      expect(await integrationRows([id], ["someone-else"])).toEqual([]);
     } finally {
       await setZone(null);
     }

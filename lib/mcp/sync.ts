@@ -13,6 +13,7 @@ import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discove
 import {
   engineIntegration,
   forgetCallPlans,
+  integrationRows,
   knownTransport,
   type EngineIntegration,
 } from "@/lib/mcp/integration";
@@ -83,13 +84,13 @@ async function loadWithCatalog(
  * on the embedded database each statement has a fixed cost well above that of a row.
  */
 const loadRows = batched(async (items: { userId: string; integrationId: string }[]) => {
-  const ids = [...new Set(items.map((i) => i.integrationId))];
-  const [db, driver] = await Promise.all([getDb(), getDriver()]);
-  const rows = await db.integration.findMany({
-    where: { id: { in: ids }, userId: { in: [...new Set(items.map((i) => i.userId))] } },
-  });
-  // The catalogs through the driver: three plain columns, no Prisma result mapping. Not one snapshot with
-  // the rows, and need not be: storeSnapshot only trusts a catalog while the generation is unchanged.
+  const rows = await integrationRows(
+    [...new Set(items.map((i) => i.integrationId))],
+    [...new Set(items.map((i) => i.userId))],
+  );
+  // Not one snapshot with the rows, and need not be: storeSnapshot only trusts a catalog while the
+  // generation is unchanged.
+  const driver = await getDriver();
   const owned = rows.map((r) => r.id);
   const tools = owned.length
     ? await driver.query<StoredTool & { integrationId: string }>(
