@@ -18,8 +18,8 @@ export async function loadIntegration(userId: string, integrationId: string): Pr
 }
 
 /**
- * Every column of Integration (the compiler checks the list against Prisma's type); 1 marks DateTime columns,
- * read as instants: Prisma stores a DateTime as its UTC wall time in `timestamp(3)`.
+ * Every column of Integration, 1 marking DateTime columns (the compiler checks both against Prisma's type).
+ * Those are read as instants: Prisma stores a DateTime as its UTC wall time in `timestamp(3)`.
  */
 const COLUMNS = {
   id: 0,
@@ -47,7 +47,7 @@ const COLUMNS = {
   syncGeneration: 0,
   createdAt: 1,
   updatedAt: 1,
-} satisfies Record<keyof Integration, 0 | 1>;
+} satisfies { [K in keyof Integration]-?: Integration[K] extends Date | null ? 1 : 0 };
 const SELECT_COLUMNS = Object.entries(COLUMNS)
   .map(([c, time]) => (time ? `("${c}" AT TIME ZONE 'UTC') AS "${c}"` : `"${c}"`))
   .join(", ");
