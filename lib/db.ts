@@ -1,7 +1,8 @@
 // The Prisma client: embedded PGlite under DATA_DIR by default, PostgreSQL when DATABASE_URL is set.
 // One instance per process (PGlite is single-process: only the server process opens it). Beside it, the
-// same database's driver (the PGlite instance, or the pg pool Prisma itself uses) for the few multi-row
-// writes where Prisma's per-statement cost dominates (the catalog in lib/mcp/sync.ts, tool-call history).
+// same database's driver (the PGlite instance, or the pg pool Prisma itself uses) where Prisma's per-statement
+// cost dominates: multi-row writes (the catalog in lib/mcp/sync.ts, tool-call history) and the engine's reads
+// before each sync and call (lib/mcp/integration.ts, lib/mcp/pool.ts).
 import path from "node:path";
 import { PrismaClient } from "@prisma/client";
 import type { PGlite, Transaction as PGliteTransaction } from "@electric-sql/pglite";

@@ -8,7 +8,7 @@ import {
   type CallToolResult,
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
-import { getDb } from "@/lib/db";
+import { getDb, getDriver } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
@@ -102,12 +102,12 @@ async function planFor(ctx: CallContext, name: string): Promise<Plan> {
   const hit = plans.get(key);
   if (hit && Date.now() - hit.at < PLAN_TTL_MS) return hit;
   const integ = await loadIntegration(ctx.userId, ctx.integrationId);
-  const db = await getDb();
-  const tool = await db.tool.findFirst({
-    where: { integrationId: integ.id, name },
-    select: { inputSchema: true, enabled: true },
-  });
-  const plan = { integ, tool, at: Date.now() };
+  const driver = await getDriver();
+  const { rows } = await driver.query<NonNullable<Plan["tool"]>>(
+    `SELECT "inputSchema", "enabled" FROM "Tool" WHERE "integrationId" = $1 AND "name" = $2`,
+    [integ.id, name],
+  );
+  const plan = { integ, tool: rows[0] ?? null, at: Date.now() };
   if (plans.size > 5_000) plans.clear();
   plans.set(key, plan);
   return plan;
