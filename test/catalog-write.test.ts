@@ -192,6 +192,23 @@ describe("catalog write", () => {
     expect(await tool(id, "echo")).toEqual(echoBefore);
   });
 
+  it("a catalog another writer committed while the server was listed is re-read under the lock", async () => {
+    const srv = await startServer();
+    const id = await makeIntegration(srv.url);
+    await syncIntegration(userId, id);
+    const db = await getDb();
+    // Another process's sync: it dropped "echo" and moved the generation on after this sync read the catalog.
+    srv.beforeNextList(() =>
+      db.$transaction([
+        db.tool.deleteMany({ where: { integrationId: id, name: "echo" } }),
+        db.integration.update({ where: { id }, data: { syncGeneration: { increment: 1 } } }),
+      ]),
+    );
+    // Compared with the catalog as read before the lock, nothing changed; with the stored one, echo is new.
+    expect(await syncIntegration(userId, id)).toMatchObject({ added: ["echo"], removed: [], changed: [] });
+    expect((await snapshot(id)).tools.map((t) => t.name)).toContain("echo");
+  });
+
   it("an integration deleted while its server is listed is not found, and no tool is left behind", async () => {
     const srv = await startServer();
     const id = await makeIntegration(srv.url);

@@ -90,26 +90,32 @@ const loadRows = batched(async (items: { userId: string; integrationId: string }
   );
   // Not one snapshot with the rows, and need not be: storeSnapshot only trusts a catalog while the
   // generation is unchanged.
-  const driver = await getDriver();
-  const owned = rows.map((r) => r.id);
-  const tools = owned.length
-    ? await driver.query<StoredTool & { integrationId: string }>(
-        `SELECT "id", "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
-        [owned],
-      )
-    : { rows: [] };
-  const catalogs = new Map<string, StoredTool[]>();
-  for (const { integrationId, ...tool } of tools.rows) {
-    const list = catalogs.get(integrationId);
-    if (list) list.push(tool);
-    else catalogs.set(integrationId, [tool]);
-  }
+  const catalogs = await readCatalogs(
+    (await getDriver()).query,
+    rows.map((r) => r.id),
+  );
   const byId = new Map(rows.map((r) => [r.id, r]));
   return items.map(({ userId, integrationId }) => {
     const row = byId.get(integrationId);
     return row && row.userId === userId ? { ...row, tools: catalogs.get(row.id) ?? [] } : null;
   });
 });
+
+/** The stored catalogs of `ids` (the columns a sync compares), by integration id. */
+async function readCatalogs(q: DriverQuery, ids: string[]): Promise<Map<string, StoredTool[]>> {
+  const catalogs = new Map<string, StoredTool[]>();
+  if (!ids.length) return catalogs;
+  const { rows } = await q<StoredTool & { integrationId: string }>(
+    `SELECT "id", "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
+    [ids],
+  );
+  for (const { integrationId, ...tool } of rows) {
+    const list = catalogs.get(integrationId);
+    if (list) list.push(tool);
+    else catalogs.set(integrationId, [tool]);
+  }
+  return catalogs;
+}
 
 /** Connects and discovers; the connection is closing (not yet closed) when this returns. */
 async function connectAndDiscover(
@@ -206,12 +212,7 @@ async function storeSnapshot(
     const existing =
       stored.generation === generation
         ? stored.tools
-        : (
-            await q<StoredTool>(
-              `SELECT "id", "name", "definitionHash" FROM "Tool" WHERE "integrationId" = $1`,
-              [integ.id],
-            )
-          ).rows;
+        : ((await readCatalogs(q, [integ.id])).get(integ.id) ?? []);
     const diff = diffTools(existing, tools);
     const now = new Date().toISOString();
     await writeTools(q, driver.kind, integ.id, diff, now);
