@@ -163,7 +163,16 @@ export async function closeDb(): Promise<void> {
  * a schema's, are kept.)
  */
 export function recordset(rows: object[]): string {
-  return JSON.stringify(rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null))));
+  return JSON.stringify(
+    rows.map((r) => {
+      const row: Record<string, unknown> = {};
+      for (const k in r) {
+        const v = (r as Record<string, unknown>)[k];
+        if (v !== null) row[k] = v;
+      }
+      return row;
+    }),
+  );
 }
 
 /** A unique-constraint violation, as reported by either adapter (PostgreSQL: P2002; PGlite: SQLSTATE 23505). */

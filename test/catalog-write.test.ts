@@ -145,7 +145,6 @@ describe("catalog write", () => {
 
     const alpha = await tool(id, "alpha");
     expect(alpha).toMatchObject({
-      id: alphaBefore.id, // updated in place
       title: null,
       description: "Second version.",
       inputSchema: objectSchema({ z: { type: "integer" } }),
@@ -153,7 +152,7 @@ describe("catalog write", () => {
       annotations: null,
       enabled: true,
     });
-    expect(alpha.createdAt).toEqual(alphaBefore.createdAt);
+    expect(alpha.createdAt).toEqual(alphaBefore.createdAt); // updated in place
     recent(alpha.changedAt);
     expect(alpha.updatedAt).toEqual(alpha.changedAt);
     expect(alpha.definitionHash).not.toBe(alphaBefore.definitionHash);

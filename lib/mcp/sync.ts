@@ -1,7 +1,6 @@
 // Re-sync: connect, discover, and store metadata + the full tool catalog in one transaction
 // (SECURITY §22). Concurrent syncs of one integration are serialized in-process and, across
 // processes, by a row lock, so each commit is one complete snapshot.
-import { randomUUID } from "node:crypto";
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
 import { getDb, getDriver, recordset, type Driver, type DriverQuery } from "@/lib/db";
@@ -57,7 +56,7 @@ export function syncIntegration(
   });
 }
 
-type StoredTool = { id: string; name: string; definitionHash: string };
+type StoredTool = { name: string; definitionHash: string };
 /** The catalog as stored at syncGeneration `generation`. */
 type StoredCatalog = { generation: number; tools: StoredTool[] };
 
@@ -106,7 +105,7 @@ async function readCatalogs(q: DriverQuery, ids: string[]): Promise<Map<string, 
   const catalogs = new Map<string, StoredTool[]>();
   if (!ids.length) return catalogs;
   const { rows } = await q<StoredTool & { integrationId: string }>(
-    `SELECT "id", "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
+    `SELECT "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
     [ids],
   );
   for (const { integrationId, ...tool } of rows) {
@@ -172,7 +171,7 @@ async function storeSnapshot(
   stored: StoredCatalog,
 ): Promise<SyncDiff> {
   const { server, tools } = found;
-  const metadata = (generation: number, syncedAt: string): MetadataRow => ({
+  const metadata = (generation: number | null, syncedAt: string): MetadataRow => ({
     id: integ.id,
     userId: integ.userId,
     generation,
@@ -200,32 +199,31 @@ async function storeSnapshot(
   // the query engine each, which is most of a first sync's write time.
   const driver = await getDriver();
   return driver.transaction(async (q) => {
-    // Row lock: another process syncing the same integration waits here instead of interleaving.
-    const locked = await q<{ syncGeneration: number }>(
-      `SELECT "syncGeneration" FROM "Integration" WHERE "id" = $1 AND "userId" = $2 FOR UPDATE`,
-      [integ.id, integ.userId],
-    );
-    if (!locked.rows.length) throw notFound("Integration not found");
+    const now = new Date().toISOString();
+    // The metadata update comes first, whatever the generation: its row lock makes another process syncing
+    // the same integration wait here instead of interleaving, and it returns the generation it replaced.
+    const previous = (await updateMetadata(q, [metadata(null, now)])).get(integ.id);
+    if (previous === undefined) throw notFound("Integration not found");
     // Every write of a tool's name or definition bumps syncGeneration, so an equal generation means the
     // catalog read before the lock is still the stored one.
-    const generation = Number(locked.rows[0].syncGeneration);
     const existing =
-      stored.generation === generation
+      stored.generation === previous
         ? stored.tools
         : ((await readCatalogs(q, [integ.id])).get(integ.id) ?? []);
     const diff = diffTools(existing, tools);
-    const now = new Date().toISOString();
     await writeTools(q, driver.kind, integ.id, diff, now);
-    await updateMetadata(q, [metadata(generation, now)]);
     return summary(diff, tools.length);
   });
 }
 
-/** What a successful sync writes on the integration row; it applies only at syncGeneration `generation`. */
+/**
+ * What a successful sync writes on the integration row; it applies only at syncGeneration `generation`
+ * (null: at any).
+ */
 type MetadataRow = {
   id: string;
   userId: string;
-  generation: number;
+  generation: number | null;
   transport: string;
   serverName: string | null;
   serverTitle: string | null;
@@ -245,10 +243,10 @@ const updateUnchanged = batched(async (rows: MetadataRow[]) => {
 
 /**
  * Marks integrations connected with their server's metadata and bumps syncGeneration, in one statement;
- * returns the ids it applied to (a row whose generation moved on is left alone).
+ * returns the generation each row it applied to had before (a row whose generation moved on is left alone).
  */
-async function updateMetadata(q: DriverQuery, rows: MetadataRow[]): Promise<Set<string>> {
-  const updated = await q<{ id: string }>(
+async function updateMetadata(q: DriverQuery, rows: MetadataRow[]): Promise<Map<string, number>> {
+  const updated = await q<{ id: string; previous: number }>(
     `UPDATE "Integration" AS i
      SET "status" = 'connected', "lastError" = NULL, "transport" = v."transport",
          "serverName" = v."serverName", "serverTitle" = v."serverTitle", "serverVersion" = v."serverVersion",
@@ -258,18 +256,15 @@ async function updateMetadata(q: DriverQuery, rows: MetadataRow[]): Promise<Set<
      FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "userId" text, "generation" int, "transport" text,
           "serverName" text, "serverTitle" text, "serverVersion" text, "protocolVersion" text,
           "protocolEra" text, "instructions" text, "capabilities" jsonb, "syncedAt" timestamp(3))
-     WHERE i."id" = v."id" AND i."userId" = v."userId" AND i."syncGeneration" = v."generation"
-     RETURNING i."id"`,
+     WHERE i."id" = v."id" AND i."userId" = v."userId"
+       AND (v."generation" IS NULL OR i."syncGeneration" = v."generation")
+     RETURNING i."id", i."syncGeneration" - 1 AS "previous"`,
     [recordset(rows)],
   );
-  return new Set(updated.rows.map((r) => r.id));
+  return new Map(updated.rows.map((r) => [r.id, Number(r.previous)]));
 }
 
-type ToolDiff = {
-  added: ToolDefinition[];
-  changed: { id: string; tool: ToolDefinition }[];
-  removed: StoredTool[];
-};
+type ToolDiff = { added: ToolDefinition[]; changed: ToolDefinition[]; removed: StoredTool[] };
 
 function diffTools(existing: StoredTool[], tools: ToolDefinition[]): ToolDiff {
   const before = new Map(existing.map((t) => [t.name, t]));
@@ -278,7 +273,7 @@ function diffTools(existing: StoredTool[], tools: ToolDefinition[]): ToolDiff {
   for (const t of tools) {
     const old = before.get(t.name);
     if (!old) diff.added.push(t);
-    else if (old.definitionHash !== t.definitionHash) diff.changed.push({ id: old.id, tool: t });
+    else if (old.definitionHash !== t.definitionHash) diff.changed.push(t);
   }
   return diff;
 }
@@ -287,7 +282,7 @@ function summary(diff: ToolDiff, toolCount: number): SyncDiff {
   return {
     added: diff.added.map((t) => t.name).sort(),
     removed: diff.removed.map((t) => t.name).sort(),
-    changed: diff.changed.map((c) => c.tool.name).sort(),
+    changed: diff.changed.map((t) => t.name).sort(),
     unchanged: toolCount - diff.added.length - diff.changed.length,
     toolCount,
   };
@@ -307,43 +302,39 @@ async function writeTools(
 ): Promise<void> {
   if (removed.length) {
     await q(
-      `DELETE FROM "Tool" WHERE "integrationId" = $1 AND "id" IN (SELECT jsonb_array_elements_text($2::jsonb))`,
-      [integrationId, JSON.stringify(removed.map((t) => t.id))],
+      `DELETE FROM "Tool" WHERE "integrationId" = $1 AND "name" IN (SELECT jsonb_array_elements_text($2::jsonb))`,
+      [integrationId, JSON.stringify(removed.map((t) => t.name))],
     );
-  }
-  if (added.length) {
-    const rows = added.map((tool) => toolRow(randomUUID(), tool));
-    // PGlite only (always superuser, one session): replica mode skips triggers, here the per-row
-    // foreign-key check, about a fifth of the write. The check holds anyway: every row's integrationId is
-    // the Integration row this transaction locked FOR UPDATE above, so it exists and cannot go before commit.
-    // Tool has no other triggers; unique constraints are indexes and still apply.
-    if (kind === "pglite") await q(`SET LOCAL session_replication_role = replica`);
-    await q(
-      `INSERT INTO "Tool" ("id", "integrationId", "name", "title", "description", "inputSchema", "outputSchema",
-                           "annotations", "definitionHash", "enabled", "createdAt", "updatedAt")
-       SELECT r."id", $1::text, r."name", r."title", r."description", r."inputSchema", r."outputSchema",
-              r."annotations", r."definitionHash", true, $3::timestamp(3), $3::timestamp(3)
-       FROM jsonb_to_recordset($2::jsonb) AS r(${TOOL_COLUMNS})`,
-      [integrationId, recordset(rows), now],
-    );
-    if (kind === "pglite") await q(`SET LOCAL session_replication_role = origin`);
   }
   if (changed.length) {
-    const rows = changed.map(({ id, tool }) => toolRow(id, tool));
     await q(
       `UPDATE "Tool" AS t
        SET "title" = c."title", "description" = c."description", "inputSchema" = c."inputSchema",
            "outputSchema" = c."outputSchema", "annotations" = c."annotations",
            "definitionHash" = c."definitionHash", "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
        FROM jsonb_to_recordset($2::jsonb) AS c(${TOOL_COLUMNS})
-       WHERE t."id" = c."id" AND t."integrationId" = $1`,
-      [integrationId, recordset(rows), now],
+       WHERE t."integrationId" = $1 AND t."name" = c."name"`,
+      [integrationId, recordset(changed), now],
+    );
+  }
+  if (added.length) {
+    // PGlite only (always superuser, one session): replica mode skips triggers, here the per-row
+    // foreign-key check, about a fifth of the write. The check holds anyway: every row's integrationId is
+    // the Integration row this transaction updated (and so locked) first; it exists and cannot go before
+    // commit. Tool has no other triggers; the primary key is an index and still applies. The insert is the
+    // transaction's last statement, and SET LOCAL ends with the transaction.
+    if (kind === "pglite") await q(`SET LOCAL session_replication_role = replica`);
+    await q(
+      `INSERT INTO "Tool" ("integrationId", "name", "title", "description", "inputSchema", "outputSchema",
+                           "annotations", "definitionHash", "enabled", "createdAt", "updatedAt")
+       SELECT $1::text, r."name", r."title", r."description", r."inputSchema", r."outputSchema",
+              r."annotations", r."definitionHash", true, $3::timestamp(3), $3::timestamp(3)
+       FROM jsonb_to_recordset($2::jsonb) AS r(${TOOL_COLUMNS})`,
+      [integrationId, recordset(added), now],
     );
   }
 }
 
-const TOOL_COLUMNS = `"id" text, "name" text, "title" text, "description" text, "inputSchema" jsonb,
+/** The columns of a ToolDefinition, which is each row of the catalog's recordsets. */
+const TOOL_COLUMNS = `"name" text, "title" text, "description" text, "inputSchema" jsonb,
   "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text`;
-
-/** A tool's row for TOOL_COLUMNS (a ToolDefinition holds exactly the other columns). */
-const toolRow = (id: string, t: ToolDefinition) => ({ id, ...t });
