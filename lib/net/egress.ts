@@ -3,10 +3,12 @@
 // failure into an AppError with an actionable message. SECURITY.md §12–14.
 import dns from "node:dns";
 import net from "node:net";
+import { pipeline, Readable } from "node:stream";
+import zlib from "node:zlib";
 import {
   Agent,
   buildConnector,
-  fetch as undiciFetch,
+  Request as UndiciRequest,
   Response as UndiciResponse,
   type Dispatcher,
 } from "undici";
@@ -299,26 +301,30 @@ export function classifyNetworkError(err: unknown, url: URL): AppError {
 // ---------------------------------------------------------------------------------------------------------
 // Response size caps
 
-/** Total-bytes cap for a non-streaming body: the stream errors with too_large. */
+/**
+ * Total-bytes cap for a non-streaming body (a web stream or a Node readable): the stream returned errors
+ * with too_large.
+ */
 export function capTotal(
-  body: ReadableStream<Uint8Array>,
+  body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
   max: number,
   what: string | (() => string),
 ): ReadableStream<Uint8Array> {
   // A pull-through stream: one stream and one read per chunk (a TransformStream pipe costs several more).
-  const reader = body.getReader();
+  // Node's web streams are async iterable too.
+  const chunks = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   let n = 0;
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctl) {
-        const { done, value } = await reader.read();
+        const { done, value } = await chunks.next();
         if (done) return ctl.close();
         n += value.byteLength;
         if (n <= max) return ctl.enqueue(value);
         ctl.error(tooLarge(typeof what === "string" ? what : what(), max));
-        await reader.cancel().catch(() => {});
+        await chunks.return?.().catch(() => {});
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: async (reason) => void (await chunks.return?.(reason)),
     },
     { highWaterMark: 0 },
   );
@@ -427,9 +433,10 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
       // the request an oversized SSE event is answered for.
       const post = (init.method ?? "GET").toUpperCase() === "POST";
       const rpc = opts.purpose === "mcp" && post ? jsonRpcOf(init) : undefined;
-      const res = await followRedirects(url, init, opts, rpc);
-      opts.onResponse?.(new URL(res.url || url.href), res);
-      return capResponse(res, rpc, max);
+      const { at, res } = await followRedirects(url, init, opts, rpc);
+      const out = toResponse(at, res, rpc, max);
+      opts.onResponse?.(at, out);
+      return out;
     } catch (err) {
       if (init.signal?.aborted) throw err; // the caller cancelled: keep abort semantics for the SDK
       const app = classifyNetworkError(err, url);
@@ -443,12 +450,16 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
 
 type RpcMessage = { method?: string; id?: unknown };
 
+/** A response as the dispatcher returns it: the body is a Node readable, not yet capped. */
+type RawResponse = { status: number; headers: Headers; body: Readable };
+
+/** Fetches `start`, following redirects under the policy; returns the last response and its URL. */
 async function followRedirects(
   start: URL,
   init: RequestInit,
   opts: EgressOptions,
   rpc: RpcMessage | undefined,
-): Promise<Response> {
+): Promise<{ at: URL; res: RawResponse }> {
   let url = start;
   let method = (init.method ?? "GET").toUpperCase();
   let body = init.body;
@@ -470,10 +481,10 @@ async function followRedirects(
       opts,
       method === "POST" ? rpc : undefined,
     );
-    if (!REDIRECTS.has(res.status) || mode === "manual") return res;
+    if (!REDIRECTS.has(res.status) || mode === "manual") return { at: url, res };
     const location = res.headers.get("location");
-    if (!location) return res;
-    await res.body?.cancel().catch(() => {});
+    if (!location) return { at: url, res };
+    discard(res.body);
     const next = new URL(location, url);
     assertRedirectAllowed(url, next, opts.purpose, hop + 1, mode);
     if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
@@ -526,7 +537,7 @@ async function fetchOnce(
   headers: Headers,
   opts: EgressOptions,
   rpc: RpcMessage | undefined,
-): Promise<Response> {
+): Promise<RawResponse> {
   // Fast path for IP literals: pooled keep-alive sockets skip the connector's check.
   const literal = parseIpLiteral(url.hostname);
   if (literal) {
@@ -540,21 +551,21 @@ async function fetchOnce(
       ? LIMITS.hardMaxMs
       : Math.min(opts.headersTimeoutMs ?? LIMITS.headersMs, LIMITS.hardMaxMs);
   try {
-    let body = init.body;
-    if (body instanceof URLSearchParams) {
-      if (!headers.has("content-type"))
-        headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
-      body = body.toString();
-    }
-    const res = await undiciFetch(url, {
-      method: init.method,
-      headers: [...headers] as [string, string][],
-      body: body as never,
+    const body = await requestBody(init.body, headers);
+    // undici's dispatcher API rather than its fetch: the same connection pool and policy without fetch's
+    // per-request stream machinery (a request clone and body tee). Redirects are never followed here.
+    const res = await dispatcherFor(headersMs).request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: (init.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod,
+      headers: Object.fromEntries(headers),
+      body,
       signal: init.signal ?? undefined,
-      redirect: "manual",
-      dispatcher: dispatcherFor(headersMs),
     });
-    return res as unknown as Response;
+    // A body can fail (a reset, the body timeout) before anyone reads it, or when nobody will: the failure
+    // reaches whoever reads it, and is never an unhandled 'error' event.
+    res.body.on("error", () => {});
+    return { status: res.statusCode, headers: responseHeaders(res.headers), body: res.body };
   } catch (err) {
     const code = (c: unknown) => (c as { code?: unknown }).code;
     if (!init.signal?.aborted && causeChain(err).some((c) => code(c) === "UND_ERR_HEADERS_TIMEOUT")) {
@@ -568,23 +579,69 @@ async function fetchOnce(
   }
 }
 
-function capResponse(res: Response, rpc: RpcMessage | undefined, max: number): Response {
-  if (!res.body || NULL_BODY.has(res.status)) return res;
-  const what = () => `The response from ${new URL(res.url || "http://unknown").host}`;
+/** A request body as the dispatcher takes it, with the content type fetch would give it. */
+async function requestBody(body: RequestInit["body"], headers: Headers): Promise<string | Uint8Array | null> {
+  if (body === undefined || body === null) return null;
+  if (typeof body === "string") {
+    if (!headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
+    return body;
+  }
+  // Anything else (form parameters, bytes, blobs, form data, streams) encoded as fetch encodes it.
+  const encoded = new UndiciRequest("http://body.invalid/", {
+    method: "POST",
+    body: body as never,
+    duplex: "half",
+  });
+  const type = encoded.headers.get("content-type");
+  if (type && !headers.has("content-type")) headers.set("content-type", type);
+  return new Uint8Array(await encoded.arrayBuffer());
+}
+
+function responseHeaders(raw: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === "string") headers.append(k, v);
+    else if (v) for (const one of v) headers.append(k, one);
+  }
+  return headers;
+}
+
+/** Drops a body nobody reads: a short one is read to the end so its connection can be reused. */
+function discard(body: Readable & { dump?: (o: { limit: number }) => Promise<void> }): void {
+  void body.dump?.({ limit: 64 * 1024 }).catch(() => {});
+}
+
+const DECODERS: Partial<Record<string, () => NodeJS.ReadWriteStream>> = {
+  gzip: () => zlib.createGunzip(),
+  "x-gzip": () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * The fetch Response for a raw response, its body capped: per event for SSE, in total otherwise (the decoded
+ * size, if the server compressed it unasked).
+ */
+function toResponse(at: URL, res: RawResponse, rpc: RpcMessage | undefined, max: number): Response {
+  const init = { status: res.status, headers: res.headers as never };
+  if (NULL_BODY.has(res.status)) {
+    discard(res.body);
+    return new UndiciResponse(null, init) as unknown as Response;
+  }
+  const what = () => `The response from ${at.host}`;
   const length = res.headers.get("content-length");
   const declared = Number(length || 0);
   const isSse = (res.headers.get("content-type") ?? "").toLowerCase().includes("text/event-stream");
   if (!isSse && declared > max) {
-    res.body.cancel().catch(() => {});
+    discard(res.body);
     throw tooLarge(what(), max);
   }
-  // A body of declared length within the cap can't grow past it (the framing ends it there), unless it is
-  // compressed: fetch decodes it, and the decoded size is what the cap is for.
-  if (!isSse && length !== null && declared <= max && !res.headers.has("content-encoding")) return res;
-  const body = isSse ? capSseEvents(res.body, max, rpc?.id) : capTotal(res.body, max, what);
-  return new UndiciResponse(body as never, {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers as never,
-  }) as unknown as Response;
+  const decoder = DECODERS[(res.headers.get("content-encoding") ?? "").trim().toLowerCase()];
+  const raw: Readable = decoder ? (pipeline(res.body, decoder(), () => {}) as unknown as Readable) : res.body;
+  let body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> = raw;
+  if (isSse) body = capSseEvents(Readable.toWeb(raw) as ReadableStream<Uint8Array>, max, rpc?.id);
+  // A body of declared length within the cap can't grow past it (the framing ends it there), unless it was
+  // compressed.
+  else if (length === null || decoder) body = capTotal(raw, max, what);
+  return new UndiciResponse(body as never, init) as unknown as Response;
 }
