@@ -272,6 +272,31 @@ describe("createEgressFetch against a local server", () => {
           })
           .end(body);
       }
+      if (req.url === "/gzip") {
+        const body = gzipSync(JSON.stringify({ ok: true }));
+        return void res
+          .writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" })
+          .end(body);
+      }
+      if (req.url === "/echo") {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        return void req.on("end", () =>
+          res.end(
+            JSON.stringify({ type: req.headers["content-type"], body: Buffer.concat(chunks).toString() }),
+          ),
+        );
+      }
+      if (req.url === "/stream") {
+        res.writeHead(200, { "content-type": "application/json" });
+        const tick = setInterval(() => res.write(" "), 10);
+        return void res.on("close", () => clearInterval(tick));
+      }
+      if (req.url === "/reset") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"partial":');
+        return void setTimeout(() => res.socket?.destroy(), 20);
+      }
       if (req.url === "/sse") {
         res.writeHead(200, { "content-type": "text/event-stream" });
         res.write(`event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"x":"${"y".repeat(5000)}"}}\n\n`);
@@ -314,6 +339,42 @@ describe("createEgressFetch against a local server", () => {
     expect(sse).not.toContain("y".repeat(1000));
     expect(sse).toMatch(/"id":7,"error":\{"code":-32001,"message":"The server's response exceeded/);
     expect(sse).toContain('"method":"ok"'); // later events still flow
+  });
+
+  it("decodes a body the server compressed unasked, and sends bodies with fetch's content types", async () => {
+    setEnvForProcess({ ALLOW_PRIVATE_NETWORK: "1" });
+    const f = createEgressFetch({ purpose: "oauth" });
+    expect(await (await f(`${origin}/gzip`)).json()).toEqual({ ok: true });
+    const form = await f(`${origin}/echo`, {
+      method: "POST",
+      body: new URLSearchParams({ a: "1", b: "x y" }),
+    });
+    expect(await form.json()).toEqual({
+      type: "application/x-www-form-urlencoded;charset=UTF-8",
+      body: "a=1&b=x+y",
+    });
+    const text = await f(`${origin}/echo`, { method: "POST", body: "hi" });
+    expect(await text.json()).toEqual({ type: "text/plain;charset=UTF-8", body: "hi" });
+    const bytes = await f(`${origin}/echo`, {
+      method: "POST",
+      body: new TextEncoder().encode("{}"),
+      headers: { "content-type": "application/json" },
+    });
+    expect(await bytes.json()).toEqual({ type: "application/json", body: "{}" });
+  });
+
+  it("a body cut off, or cancelled by its reader, fails the reader at most, never the process", async () => {
+    setEnvForProcess({ ALLOW_PRIVATE_NETWORK: "1" });
+    const f = createEgressFetch({ purpose: "mcp" });
+    const res = await f(`${origin}/reset`);
+    await new Promise((r) => setTimeout(r, 100)); // the socket is gone before the body is read
+    await expect(res.text()).rejects.toThrow();
+    // A reader that stops early (the SDK cancels a stream it no longer needs).
+    const slow = await f(`${origin}/stream`);
+    const reader = slow.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await new Promise((r) => setTimeout(r, 50));
   });
 
   it("follows same-origin redirects, refuses cross-origin ones for MCP, and strips nothing it should keep", async () => {

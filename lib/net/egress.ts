@@ -562,9 +562,6 @@ async function fetchOnce(
       body,
       signal: init.signal ?? undefined,
     });
-    // A body can fail (a reset, the body timeout) before anyone reads it, or when nobody will: the failure
-    // reaches whoever reads it, and is never an unhandled 'error' event.
-    res.body.on("error", () => {});
     return { status: res.statusCode, headers: responseHeaders(res.headers), body: res.body };
   } catch (err) {
     const code = (c: unknown) => (c as { code?: unknown }).code;
