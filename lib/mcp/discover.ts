@@ -40,7 +40,7 @@ const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
 
 /**
  * Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types, and inserts every
- * object's keys in sorted order (noting in `keys` whether any is array-index-like, see canonicalHash).
+ * object's keys in sorted order (noting in `keys` whether any is array-index-like, see sortedText).
  */
 export function sanitizeJson(
   value: unknown,
@@ -86,16 +86,31 @@ export function stableStringify(v: unknown): string {
 }
 
 export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): string {
-  const canonical = stableStringify({
-    name: t.name,
-    title: t.title,
-    description: t.description,
-    inputSchema: t.inputSchema,
-    outputSchema: t.outputSchema,
-    annotations: t.annotations,
-  });
-  return hash("sha256", canonical, "hex");
+  return hash("sha256", stableStringify(definitionFields(t)), "hex");
 }
+
+const definitionFields = (t: Omit<ToolDefinition, "definitionHash">) => ({
+  name: t.name,
+  title: t.title,
+  description: t.description,
+  inputSchema: t.inputSchema,
+  outputSchema: t.outputSchema,
+  annotations: t.annotations,
+});
+
+/** Each normalized tool's definitionRecord, made while the next page is still on its way. */
+const records = new WeakMap<ToolDefinition, string>();
+
+/**
+ * A tool's definition as one JSON object with its hash: every field of the ToolDefinition, a missing one as
+ * null. It extends the canonical text the hash was taken of.
+ */
+export function definitionRecord(t: ToolDefinition): string {
+  return records.get(t) ?? withHash(stableStringify(definitionFields(t)), t.definitionHash);
+}
+
+const withHash = (canonical: string, hash: string) =>
+  `${canonical.slice(0, -1)},"definitionHash":${JSON.stringify(hash)}}`;
 
 /** Normalizes one tools/list entry; returns undefined for entries without a usable name. */
 export function normalizeTool(raw: unknown): ToolDefinition | undefined {
@@ -113,7 +128,10 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
     outputSchema: objectOrNull(r.outputSchema, what, keys),
     annotations: objectOrNull(r.annotations, what, keys),
   };
-  return { ...t, definitionHash: keys.indexLike ? definitionHash(t) : canonicalHash(t) };
+  const canonical = keys.indexLike ? stableStringify(definitionFields(t)) : sortedText(t);
+  const tool = { ...t, definitionHash: hash("sha256", canonical, "hex") };
+  records.set(tool, withHash(canonical, tool.definitionHash));
+  return tool;
 }
 
 // A 1000-tool catalog is normalized on every sync, so hashing avoids stableStringify's string building:
@@ -121,10 +139,10 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
 // except where an object has array-index-like keys ("0", "12"), which JavaScript always enumerates first,
 // in numeric order; those definitions take stableStringify. The hashes are identical either way.
 
-/** definitionHash for a definition whose objects all have sorted, non-index-like keys. */
-function canonicalHash(t: Omit<ToolDefinition, "definitionHash">): string {
+/** stableStringify's text for a definition whose objects all have sorted, non-index-like keys. */
+function sortedText(t: Omit<ToolDefinition, "definitionHash">): string {
   // Keys in sorted order, as stableStringify writes them.
-  const canonical = JSON.stringify({
+  return JSON.stringify({
     annotations: t.annotations,
     description: t.description,
     inputSchema: t.inputSchema,
@@ -132,7 +150,6 @@ function canonicalHash(t: Omit<ToolDefinition, "definitionHash">): string {
     outputSchema: t.outputSchema,
     title: t.title,
   });
-  return hash("sha256", canonical, "hex");
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {

@@ -8,7 +8,7 @@ import { isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { batched, keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
-import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
+import { definitionRecord, discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
 import {
   engineIntegration,
   forgetCallPlans,
@@ -41,7 +41,14 @@ export function syncIntegration(
   opts: SyncOptions = {},
 ): Promise<SyncDiff> {
   return serialized(integrationId, async () => {
-    const { integ, stored } = await loadWithCatalog(userId, integrationId);
+    if (!userId || !integrationId) throw notFound("Integration not found");
+    const row = await loadRows({ userId, integrationId });
+    if (!row) throw notFound("Integration not found");
+    const integ = await engineIntegration(row);
+    // The stored catalog is read while the server connects. It is the one at the row's generation or a
+    // later one; storeSnapshot only trusts it while that generation is still current.
+    const stored = loadCatalog(integ.id).then((tools) => ({ generation: integ.syncGeneration, tools }));
+    stored.catch(() => {}); // awaited below, unless connecting fails first
     let found: Discovery & { closed: Promise<void> };
     try {
       found = await connectAndDiscover(integ, opts);
@@ -50,7 +57,7 @@ export function syncIntegration(
       throw err;
     }
     // The session's close (a DELETE for sessionful servers) runs alongside the write.
-    const [diff] = await Promise.all([storeSnapshot(integ, found, stored), found.closed]);
+    const [diff] = await Promise.all([storeSnapshot(integ, found, await stored), found.closed]);
     forgetCallPlans(userId, integ.id);
     return afterSync<SyncDiff>(userId)(diff);
   });
@@ -61,43 +68,25 @@ type StoredTool = { name: string; definitionHash: string };
 type StoredCatalog = { generation: number; tools: StoredTool[] };
 
 /**
- * The integration (owner-checked) and its stored catalog. The catalog is only used if no other sync
- * committed since (same syncGeneration): storeSnapshot checks.
- */
-async function loadWithCatalog(
-  userId: string,
-  integrationId: string,
-): Promise<{ integ: EngineIntegration; stored: StoredCatalog }> {
-  if (!userId || !integrationId) throw notFound("Integration not found");
-  const row = await loadRows({ userId, integrationId });
-  if (!row) throw notFound("Integration not found");
-  const { tools, ...integration } = row;
-  return {
-    integ: await engineIntegration(integration),
-    stored: { generation: integration.syncGeneration, tools },
-  };
-}
-
-/**
- * Concurrent syncs (a re-sync of everything, list_changed from many servers) read their rows in one query:
- * on the embedded database each statement has a fixed cost well above that of a row.
+ * Concurrent syncs (a re-sync of everything, list_changed from many servers) read their rows in one query,
+ * and their catalogs in another: on the embedded database each statement has a fixed cost well above that
+ * of a row. A row is owner-checked.
  */
 const loadRows = batched(async (items: { userId: string; integrationId: string }[]) => {
   const rows = await integrationRows(
     [...new Set(items.map((i) => i.integrationId))],
     [...new Set(items.map((i) => i.userId))],
   );
-  // Not one snapshot with the rows, and need not be: storeSnapshot only trusts a catalog while the
-  // generation is unchanged.
-  const catalogs = await readCatalogs(
-    (await getDriver()).query,
-    rows.map((r) => r.id),
-  );
   const byId = new Map(rows.map((r) => [r.id, r]));
   return items.map(({ userId, integrationId }) => {
     const row = byId.get(integrationId);
-    return row && row.userId === userId ? { ...row, tools: catalogs.get(row.id) ?? [] } : null;
+    return row && row.userId === userId ? row : null;
   });
+});
+
+const loadCatalog = batched(async (ids: string[]) => {
+  const catalogs = await readCatalogs((await getDriver()).query, [...new Set(ids)]);
+  return ids.map((id) => catalogs.get(id) ?? []);
 });
 
 /** The stored catalogs of `ids` (the columns a sync compares), by integration id. */
@@ -310,11 +299,11 @@ async function writeTools(
     await q(
       `UPDATE "Tool" AS t
        SET "title" = c."title", "description" = c."description", "inputSchema" = c."inputSchema",
-           "outputSchema" = c."outputSchema", "annotations" = c."annotations",
+           "outputSchema" = ${nullable(`c."outputSchema"`)}, "annotations" = ${nullable(`c."annotations"`)},
            "definitionHash" = c."definitionHash", "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
        FROM jsonb_to_recordset($2::jsonb) AS c(${TOOL_COLUMNS})
        WHERE t."integrationId" = $1 AND t."name" = c."name"`,
-      [integrationId, recordset(changed), now],
+      [integrationId, definitionRecords(changed), now],
     );
   }
   if (added.length) {
@@ -327,14 +316,23 @@ async function writeTools(
     await q(
       `INSERT INTO "Tool" ("integrationId", "name", "title", "description", "inputSchema", "outputSchema",
                            "annotations", "definitionHash", "enabled", "createdAt", "updatedAt")
-       SELECT $1::text, r."name", r."title", r."description", r."inputSchema", r."outputSchema",
-              r."annotations", r."definitionHash", true, $3::timestamp(3), $3::timestamp(3)
+       SELECT $1::text, r."name", r."title", r."description", r."inputSchema", ${nullable(`r."outputSchema"`)},
+              ${nullable(`r."annotations"`)}, r."definitionHash", true, $3::timestamp(3), $3::timestamp(3)
        FROM jsonb_to_recordset($2::jsonb) AS r(${TOOL_COLUMNS})`,
-      [integrationId, recordset(added), now],
+      [integrationId, definitionRecords(added), now],
     );
   }
 }
 
-/** The columns of a ToolDefinition, which is each row of the catalog's recordsets. */
+/**
+ * The catalog's rows as one JSON array, each the tool's definitionRecord: the canonical text its hash was
+ * taken of, not a second serialization.
+ */
+const definitionRecords = (tools: ToolDefinition[]) => `[${tools.map(definitionRecord).join(",")}]`;
+
+/** A jsonb column of a definition record: its JSON null is stored as SQL NULL, as Prisma writes it. */
+const nullable = (column: string) => `NULLIF(${column}, 'null'::jsonb)`;
+
+/** The columns of a definition record. */
 const TOOL_COLUMNS = `"name" text, "title" text, "description" text, "inputSchema" jsonb,
   "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text`;
