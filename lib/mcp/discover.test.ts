@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { definitionHash, definitionRecord, normalizeTool, stableStringify } from "@/lib/mcp/discover";
+import {
+  definitionHash,
+  definitionRecord,
+  normalizeTool,
+  RECORD_FIELDS,
+  stableStringify,
+} from "@/lib/mcp/discover";
 
 // normalizeTool hashes sorted copies with JSON.stringify; stored hashes were made with stableStringify.
 // They must agree, or every stored tool would be flagged "changed" at its next sync.
@@ -36,9 +42,8 @@ describe("definition hashes", () => {
     expect(hash).toBe(definitionHash(fields));
     // key order of the stored copy does not matter, its content does
     expect(stableStringify(fields.inputSchema)).toBe(stableStringify(raw.inputSchema));
-    // The stored record is the hashed text plus the hash: every field, absent ones as null.
-    const record = definitionRecord(t);
-    expect(JSON.parse(record)).toEqual(JSON.parse(JSON.stringify(t)));
-    expect(definitionRecord({ ...t })).toBe(record); // a copy (no cached text) serializes the same
+    // The stored record: every field in RECORD_FIELDS order, absent ones as null.
+    const stored = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
+    expect(JSON.parse(definitionRecord(t))).toEqual(RECORD_FIELDS.map((f) => stored[f]));
   });
 });

@@ -98,22 +98,45 @@ const definitionFields = (t: Omit<ToolDefinition, "definitionHash">) => ({
   annotations: t.annotations,
 });
 
-/** Each normalized tool's definitionRecord, made while the next page is still on its way. */
-const records = new WeakMap<ToolDefinition, string>();
+/** The fields of a definition record, in its order. */
+export const RECORD_FIELDS = [
+  "name",
+  "title",
+  "description",
+  "inputSchema",
+  "outputSchema",
+  "annotations",
+  "definitionHash",
+] as const satisfies readonly (keyof ToolDefinition)[];
 
 /**
- * A tool's definition as one JSON object with its hash: every field of the ToolDefinition, a missing one as
- * null. It extends the canonical text the hash was taken of.
+ * A tool's definition as a compact JSON array for storage: its RECORD_FIELDS in order, a missing one as null.
  */
 export function definitionRecord(t: ToolDefinition): string {
-  return records.get(t) ?? withHash(stableStringify(definitionFields(t)), t.definitionHash);
+  return record(fieldTexts(t), t.definitionHash);
 }
 
-const withHash = (canonical: string, hash: string) =>
-  `${canonical.slice(0, -1)},"definitionHash":${JSON.stringify(hash)}}`;
+type FieldTexts = Record<Exclude<keyof ToolDefinition, "definitionHash">, string>;
+
+const fieldTexts = (t: Omit<ToolDefinition, "definitionHash">): FieldTexts => ({
+  name: JSON.stringify(t.name),
+  title: JSON.stringify(t.title),
+  description: JSON.stringify(t.description),
+  inputSchema: JSON.stringify(t.inputSchema),
+  outputSchema: JSON.stringify(t.outputSchema),
+  annotations: JSON.stringify(t.annotations),
+});
+
+const record = (f: FieldTexts, hash: string) =>
+  `[${RECORD_FIELDS.map((k) => (k === "definitionHash" ? JSON.stringify(hash) : f[k])).join(",")}]`;
 
 /** Normalizes one tools/list entry; returns undefined for entries without a usable name. */
 export function normalizeTool(raw: unknown): ToolDefinition | undefined {
+  return normalized(raw)?.tool;
+}
+
+/** normalizeTool, with the tool's definitionRecord made of the field texts its hash was taken of. */
+function normalized(raw: unknown): { tool: ToolDefinition; record: string } | undefined {
   if (!raw || typeof raw !== "object") return undefined;
   const r = raw as Record<string, unknown>;
   const name = typeof r.name === "string" ? r.name : "";
@@ -128,10 +151,10 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
     outputSchema: objectOrNull(r.outputSchema, what, keys),
     annotations: objectOrNull(r.annotations, what, keys),
   };
-  const canonical = keys.indexLike ? stableStringify(definitionFields(t)) : sortedText(t);
-  const tool = { ...t, definitionHash: hash("sha256", canonical, "hex") };
-  records.set(tool, withHash(canonical, tool.definitionHash));
-  return tool;
+  const f = fieldTexts(t);
+  const canonical = keys.indexLike ? stableStringify(definitionFields(t)) : sortedText(f);
+  const definitionHash = hash("sha256", canonical, "hex");
+  return { tool: { ...t, definitionHash }, record: record(f, definitionHash) };
 }
 
 // A 1000-tool catalog is normalized on every sync, so hashing avoids stableStringify's string building:
@@ -140,16 +163,9 @@ export function normalizeTool(raw: unknown): ToolDefinition | undefined {
 // in numeric order; those definitions take stableStringify. The hashes are identical either way.
 
 /** stableStringify's text for a definition whose objects all have sorted, non-index-like keys. */
-function sortedText(t: Omit<ToolDefinition, "definitionHash">): string {
+function sortedText(f: FieldTexts): string {
   // Keys in sorted order, as stableStringify writes them.
-  return JSON.stringify({
-    annotations: t.annotations,
-    description: t.description,
-    inputSchema: t.inputSchema,
-    name: t.name,
-    outputSchema: t.outputSchema,
-    title: t.title,
-  });
+  return `{"annotations":${f.annotations},"description":${f.description},"inputSchema":${f.inputSchema},"name":${f.name},"outputSchema":${f.outputSchema},"title":${f.title}}`;
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {
@@ -194,8 +210,10 @@ const TOOLS_PAGE = {
 export async function listAllTools(
   conn: McpConnection,
   opts: { timeoutMs?: number } = {},
-): Promise<ToolDefinition[]> {
-  if (!conn.client.getServerCapabilities()?.tools) return [];
+): Promise<Pick<Discovery, "tools" | "records">> {
+  const tools = new Map<string, ToolDefinition>();
+  const records = new Map<string, string>();
+  if (!conn.client.getServerCapabilities()?.tools) return { tools: [], records };
   const request = (cursor: string | undefined) => {
     const p = conn.client.request(
       { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
@@ -205,7 +223,6 @@ export async function listAllTools(
     p.catch(() => {}); // an error thrown below may leave it unawaited
     return p;
   };
-  const tools = new Map<string, ToolDefinition>();
   const seenCursors = new Set<string>();
   let pending: ReturnType<typeof request> | undefined = request(undefined);
   for (let page = 0; pending; page++) {
@@ -232,8 +249,11 @@ export async function listAllTools(
       }
     }
     for (const raw of res.tools) {
-      const t = normalizeTool(raw);
-      if (t && !tools.has(t.name)) tools.set(t.name, t);
+      const n = normalized(raw);
+      if (n && !tools.has(n.tool.name)) {
+        tools.set(n.tool.name, n.tool);
+        records.set(n.tool.name, n.record);
+      }
       if (tools.size > MAX_TOOLS) {
         throw new AppError(
           "too_many_tools",
@@ -244,10 +264,15 @@ export async function listAllTools(
     }
     if (stop) throw stop;
   }
-  return [...tools.values()];
+  return { tools: [...tools.values()], records };
 }
 
-export type Discovery = { server: ServerMeta; tools: ToolDefinition[] };
+export type Discovery = {
+  server: ServerMeta;
+  tools: ToolDefinition[];
+  /** Each listed tool's definitionRecord by name, made while the next page was on its way. */
+  records: ReadonlyMap<string, string>;
+};
 
 /** Metadata + all tools, errors classified. */
 export async function discover(
@@ -257,9 +282,7 @@ export async function discover(
 ): Promise<Discovery> {
   conn.fetch.lastError = undefined;
   try {
-    const server = serverMeta(conn);
-    const tools = await listAllTools(conn, opts);
-    return { server, tools };
+    return { server: serverMeta(conn), ...(await listAllTools(conn, opts)) };
   } catch (err) {
     throw classifyMcpError(err, { ...ctx, egress: conn.fetch });
   }

@@ -8,7 +8,13 @@ import { isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { batched, keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
-import { definitionRecord, discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
+import {
+  definitionRecord,
+  discover,
+  RECORD_FIELDS,
+  type Discovery,
+  type ToolDefinition,
+} from "@/lib/mcp/discover";
 import {
   engineIntegration,
   forgetCallPlans,
@@ -200,7 +206,7 @@ async function storeSnapshot(
         ? stored.tools
         : ((await readCatalogs(q, [integ.id])).get(integ.id) ?? []);
     const diff = diffTools(existing, tools);
-    await writeTools(q, driver.kind, integ.id, diff, now);
+    await writeTools(q, driver.kind, integ.id, diff, found.records, now);
     return summary(diff, tools.length);
   });
 }
@@ -287,8 +293,12 @@ async function writeTools(
   kind: Driver["kind"],
   integrationId: string,
   { added, changed, removed }: ToolDiff,
+  records: Discovery["records"],
   now: string,
 ): Promise<void> {
+  // The rows as one JSON array of definition records, which the listing made from the texts it hashed.
+  const definitionRecords = (tools: ToolDefinition[]) =>
+    `[${tools.map((t) => records.get(t.name) ?? definitionRecord(t)).join(",")}]`;
   if (removed.length) {
     await q(
       `DELETE FROM "Tool" WHERE "integrationId" = $1 AND "name" IN (SELECT jsonb_array_elements_text($2::jsonb))`,
@@ -298,41 +308,40 @@ async function writeTools(
   if (changed.length) {
     await q(
       `UPDATE "Tool" AS t
-       SET "title" = c."title", "description" = c."description", "inputSchema" = c."inputSchema",
-           "outputSchema" = ${nullable(`c."outputSchema"`)}, "annotations" = ${nullable(`c."annotations"`)},
-           "definitionHash" = c."definitionHash", "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
-       FROM jsonb_to_recordset($2::jsonb) AS c(${TOOL_COLUMNS})
-       WHERE t."integrationId" = $1 AND t."name" = c."name"`,
+       SET ${RECORD_FIELDS.filter((f) => f !== "name")
+         .map((f) => `"${f}" = ${field("c", f)}`)
+         .join(", ")},
+           "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
+       FROM jsonb_array_elements($2::jsonb) AS c
+       WHERE t."integrationId" = $1 AND t."name" = ${field("c", "name")}`,
       [integrationId, definitionRecords(changed), now],
     );
   }
   if (added.length) {
     // PGlite only (always superuser, one session): replica mode skips triggers, here the per-row
-    // foreign-key check, about a fifth of the write. The check holds anyway: every row's integrationId is
+    // foreign-key check, about a third of the write. The check holds anyway: every row's integrationId is
     // the Integration row this transaction updated (and so locked) first; it exists and cannot go before
     // commit. Tool has no other triggers; the primary key is an index and still applies. The insert is the
     // transaction's last statement, and SET LOCAL ends with the transaction.
     if (kind === "pglite") await q(`SET LOCAL session_replication_role = replica`);
     await q(
-      `INSERT INTO "Tool" ("integrationId", "name", "title", "description", "inputSchema", "outputSchema",
-                           "annotations", "definitionHash", "enabled", "createdAt", "updatedAt")
-       SELECT $1::text, r."name", r."title", r."description", r."inputSchema", ${nullable(`r."outputSchema"`)},
-              ${nullable(`r."annotations"`)}, r."definitionHash", true, $3::timestamp(3), $3::timestamp(3)
-       FROM jsonb_to_recordset($2::jsonb) AS r(${TOOL_COLUMNS})`,
+      `INSERT INTO "Tool" ("integrationId", ${RECORD_FIELDS.map((f) => `"${f}"`).join(", ")},
+                           "enabled", "createdAt", "updatedAt")
+       SELECT $1::text, ${RECORD_FIELDS.map((f) => field("r", f)).join(", ")},
+              true, $3::timestamp(3), $3::timestamp(3)
+       FROM jsonb_array_elements($2::jsonb) AS r`,
       [integrationId, definitionRecords(added), now],
     );
   }
 }
 
 /**
- * The catalog's rows as one JSON array, each the tool's definitionRecord: the canonical text its hash was
- * taken of, not a second serialization.
+ * Field `f` of the definition record `e` (a jsonb array): text, or for a JSON column jsonb whose JSON null is
+ * stored as SQL NULL, as Prisma writes it.
  */
-const definitionRecords = (tools: ToolDefinition[]) => `[${tools.map(definitionRecord).join(",")}]`;
+function field(e: string, f: (typeof RECORD_FIELDS)[number]): string {
+  const i = RECORD_FIELDS.indexOf(f);
+  return JSON_FIELDS.has(f) ? `NULLIF(${e}->${i}, 'null'::jsonb)` : `${e}->>${i}`;
+}
 
-/** A jsonb column of a definition record: its JSON null is stored as SQL NULL, as Prisma writes it. */
-const nullable = (column: string) => `NULLIF(${column}, 'null'::jsonb)`;
-
-/** The columns of a definition record. */
-const TOOL_COLUMNS = `"name" text, "title" text, "description" text, "inputSchema" jsonb,
-  "outputSchema" jsonb, "annotations" jsonb, "definitionHash" text`;
+const JSON_FIELDS = new Set<string>(["inputSchema", "outputSchema", "annotations"]);
