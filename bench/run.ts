@@ -129,7 +129,7 @@ async function main() {
         for (const rttMs of [0, FANOUT_RTT_MS]) {
           const where = rttMs ? `${rttMs} ms round trip` : "bare loopback";
           console.log(`\n▶ discovery (1000-tool server, ${where}${on})`);
-          const r = await benchDiscovery({ runs: 5, tools: 1000, rttMs });
+          const r = await benchDiscovery({ runs: 9, tools: 1000, rttMs });
           (raw.discovery ??= []).push(r);
           describeDiscovery(r).forEach((l) => console.log(`  ${l}`));
           rows.push({

@@ -3,8 +3,8 @@
 // processes, by a row lock, so each commit is one complete snapshot.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
-import { getDb, getDriver, recordset, type Driver, type DriverQuery } from "@/lib/db";
-import { isAppError, notFound } from "@/lib/errors";
+import { getDb, getDriver, recordset, type DriverQuery } from "@/lib/db";
+import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { batched, keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
@@ -160,65 +160,80 @@ async function recordFailure(integ: EngineIntegration, err: unknown): Promise<vo
     .catch((e) => log.error("recording sync failure failed", { integrationId: integ.id, err: String(e) }));
 }
 
+/** Attempts at committing one sync while other writers keep moving the catalog on. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Commits the server's metadata and the catalog's changes as one snapshot. Optimistic: the write applies only
+ * while the integration is still at the generation the catalog was read at (every write of a tool's name or
+ * definition bumps it); when another writer got there first, the catalog is read again and diffed anew.
+ */
 async function storeSnapshot(
   integ: EngineIntegration,
   found: Discovery,
   stored: StoredCatalog,
 ): Promise<SyncDiff> {
   const { server, tools } = found;
-  const metadata = (generation: number | null, syncedAt: string): MetadataRow => ({
-    id: integ.id,
-    userId: integ.userId,
-    generation,
-    transport: server.transport,
-    serverName: server.name,
-    serverTitle: server.title,
-    serverVersion: server.version,
-    protocolVersion: server.protocolVersion,
-    protocolEra: server.era,
-    instructions: server.instructions,
-    capabilities: server.capabilities,
-    syncedAt,
-  });
-
-  // Nothing to write but the metadata (the usual re-sync): one conditional update, no transaction, shared
-  // with concurrent syncs. It applies only while the catalog is still the one compared against (same
-  // generation), so it commits the same complete snapshot the transaction below would.
-  const unchanged = diffTools(stored.tools, tools);
-  if (!unchanged.added.length && !unchanged.changed.length && !unchanged.removed.length) {
-    const row = metadata(stored.generation, new Date().toISOString());
-    if (await updateUnchanged(row)) return summary(unchanged, tools.length);
+  let catalog = stored;
+  for (let attempt = 1; ; attempt++) {
+    const diff = diffTools(catalog.tools, tools);
+    const row: MetadataRow = {
+      id: integ.id,
+      userId: integ.userId,
+      generation: catalog.generation,
+      transport: server.transport,
+      serverName: server.name,
+      serverTitle: server.title,
+      serverVersion: server.version,
+      protocolVersion: server.protocolVersion,
+      protocolEra: server.era,
+      instructions: server.instructions,
+      capabilities: server.capabilities,
+      syncedAt: new Date().toISOString(),
+    };
+    // Nothing to write but the metadata (the usual re-sync): batched with concurrent syncs.
+    const applied =
+      diff.added.length || diff.changed.length || diff.removed.length
+        ? await writeSnapshot(row, diff, found.records)
+        : await updateUnchanged(row);
+    if (applied) return summary(diff, tools.length);
+    if (attempt === MAX_ATTEMPTS) {
+      throw new AppError("conflict", "The integration kept changing while it synced. Try again.", 409);
+    }
+    const current = await readCatalog(integ);
+    if (!current) throw notFound("Integration not found");
+    catalog = current;
   }
-
-  // A driver transaction, not Prisma's interactive one: a few statements instead of a round trip through
-  // the query engine each, which is most of a first sync's write time.
-  const driver = await getDriver();
-  return driver.transaction(async (q) => {
-    const now = new Date().toISOString();
-    // The metadata update comes first, whatever the generation: its row lock makes another process syncing
-    // the same integration wait here instead of interleaving, and it returns the generation it replaced.
-    const previous = (await updateMetadata(q, [metadata(null, now)])).get(integ.id);
-    if (previous === undefined) throw notFound("Integration not found");
-    // Every write of a tool's name or definition bumps syncGeneration, so an equal generation means the
-    // catalog read before the lock is still the stored one.
-    const existing =
-      stored.generation === previous
-        ? stored.tools
-        : ((await readCatalogs(q, [integ.id])).get(integ.id) ?? []);
-    const diff = diffTools(existing, tools);
-    await writeTools(q, driver.kind, integ.id, diff, found.records, now);
-    return summary(diff, tools.length);
-  });
 }
 
-/**
- * What a successful sync writes on the integration row; it applies only at syncGeneration `generation`
- * (null: at any).
- */
+/** The integration's generation and the catalog stored at it, read together (owner-checked). */
+async function readCatalog(integ: EngineIntegration): Promise<StoredCatalog | undefined> {
+  const { rows } = await (
+    await getDriver()
+  ).query<{
+    syncGeneration: number;
+    name: string | null;
+    definitionHash: string | null;
+  }>(
+    `SELECT i."syncGeneration", t."name", t."definitionHash"
+     FROM "Integration" AS i LEFT JOIN "Tool" AS t ON t."integrationId" = i."id"
+     WHERE i."id" = $1 AND i."userId" = $2`,
+    [integ.id, integ.userId],
+  );
+  if (!rows.length) return undefined;
+  return {
+    generation: Number(rows[0].syncGeneration),
+    tools: rows.flatMap((r) =>
+      r.name === null ? [] : [{ name: r.name, definitionHash: r.definitionHash! }],
+    ),
+  };
+}
+
+/** What a successful sync writes on the integration row; it applies only at syncGeneration `generation`. */
 type MetadataRow = {
   id: string;
   userId: string;
-  generation: number | null;
+  generation: number;
   transport: string;
   serverName: string | null;
   serverTitle: string | null;
@@ -231,33 +246,29 @@ type MetadataRow = {
   syncedAt: string;
 };
 
+/**
+ * Marks integrations connected with their server's metadata and bumps syncGeneration, for the rows of the
+ * recordset parameter `$1` still at their generation; returns the ids it applied to.
+ */
+const UPDATE_METADATA = `UPDATE "Integration" AS i
+  SET "status" = 'connected', "lastError" = NULL, "transport" = v."transport",
+      "serverName" = v."serverName", "serverTitle" = v."serverTitle", "serverVersion" = v."serverVersion",
+      "protocolVersion" = v."protocolVersion", "protocolEra" = v."protocolEra",
+      "instructions" = v."instructions", "capabilities" = v."capabilities",
+      "lastSyncedAt" = v."syncedAt", "updatedAt" = v."syncedAt", "syncGeneration" = i."syncGeneration" + 1
+  FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "userId" text, "generation" int, "transport" text,
+       "serverName" text, "serverTitle" text, "serverVersion" text, "protocolVersion" text,
+       "protocolEra" text, "instructions" text, "capabilities" jsonb, "syncedAt" timestamp(3))
+  WHERE i."id" = v."id" AND i."userId" = v."userId" AND i."syncGeneration" = v."generation"
+  RETURNING i."id"`;
+
 const updateUnchanged = batched(async (rows: MetadataRow[]) => {
-  const applied = await updateMetadata((await getDriver()).query, rows);
+  const { rows: updated } = await (
+    await getDriver()
+  ).query<{ id: string }>(UPDATE_METADATA, [recordset(rows)]);
+  const applied = new Set(updated.map((r) => r.id));
   return rows.map((r) => applied.has(r.id));
 });
-
-/**
- * Marks integrations connected with their server's metadata and bumps syncGeneration, in one statement;
- * returns the generation each row it applied to had before (a row whose generation moved on is left alone).
- */
-async function updateMetadata(q: DriverQuery, rows: MetadataRow[]): Promise<Map<string, number>> {
-  const updated = await q<{ id: string; previous: number }>(
-    `UPDATE "Integration" AS i
-     SET "status" = 'connected', "lastError" = NULL, "transport" = v."transport",
-         "serverName" = v."serverName", "serverTitle" = v."serverTitle", "serverVersion" = v."serverVersion",
-         "protocolVersion" = v."protocolVersion", "protocolEra" = v."protocolEra",
-         "instructions" = v."instructions", "capabilities" = v."capabilities",
-         "lastSyncedAt" = v."syncedAt", "updatedAt" = v."syncedAt", "syncGeneration" = i."syncGeneration" + 1
-     FROM jsonb_to_recordset($1::jsonb) AS v("id" text, "userId" text, "generation" int, "transport" text,
-          "serverName" text, "serverTitle" text, "serverVersion" text, "protocolVersion" text,
-          "protocolEra" text, "instructions" text, "capabilities" jsonb, "syncedAt" timestamp(3))
-     WHERE i."id" = v."id" AND i."userId" = v."userId"
-       AND (v."generation" IS NULL OR i."syncGeneration" = v."generation")
-     RETURNING i."id", i."syncGeneration" - 1 AS "previous"`,
-    [recordset(rows)],
-  );
-  return new Map(updated.rows.map((r) => [r.id, Number(r.previous)]));
-}
 
 type ToolDiff = { added: ToolDefinition[]; changed: ToolDefinition[]; removed: StoredTool[] };
 
@@ -284,55 +295,62 @@ function summary(diff: ToolDiff, toolCount: number): SyncDiff {
 }
 
 /**
- * The catalog's changes in one statement per kind: the rows travel as a single JSON parameter, one round trip
- * however many tools (bench/discovery.ts). `now` (ISO) is stored as the UTC wall time, as Prisma stores
- * DateTime: the session's time zone never enters.
+ * The metadata and the catalog's changes in one statement, so one snapshot whatever else runs: each change
+ * applies only if the metadata update did, at the generation the diff was made against. The rows travel as
+ * JSON parameters, one round trip however many tools (bench/discovery.ts). Times are stored as the UTC wall
+ * time, as Prisma stores DateTime: the session's time zone never enters. Returns whether it applied.
  */
-async function writeTools(
-  q: DriverQuery,
-  kind: Driver["kind"],
-  integrationId: string,
+async function writeSnapshot(
+  row: MetadataRow,
   { added, changed, removed }: ToolDiff,
   records: Discovery["records"],
-  now: string,
-): Promise<void> {
+): Promise<boolean> {
   // The rows as one JSON array of definition records, which the listing made from the texts it hashed.
   const definitionRecords = (tools: ToolDefinition[]) =>
     `[${tools.map((t) => records.get(t.name) ?? definitionRecord(t)).join(",")}]`;
+  const params: unknown[] = [recordset([row]), row.id, row.syncedAt];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const applies = `EXISTS (SELECT FROM meta)`;
+  const steps = [`meta AS (${UPDATE_METADATA})`];
   if (removed.length) {
-    await q(
-      `DELETE FROM "Tool" WHERE "integrationId" = $1 AND "name" IN (SELECT jsonb_array_elements_text($2::jsonb))`,
-      [integrationId, JSON.stringify(removed.map((t) => t.name))],
-    );
+    steps.push(`removed AS (
+      DELETE FROM "Tool" WHERE "integrationId" = $2 AND ${applies}
+        AND "name" IN (SELECT jsonb_array_elements_text(${param(JSON.stringify(removed.map((t) => t.name)))}::jsonb)))`);
   }
   if (changed.length) {
-    await q(
-      `UPDATE "Tool" AS t
-       SET ${RECORD_FIELDS.filter((f) => f !== "name")
-         .map((f) => `"${f}" = ${field("c", f)}`)
-         .join(", ")},
-           "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
-       FROM jsonb_array_elements($2::jsonb) AS c
-       WHERE t."integrationId" = $1 AND t."name" = ${field("c", "name")}`,
-      [integrationId, definitionRecords(changed), now],
-    );
+    steps.push(`changed AS (
+      UPDATE "Tool" AS t
+      SET ${RECORD_FIELDS.filter((f) => f !== "name")
+        .map((f) => `"${f}" = ${field("c", f)}`)
+        .join(", ")},
+          "changedAt" = $3::timestamp(3), "updatedAt" = $3::timestamp(3)
+      FROM jsonb_array_elements(${param(definitionRecords(changed))}::jsonb) AS c
+      WHERE t."integrationId" = $2 AND t."name" = ${field("c", "name")} AND ${applies})`);
   }
   if (added.length) {
-    // PGlite only (always superuser, one session): replica mode skips triggers, here the per-row
-    // foreign-key check, about a third of the write. The check holds anyway: every row's integrationId is
-    // the Integration row this transaction updated (and so locked) first; it exists and cannot go before
-    // commit. Tool has no other triggers; the primary key is an index and still applies. The insert is the
-    // transaction's last statement, and SET LOCAL ends with the transaction.
-    if (kind === "pglite") await q(`SET LOCAL session_replication_role = replica`);
-    await q(
-      `INSERT INTO "Tool" ("integrationId", ${RECORD_FIELDS.map((f) => `"${f}"`).join(", ")},
-                           "enabled", "createdAt", "updatedAt")
-       SELECT $1::text, ${RECORD_FIELDS.map((f) => field("r", f)).join(", ")},
-              true, $3::timestamp(3), $3::timestamp(3)
-       FROM jsonb_array_elements($2::jsonb) AS r`,
-      [integrationId, definitionRecords(added), now],
-    );
+    steps.push(`added AS (
+      INSERT INTO "Tool" ("integrationId", ${RECORD_FIELDS.map((f) => `"${f}"`).join(", ")},
+                          "enabled", "createdAt", "updatedAt")
+      SELECT $2, ${RECORD_FIELDS.map((f) => field("r", f)).join(", ")}, true, $3::timestamp(3), $3::timestamp(3)
+      FROM jsonb_array_elements(${param(definitionRecords(added))}::jsonb) AS r
+      WHERE ${applies})`);
   }
+  const sql = `WITH ${steps.join(",\n")}\nSELECT count(*)::int AS "applied" FROM meta`;
+  const driver = await getDriver();
+  if (driver.kind !== "pglite" || !added.length) {
+    const { rows } = await driver.query<{ applied: number }>(sql, params);
+    return rows[0].applied > 0;
+  }
+  return driver.transaction(async (q) => {
+    // PGlite only (always superuser, one session): replica mode skips triggers, here the per-row
+    // foreign-key check, about a third of the write. The check holds anyway: every new row's integrationId is
+    // the Integration row the same statement updated (and so locked); it exists and cannot go before commit,
+    // and no row is inserted if the update did not apply. Tool has no other triggers; the primary key is an
+    // index and still applies. SET LOCAL ends with the transaction.
+    await q(`SET LOCAL session_replication_role = replica`);
+    const { rows } = await q<{ applied: number }>(sql, params);
+    return rows[0].applied > 0;
+  });
 }
 
 /**
