@@ -191,7 +191,7 @@ describe("catalog write", () => {
     expect(await tool(id, "echo")).toEqual(echoBefore);
   });
 
-  it("a catalog another writer committed while the server was listed is re-read under the lock", async () => {
+  it("a catalog another writer committed while the server was listed is read again and diffed anew", async () => {
     const srv = await startServer();
     const id = await makeIntegration(srv.url);
     await syncIntegration(userId, id);

@@ -1,6 +1,6 @@
-// Re-sync: connect, discover, and store metadata + the full tool catalog in one transaction
+// Re-sync: connect, discover, and store metadata + the full tool catalog in one statement
 // (SECURITY §22). Concurrent syncs of one integration are serialized in-process and, across
-// processes, by a row lock, so each commit is one complete snapshot.
+// processes, by the generation every write is conditional on, so each commit is one complete snapshot.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
 import { getDb, getDriver, recordset, type DriverQuery } from "@/lib/db";
