@@ -292,6 +292,20 @@ describe("createEgressFetch against a local server", () => {
         const tick = setInterval(() => res.write(" "), 10);
         return void res.on("close", () => clearInterval(tick));
       }
+      if (req.url === "/sse-sized") {
+        const body = 'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n';
+        return void res
+          .writeHead(200, { "content-type": "text/event-stream", "content-length": String(body.length) })
+          .end(body);
+      }
+      if (req.url === "/sse-stream") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const tick = setInterval(
+          () => res.write('event: message\ndata: {"jsonrpc":"2.0","method":"ping"}\n\n'),
+          2,
+        );
+        return void res.on("close", () => clearInterval(tick));
+      }
       if (req.url === "/reset") {
         res.writeHead(200, { "content-type": "application/json" });
         res.write('{"partial":');
@@ -370,11 +384,26 @@ describe("createEgressFetch against a local server", () => {
     await new Promise((r) => setTimeout(r, 100)); // the socket is gone before the body is read
     await expect(res.text()).rejects.toThrow();
     // A reader that stops early (the SDK cancels a stream it no longer needs).
-    const slow = await f(`${origin}/stream`);
-    const reader = slow.body!.getReader();
-    await reader.read();
-    await reader.cancel();
-    await new Promise((r) => setTimeout(r, 50));
+    // An SSE response of declared length (a complete body from the start).
+    const sized = await f(`${origin}/sse-sized`, { method: "POST", body: '{"jsonrpc":"2.0","id":1}' });
+    expect(await sized.text()).toContain('"result":{}');
+    // A reader whose request is aborted mid-stream (the SDK closing a transport).
+    for (const path of ["/stream", "/sse-stream"]) {
+      const ac = new AbortController();
+      const open = await f(`${origin}${path}`, { signal: ac.signal });
+      const reader = open.body!.getReader();
+      await reader.read();
+      ac.abort();
+      await reader.read().catch(() => {});
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const path of ["/stream", "/sse-stream", "/sse-sized"]) {
+      const open = await f(`${origin}${path}`);
+      const reader = open.body!.getReader();
+      await reader.read();
+      await reader.cancel();
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   it("follows same-origin redirects, refuses cross-origin ones for MCP, and strips nothing it should keep", async () => {

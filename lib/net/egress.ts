@@ -310,19 +310,36 @@ export function capTotal(
   max: number,
   what: string | (() => string),
 ): ReadableStream<Uint8Array> {
-  // A pull-through stream: one stream and one read per chunk (a TransformStream pipe costs several more).
-  // Node's web streams are async iterable too.
-  const chunks = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   let n = 0;
+  return pullStream(body, (chunk) => {
+    n += chunk.byteLength;
+    if (n > max) throw tooLarge(typeof what === "string" ? what : what(), max);
+  });
+}
+
+/**
+ * A web stream that reads `body` chunk by chunk as it is pulled, one read per chunk (a TransformStream pipe
+ * costs several more); `check` may reject a chunk, which errors the stream and stops the body. Node's web
+ * streams are async iterable too.
+ */
+function pullStream(
+  body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  check?: (chunk: Uint8Array) => void,
+): ReadableStream<Uint8Array> {
+  const chunks = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctl) {
         const { done, value } = await chunks.next();
         if (done) return ctl.close();
-        n += value.byteLength;
-        if (n <= max) return ctl.enqueue(value);
-        ctl.error(tooLarge(typeof what === "string" ? what : what(), max));
-        await chunks.return?.().catch(() => {});
+        try {
+          check?.(value);
+        } catch (err) {
+          ctl.error(err);
+          await chunks.return?.().catch(() => {});
+          return;
+        }
+        ctl.enqueue(value);
       },
       cancel: async (reason) => void (await chunks.return?.(reason)),
     },
@@ -636,7 +653,7 @@ function toResponse(at: URL, res: RawResponse, rpc: RpcMessage | undefined, max:
   const decoder = DECODERS[(res.headers.get("content-encoding") ?? "").trim().toLowerCase()];
   const raw: Readable = decoder ? (pipeline(res.body, decoder(), () => {}) as unknown as Readable) : res.body;
   let body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> = raw;
-  if (isSse) body = capSseEvents(Readable.toWeb(raw) as ReadableStream<Uint8Array>, max, rpc?.id);
+  if (isSse) body = capSseEvents(pullStream(raw), max, rpc?.id);
   // A body of declared length within the cap can't grow past it (the framing ends it there), unless it was
   // compressed.
   else if (length === null || decoder) body = capTotal(raw, max, what);
