@@ -3,7 +3,7 @@
 // processes, by the generation every write is conditional on, so each commit is one complete snapshot.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
-import { getDb, getDriver, recordset, type DriverQuery } from "@/lib/db";
+import { getDb, getDriver, recordset } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { batched, keyedSerializer } from "@/lib/serialize";
@@ -51,9 +51,9 @@ export function syncIntegration(
     const row = await loadRows({ userId, integrationId });
     if (!row) throw notFound("Integration not found");
     const integ = await engineIntegration(row);
-    // The stored catalog is read while the server connects. It is the one at the row's generation or a
-    // later one; storeSnapshot only trusts it while that generation is still current.
-    const stored = loadCatalog(integ.id).then((tools) => ({ generation: integ.syncGeneration, tools }));
+    // The stored catalog is read while the server connects; storeSnapshot only trusts it while its
+    // generation is still current.
+    const stored = loadCatalog(integ.id);
     stored.catch(() => {}); // awaited below, unless connecting fails first
     let found: Discovery & { closed: Promise<void> };
     try {
@@ -90,26 +90,27 @@ const loadRows = batched(async (items: { userId: string; integrationId: string }
   });
 });
 
-const loadCatalog = batched(async (ids: string[]) => {
-  const catalogs = await readCatalogs((await getDriver()).query, [...new Set(ids)]);
-  return ids.map((id) => catalogs.get(id) ?? []);
-});
-
-/** The stored catalogs of `ids` (the columns a sync compares), by integration id. */
-async function readCatalogs(q: DriverQuery, ids: string[]): Promise<Map<string, StoredTool[]>> {
-  const catalogs = new Map<string, StoredTool[]>();
-  if (!ids.length) return catalogs;
-  const { rows } = await q<StoredTool & { integrationId: string }>(
-    `SELECT "name", "definitionHash", "integrationId" FROM "Tool" WHERE "integrationId" = ANY($1)`,
-    [ids],
+/**
+ * The stored catalog of an integration (the columns a sync compares) with the generation it is at, read in
+ * one statement so the two agree; undefined once the integration is gone.
+ */
+const loadCatalog = batched(async (ids: string[]): Promise<(StoredCatalog | undefined)[]> => {
+  const { rows } = await (
+    await getDriver()
+  ).query<{ id: string; syncGeneration: number; name: string | null; definitionHash: string | null }>(
+    `SELECT i."id", i."syncGeneration", t."name", t."definitionHash"
+     FROM "Integration" AS i LEFT JOIN "Tool" AS t ON t."integrationId" = i."id"
+     WHERE i."id" = ANY($1)`,
+    [[...new Set(ids)]],
   );
-  for (const { integrationId, ...tool } of rows) {
-    const list = catalogs.get(integrationId);
-    if (list) list.push(tool);
-    else catalogs.set(integrationId, [tool]);
+  const catalogs = new Map<string, StoredCatalog>();
+  for (const r of rows) {
+    let catalog = catalogs.get(r.id);
+    if (!catalog) catalogs.set(r.id, (catalog = { generation: Number(r.syncGeneration), tools: [] }));
+    if (r.name !== null) catalog.tools.push({ name: r.name, definitionHash: r.definitionHash! });
   }
-  return catalogs;
-}
+  return ids.map((id) => catalogs.get(id));
+});
 
 /** Connects and discovers; the connection is closing (not yet closed) when this returns. */
 async function connectAndDiscover(
@@ -171,11 +172,12 @@ const MAX_ATTEMPTS = 5;
 async function storeSnapshot(
   integ: EngineIntegration,
   found: Discovery,
-  stored: StoredCatalog,
+  stored: StoredCatalog | undefined,
 ): Promise<SyncDiff> {
   const { server, tools } = found;
-  let catalog = stored;
   for (let attempt = 1; ; attempt++) {
+    const catalog = attempt === 1 ? stored : await loadCatalog(integ.id);
+    if (!catalog) throw notFound("Integration not found");
     const diff = diffTools(catalog.tools, tools);
     const row: MetadataRow = {
       id: integ.id,
@@ -200,33 +202,7 @@ async function storeSnapshot(
     if (attempt === MAX_ATTEMPTS) {
       throw new AppError("conflict", "The integration kept changing while it synced. Try again.", 409);
     }
-    const current = await readCatalog(integ);
-    if (!current) throw notFound("Integration not found");
-    catalog = current;
   }
-}
-
-/** The integration's generation and the catalog stored at it, read together (owner-checked). */
-async function readCatalog(integ: EngineIntegration): Promise<StoredCatalog | undefined> {
-  const { rows } = await (
-    await getDriver()
-  ).query<{
-    syncGeneration: number;
-    name: string | null;
-    definitionHash: string | null;
-  }>(
-    `SELECT i."syncGeneration", t."name", t."definitionHash"
-     FROM "Integration" AS i LEFT JOIN "Tool" AS t ON t."integrationId" = i."id"
-     WHERE i."id" = $1 AND i."userId" = $2`,
-    [integ.id, integ.userId],
-  );
-  if (!rows.length) return undefined;
-  return {
-    generation: Number(rows[0].syncGeneration),
-    tools: rows.flatMap((r) =>
-      r.name === null ? [] : [{ name: r.name, definitionHash: r.definitionHash! }],
-    ),
-  };
 }
 
 /** What a successful sync writes on the integration row; it applies only at syncGeneration `generation`. */
