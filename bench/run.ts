@@ -133,7 +133,7 @@ async function main() {
           (raw.discovery ??= []).push(r);
           describeDiscovery(r).forEach((l) => console.log(`  ${l}`));
           rows.push({
-            benchmark: `discovery, 1000 tools (median of 5), ${where}${on}`,
+            benchmark: `discovery, 1000 tools (median of ${r.runs}), ${where}${on}`,
             baseline: `${fmt(r.direct, 1)} ms`,
             platform: `${fmt(r.platform, 1)} ms`,
             result: `${fmt(r.ratio)}×`,
