@@ -248,6 +248,10 @@ export async function listAllTools(
         pending = request(next);
       }
     }
+    // Let the next request reach the socket before normalizing, so the server works on the next page
+    // meanwhile: undici writes a request on a reused keep-alive socket from an Immediate queued after ours,
+    // so the normalizing starts from the Immediate after that.
+    if (pending) await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     for (const raw of res.tools) {
       const n = normalized(raw);
       if (n && !tools.has(n.tool.name)) {
