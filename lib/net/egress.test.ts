@@ -358,7 +358,9 @@ describe("createEgressFetch against a local server", () => {
   it("decodes a body the server compressed unasked, and sends bodies with fetch's content types", async () => {
     setEnvForProcess({ ALLOW_PRIVATE_NETWORK: "1" });
     const f = createEgressFetch({ purpose: "oauth" });
-    expect(await (await f(`${origin}/gzip`)).json()).toEqual({ ok: true });
+    const gz = await f(`${origin}/gzip`);
+    expect([gz.status, gz.statusText]).toEqual([200, "OK"]);
+    expect(await gz.json()).toEqual({ ok: true });
     const form = await f(`${origin}/echo`, {
       method: "POST",
       body: new URLSearchParams({ a: "1", b: "x y" }),

@@ -468,7 +468,7 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
 type RpcMessage = { method?: string; id?: unknown };
 
 /** A response as the dispatcher returns it: the body is a Node readable, not yet capped. */
-type RawResponse = { status: number; headers: Headers; body: Readable };
+type RawResponse = { status: number; statusText: string; headers: Headers; body: Readable };
 
 /** Fetches `start`, following redirects under the policy; returns the last response and its URL. */
 async function followRedirects(
@@ -579,7 +579,12 @@ async function fetchOnce(
       body,
       signal: init.signal ?? undefined,
     });
-    return { status: res.statusCode, headers: responseHeaders(res.headers), body: res.body };
+    return {
+      status: res.statusCode,
+      statusText: res.statusText ?? "",
+      headers: responseHeaders(res.headers),
+      body: res.body,
+    };
   } catch (err) {
     const code = (c: unknown) => (c as { code?: unknown }).code;
     if (!init.signal?.aborted && causeChain(err).some((c) => code(c) === "UND_ERR_HEADERS_TIMEOUT")) {
@@ -637,7 +642,7 @@ const DECODERS: Partial<Record<string, () => NodeJS.ReadWriteStream>> = {
  * size, if the server compressed it unasked).
  */
 function toResponse(at: URL, res: RawResponse, rpc: RpcMessage | undefined, max: number): Response {
-  const init = { status: res.status, headers: res.headers as never };
+  const init = { status: res.status, statusText: res.statusText, headers: res.headers as never };
   if (NULL_BODY.has(res.status)) {
     discard(res.body);
     return new UndiciResponse(null, init) as unknown as Response;
