@@ -37,7 +37,10 @@ export function pgliteDir(): string {
   return path.resolve(env().DATA_DIR, "pglite");
 }
 
-/** PostgreSQL: waiting for a pooled connection, and any statement of a driver transaction, are bounded. */
+/**
+ * PostgreSQL: waiting for a pooled connection, and every statement (lock waits included), are bounded: a
+ * stuck statement ends, and with it its transaction's locks.
+ */
 const CONNECT_TIMEOUT_MS = 30_000;
 const STATEMENT_TIMEOUT_MS = 60_000;
 
@@ -50,6 +53,7 @@ async function open(): Promise<Opened> {
       connectionString: DATABASE_URL,
       max: 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
     });
     // An idle connection that fails is dropped by the pool; without a listener the process would crash.
     pool.on("error", (err) => log.warn("idle database connection failed", { err: String(err) }));
@@ -109,8 +113,7 @@ function pgDriver(pool: Pool): Driver {
       conn.on("error", onError);
       let broken: Error | undefined;
       try {
-        // One round trip. The timeout covers lock waits: a stuck statement ends the transaction and its locks.
-        await conn.query(`BEGIN; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}`);
+        await conn.query("BEGIN");
         const result = await fn(on(conn));
         await conn.query("COMMIT");
         return result;
