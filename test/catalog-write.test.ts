@@ -203,7 +203,7 @@ describe("catalog write", () => {
         db.integration.update({ where: { id }, data: { syncGeneration: { increment: 1 } } }),
       ]),
     );
-    // Compared with the catalog as read before the lock, nothing changed; with the stored one, echo is new.
+    // Compared with the catalog as read before the listing, nothing changed; with the stored one, echo is new.
     expect(await syncIntegration(userId, id)).toMatchObject({ added: ["echo"], removed: [], changed: [] });
     expect((await snapshot(id)).tools.map((t) => t.name)).toContain("echo");
   });

@@ -3,7 +3,7 @@
 // failure into an AppError with an actionable message. SECURITY.md §12–14.
 import dns from "node:dns";
 import net from "node:net";
-import { pipeline, Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import zlib from "node:zlib";
 import {
   Agent,
