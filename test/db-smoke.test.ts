@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { getDb, getDriver } from "@/lib/db";
+import { getDb } from "@/lib/db";
 
 describe("database", () => {
   it("starts empty and migrated, and enforces unique emails", async () => {
@@ -10,13 +10,14 @@ describe("database", () => {
   });
 
   it.runIf(inject("dbKind") === "postgres")(
-    "on PostgreSQL bounds every statement of the shared pool, in or out of a transaction",
+    "on PostgreSQL bounds every statement, in or out of a transaction",
     async () => {
-      const driver = await getDriver();
-      const timeout = async (q: typeof driver.query) =>
-        (await q<{ statement_timeout: string }>("SHOW statement_timeout")).rows[0].statement_timeout;
-      expect(await timeout(driver.query)).toBe("1min");
-      expect(await driver.transaction((q) => timeout(q))).toBe("1min");
+      const db = await getDb();
+      type Row = { statement_timeout: string }[];
+      const show = "SHOW statement_timeout";
+      expect((await db.$queryRawUnsafe<Row>(show))[0].statement_timeout).toBe("1min");
+      const inTx = await db.$transaction(async (tx) => tx.$queryRawUnsafe<Row>(show));
+      expect(inTx[0].statement_timeout).toBe("1min");
     },
   );
 });

@@ -1,49 +1,90 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  definitionHash,
-  definitionRecord,
-  normalizeTool,
-  RECORD_FIELDS,
-  stableStringify,
-} from "@/lib/mcp/discover";
+import { definitionHash, normalizeTool, type ToolDefinition } from "@/lib/mcp/discover";
 
-// normalizeTool hashes sorted copies with JSON.stringify; stored hashes were made with stableStringify.
-// They must agree, or every stored tool would be flagged "changed" at its next sync.
-describe("definition hashes", () => {
-  const shapes: Record<string, unknown>[] = [
-    {
-      name: "plain",
-      inputSchema: { type: "object", properties: { b: { type: "string" }, a: { type: "integer" } } },
-    },
-    {
-      name: "index-like keys",
-      inputSchema: { type: "object", properties: { "10": { type: "string" }, "2": {}, x: { enum: [3, 1] } } },
-    },
-    {
-      name: "unicode and escapes",
-      description: 'é "q" \n',
-      inputSchema: { properties: { ü: {}, Z: {}, a: {} } },
-    },
-    {
-      name: "everything",
-      title: "T",
+const tool = (raw: Record<string, unknown>) => normalizeTool(raw) as ToolDefinition;
+
+describe("tool normalization", () => {
+  it("keeps the key order the server sent, at every depth", () => {
+    const t = tool({
+      name: "gzip",
       inputSchema: {
         type: "object",
-        required: ["z", "a"],
-        properties: { z: { items: [{ y: 1, x: [null, true] }] } },
+        properties: { name: { type: "string" }, data: { type: "string" }, outputType: { enum: ["b", "a"] } },
+        required: ["name", "data"],
       },
-      outputSchema: { type: "object", properties: { "0": { const: -0 }, n: { const: 1.5e300 } } },
-      annotations: { readOnlyHint: true, destructiveHint: false, title: "Annotated" },
-    },
-  ];
-  it.each(shapes.map((s) => [s.name as string, s]))("%s: same hash as stableStringify", (_, raw) => {
-    const t = normalizeTool(raw)!;
-    const { definitionHash: hash, ...fields } = t;
-    expect(hash).toBe(definitionHash(fields));
-    // key order of the stored copy does not matter, its content does
-    expect(stableStringify(fields.inputSchema)).toBe(stableStringify(raw.inputSchema));
-    // The stored record: every field in RECORD_FIELDS order, absent ones as null.
-    const stored = JSON.parse(JSON.stringify(t)) as Record<string, unknown>;
-    expect(JSON.parse(definitionRecord(t))).toEqual(RECORD_FIELDS.map((f) => stored[f]));
+      annotations: { title: "Zip", readOnlyHint: true },
+      _meta: { "z/first": 1, "a/second": { y: 1, x: 2 } },
+    });
+    expect(JSON.stringify(t.inputSchema)).toBe(
+      '{"type":"object","properties":{"name":{"type":"string"},"data":{"type":"string"},"outputType":{"enum":["b","a"]}},"required":["name","data"]}',
+    );
+    expect(Object.keys(t.annotations!)).toEqual(["title", "readOnlyHint"]);
+    expect(JSON.stringify(t.meta)).toBe('{"z/first":1,"a/second":{"y":1,"x":2}}');
+  });
+
+  it("a reordered schema is a change (pages show the server's order); equal definitions hash equally", () => {
+    const a = tool({ name: "t", inputSchema: { type: "object", properties: { x: {}, y: {} } } });
+    const same = tool({ inputSchema: { type: "object", properties: { x: {}, y: {} } }, name: "t" });
+    const reordered = tool({ name: "t", inputSchema: { type: "object", properties: { y: {}, x: {} } } });
+    expect(same.definitionHash).toBe(a.definitionHash);
+    expect(reordered.definitionHash).not.toBe(a.definitionHash);
+    expect(definitionHash({ ...a, annotations: { readOnlyHint: true } })).not.toBe(a.definitionHash);
+    expect(definitionHash({ ...a, meta: { k: 1 } })).not.toBe(a.definitionHash);
+  });
+
+  it("a definition sent with sorted keys and no _meta hashes as catalogs stored before _meta was kept", () => {
+    // sha256 of the canonical (sorted-key) JSON of the six definition fields
+    const canonical = (v: unknown): string =>
+      v === null || typeof v !== "object"
+        ? JSON.stringify(v)
+        : Array.isArray(v)
+          ? `[${v.map(canonical).join(",")}]`
+          : `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+              .join(",")}}`;
+    const t = tool({
+      name: "search",
+      title: "Search",
+      description: "Finds things",
+      inputSchema: { properties: { q: { type: "string" } }, type: "object" },
+      annotations: { readOnlyHint: true },
+    });
+    const { annotations, description, inputSchema, name, outputSchema, title } = t;
+    const before = canonical({ annotations, description, inputSchema, name, outputSchema, title });
+    expect(t.definitionHash).toBe(createHash("sha256").update(before).digest("hex"));
+  });
+
+  it("refuses a tool whose name the database can't store, and says why", () => {
+    expect(normalizeTool({ name: "bad\u0000name", inputSchema: {} })).toEqual({
+      refused: { name: "bad\uFFFDname", reason: "its name contains a NUL character" },
+    });
+    expect(normalizeTool({ name: "lone\uD800", inputSchema: {} })).toEqual({
+      refused: { name: "lone\uFFFD", reason: "its name is not valid Unicode" },
+    });
+  });
+
+  it("stores text with NUL or lone surrogates safely, and keeps NUL inside JSON (escaped by JSON columns)", () => {
+    const t = tool({
+      name: "ok",
+      title: "a\u0000b",
+      description: "x\uDC00y",
+      inputSchema: { type: "object", properties: { "k\u0000": { description: "v\uD800" } } },
+    });
+    expect(t.title).toBe("a\uFFFDb");
+    expect(t.description).toBe("x\uFFFDy");
+    expect(t.inputSchema).toEqual({ type: "object", properties: { "k\u0000": { description: "v\uFFFD" } } });
+  });
+
+  it("rejects nameless tools and over-deep schemas, drops __proto__ keys", () => {
+    expect(normalizeTool({ description: "no name" })).toBeUndefined();
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 80; i++) deep = (deep.a = {}) as Record<string, unknown>;
+    expect(() => normalizeTool({ name: "deep", inputSchema: root })).toThrow(/nested more than 64/);
+    const parsed = JSON.parse('{"name":"p","inputSchema":{"__proto__":{"polluted":true},"ok":1}}');
+    expect(Object.keys(tool(parsed).inputSchema)).toEqual(["ok"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
-// Discovery: server metadata plus every page of tools/list, within SECURITY §14 limits. Everything the
-// server sends is treated as data: copied without prototype-polluting keys, depth-checked, hashed.
+// Discovery: server metadata plus every page of tools/list, within the limits of docs/security.md. Everything
+// the server sends is treated as data: copied without prototype-polluting keys, depth-checked, hashed, and kept
+// in the key order the server sent (pages, the API and the agent endpoint show it in that order).
 import { hash } from "node:crypto";
 import { AppError } from "@/lib/errors";
 import type { McpConnection, TransportKind } from "@/lib/mcp/connect";
@@ -32,140 +33,86 @@ export type ToolDefinition = {
   inputSchema: JsonObject;
   outputSchema: JsonObject | null;
   annotations: JsonObject | null;
+  /** the tool's `_meta`, as the server sent it */
+  meta: JsonObject | null;
   definitionHash: string;
 };
 
-/** An object key JavaScript enumerates before all others, in numeric order. */
-const INDEX_LIKE = /^(?:0|[1-9]\d{0,9})$/;
+/** A listed tool that can't be stored, and why (shown on the integration). */
+export type RefusedTool = { name: string; reason: string };
 
 /**
- * Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types, and inserts every
- * object's keys in sorted order (noting in `keys` whether any is array-index-like, see sortedText).
+ * Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types and the server's key order.
+ * Strings are made well-formed (a lone surrogate becomes U+FFFD); NUL characters are kept: JSON columns store
+ * them escaped.
  */
-export function sanitizeJson(
-  value: unknown,
-  what: string,
-  keys: { indexLike: boolean } = { indexLike: false },
-  depth = 0,
-): JsonValue {
+export function sanitizeJson(value: unknown, what: string, depth = 0): JsonValue {
   if (depth > MAX_JSON_DEPTH) {
     throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
   }
-  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (value === null || typeof value === "boolean") return value;
+  if (typeof value === "string") return value.toWellFormed();
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, keys, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, depth + 1));
   if (typeof value === "object") {
     const out: JsonObject = {};
-    const src = value as Record<string, unknown>;
-    for (const k of Object.keys(src).sort()) {
-      const v = src[k];
+    for (const [k, v] of Object.entries(value)) {
       if (k === "__proto__" || v === undefined) continue;
-      if (!keys.indexLike && INDEX_LIKE.test(k)) keys.indexLike = true;
-      out[k] = sanitizeJson(v, what, keys, depth + 1);
+      out[k.toWellFormed()] = sanitizeJson(v, what, depth + 1);
     }
     return out;
   }
   return null;
 }
 
-function objectOrNull(v: unknown, what: string, keys?: { indexLike: boolean }): JsonObject | null {
+function objectOrNull(v: unknown, what: string): JsonObject | null {
   if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
-  return sanitizeJson(v, what, keys) as JsonObject;
+  return sanitizeJson(v, what) as JsonObject;
 }
 
+/** Display text for a text column: well-formed, NUL (which the database can't store) shown as U+FFFD, capped. */
 function text(v: unknown, max = MAX_TEXT): string | null {
-  return typeof v === "string" ? v.slice(0, max) : null;
+  return typeof v === "string" ? v.slice(0, max).toWellFormed().replaceAll("\0", "\uFFFD") : null;
 }
-
-/** Canonical JSON: sorted keys, so equal definitions hash equally whatever the server's key order. */
-export function stableStringify(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(",")}]`;
-  const keys = Object.keys(v as object).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((v as Record<string, unknown>)[k])}`).join(",")}}`;
-}
-
-export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): string {
-  return hash("sha256", stableStringify(definitionFields(t)), "hex");
-}
-
-const definitionFields = (t: Omit<ToolDefinition, "definitionHash">) => ({
-  name: t.name,
-  title: t.title,
-  description: t.description,
-  inputSchema: t.inputSchema,
-  outputSchema: t.outputSchema,
-  annotations: t.annotations,
-});
-
-/** The fields of a definition record, in its order. */
-export const RECORD_FIELDS = [
-  "name",
-  "title",
-  "description",
-  "inputSchema",
-  "outputSchema",
-  "annotations",
-  "definitionHash",
-] as const satisfies readonly (keyof ToolDefinition)[];
 
 /**
- * A tool's definition as a compact JSON array for storage: its RECORD_FIELDS in order, a missing one as null.
+ * A definition's hash: its fields in a fixed order, each value as the server sent it, so a change the pages
+ * would show (key order included) is a change. `meta` takes part only when present.
  */
-export function definitionRecord(t: ToolDefinition): string {
-  return record(fieldTexts(t), t.definitionHash);
+export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): string {
+  const { annotations, description, inputSchema, meta, name, outputSchema, title } = t;
+  const fields = meta
+    ? { annotations, description, inputSchema, meta, name, outputSchema, title }
+    : { annotations, description, inputSchema, name, outputSchema, title };
+  return hash("sha256", JSON.stringify(fields), "hex");
 }
 
-type FieldTexts = Record<Exclude<keyof ToolDefinition, "definitionHash">, string>;
-
-const fieldTexts = (t: Omit<ToolDefinition, "definitionHash">): FieldTexts => ({
-  name: JSON.stringify(t.name),
-  title: JSON.stringify(t.title),
-  description: JSON.stringify(t.description),
-  inputSchema: JSON.stringify(t.inputSchema),
-  outputSchema: JSON.stringify(t.outputSchema),
-  annotations: JSON.stringify(t.annotations),
-});
-
-const record = (f: FieldTexts, hash: string) =>
-  `[${RECORD_FIELDS.map((k) => (k === "definitionHash" ? JSON.stringify(hash) : f[k])).join(",")}]`;
-
-/** Normalizes one tools/list entry; returns undefined for entries without a usable name. */
-export function normalizeTool(raw: unknown): ToolDefinition | undefined {
-  return normalized(raw)?.tool;
-}
-
-/** normalizeTool, with the tool's definitionRecord made of the field texts its hash was taken of. */
-function normalized(raw: unknown): { tool: ToolDefinition; record: string } | undefined {
+/**
+ * Normalizes one tools/list entry: undefined for an entry without a usable name, `{ refused }` for a tool
+ * whose name the database can't store as sent (a tool's name is its identity: it is never altered).
+ */
+export function normalizeTool(raw: unknown): ToolDefinition | { refused: RefusedTool } | undefined {
   if (!raw || typeof raw !== "object") return undefined;
   const r = raw as Record<string, unknown>;
   const name = typeof r.name === "string" ? r.name : "";
   if (!name || name.length > MAX_NAME) return undefined;
+  if (name.includes("\0") || !name.isWellFormed()) {
+    const reason = name.includes("\0")
+      ? "its name contains a NUL character"
+      : "its name is not valid Unicode";
+    return { refused: { name: text(name, 64)!, reason } };
+  }
   const what = `The definition of tool "${name.slice(0, 64)}"`;
-  const keys = { indexLike: false };
   const t = {
     name,
     title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
     description: text(r.description),
-    inputSchema: objectOrNull(r.inputSchema, what, keys) ?? { type: "object" },
-    outputSchema: objectOrNull(r.outputSchema, what, keys),
-    annotations: objectOrNull(r.annotations, what, keys),
+    inputSchema: objectOrNull(r.inputSchema, what) ?? { type: "object" },
+    outputSchema: objectOrNull(r.outputSchema, what),
+    annotations: objectOrNull(r.annotations, what),
+    meta: objectOrNull(r._meta, what),
   };
-  const f = fieldTexts(t);
-  const canonical = keys.indexLike ? stableStringify(definitionFields(t)) : sortedText(f);
-  const definitionHash = hash("sha256", canonical, "hex");
-  return { tool: { ...t, definitionHash }, record: record(f, definitionHash) };
-}
-
-// A 1000-tool catalog is normalized on every sync, so hashing avoids stableStringify's string building:
-// the copies are made with their keys already sorted, and JSON.stringify of them is the same canonical text —
-// except where an object has array-index-like keys ("0", "12"), which JavaScript always enumerates first,
-// in numeric order; those definitions take stableStringify. The hashes are identical either way.
-
-/** stableStringify's text for a definition whose objects all have sorted, non-index-like keys. */
-function sortedText(f: FieldTexts): string {
-  // Keys in sorted order, as stableStringify writes them.
-  return `{"annotations":${f.annotations},"description":${f.description},"inputSchema":${f.inputSchema},"name":${f.name},"outputSchema":${f.outputSchema},"title":${f.title}}`;
+  return { ...t, definitionHash: definitionHash(t) };
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {
@@ -210,10 +157,10 @@ const TOOLS_PAGE = {
 export async function listAllTools(
   conn: McpConnection,
   opts: { timeoutMs?: number } = {},
-): Promise<Pick<Discovery, "tools" | "records">> {
+): Promise<Pick<Discovery, "tools" | "refused">> {
   const tools = new Map<string, ToolDefinition>();
-  const records = new Map<string, string>();
-  if (!conn.client.getServerCapabilities()?.tools) return { tools: [], records };
+  const refused: RefusedTool[] = [];
+  if (!conn.client.getServerCapabilities()?.tools) return { tools: [], refused };
   const request = (cursor: string | undefined) => {
     const p = conn.client.request(
       { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
@@ -253,12 +200,10 @@ export async function listAllTools(
     // so the normalizing starts from the Immediate after that.
     if (pending) await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
     for (const raw of res.tools) {
-      const n = normalized(raw);
-      if (n && !tools.has(n.tool.name)) {
-        tools.set(n.tool.name, n.tool);
-        records.set(n.tool.name, n.record);
-      }
-      if (tools.size > MAX_TOOLS) {
+      const n = normalizeTool(raw);
+      if (n && "refused" in n) refused.push(n.refused);
+      else if (n && !tools.has(n.name)) tools.set(n.name, n);
+      if (tools.size + refused.length > MAX_TOOLS) {
         throw new AppError(
           "too_many_tools",
           `The server lists more than ${MAX_TOOLS} tools; Poke supports at most ${MAX_TOOLS}.`,
@@ -268,14 +213,14 @@ export async function listAllTools(
     }
     if (stop) throw stop;
   }
-  return { tools: [...tools.values()], records };
+  return { tools: [...tools.values()], refused };
 }
 
 export type Discovery = {
   server: ServerMeta;
   tools: ToolDefinition[];
-  /** Each listed tool's definitionRecord by name, made while the next page was on its way. */
-  records: ReadonlyMap<string, string>;
+  /** listed tools that can't be stored (the sync names them on the integration) */
+  refused: RefusedTool[];
 };
 
 /** Metadata + all tools, errors classified. */

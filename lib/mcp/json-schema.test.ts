@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { definitionHash, normalizeTool, sanitizeJson, stableStringify } from "@/lib/mcp/discover";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 
 const form = {
@@ -64,36 +63,5 @@ describe("validateJsonSchema", () => {
     expect(validateJsonSchema({ type: "object", "x-custom": 1 }, {})).toEqual([]);
     expect(validateJsonSchema({ $ref: "#" }, {})).toEqual(expect.any(Array)); // self-reference terminates
     expect(validateJsonSchema({ type: "string", pattern: "(a+)+$" }, "a".repeat(40) + "!")).toEqual([]);
-  });
-});
-
-describe("tool normalization and hashing", () => {
-  it("hashes independently of key order and changes with the definition", () => {
-    const a = normalizeTool({
-      name: "t",
-      description: "d",
-      inputSchema: { type: "object", properties: { x: {}, y: {} } },
-    })!;
-    const b = normalizeTool({
-      inputSchema: { properties: { y: {}, x: {} }, type: "object" },
-      description: "d",
-      name: "t",
-    })!;
-    expect(a.definitionHash).toBe(b.definitionHash);
-    const c = normalizeTool({ name: "t", description: "changed", inputSchema: { type: "object" } })!;
-    expect(c.definitionHash).not.toBe(a.definitionHash);
-    expect(definitionHash({ ...a, annotations: { readOnlyHint: true } })).not.toBe(a.definitionHash);
-    expect(stableStringify({ b: 1, a: [2, { d: 1, c: 2 }] })).toBe('{"a":[2,{"c":2,"d":1}],"b":1}');
-  });
-  it("rejects nameless tools and over-deep schemas, drops __proto__ keys", () => {
-    expect(normalizeTool({ description: "no name" })).toBeUndefined();
-    let deep: Record<string, unknown> = {};
-    const root = deep;
-    for (let i = 0; i < 80; i++) deep = (deep.a = {}) as Record<string, unknown>;
-    expect(() => normalizeTool({ name: "deep", inputSchema: root })).toThrow(/nested more than 64/);
-    const parsed = JSON.parse('{"__proto__":{"polluted":true},"ok":1}');
-    const clean = sanitizeJson(parsed, "x") as Record<string, unknown>;
-    expect(Object.keys(clean)).toEqual(["ok"]);
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

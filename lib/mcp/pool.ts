@@ -1,6 +1,7 @@
 // Pooled live MCP sessions keyed by (user, integration) — never shared across users. Sessions close when
 // idle; an expired session re-initializes once before the call is sent; tools/call is never retried
-// otherwise (SECURITY §20). Kept on globalThis so Next.js bundles and the custom server share one pool.
+// otherwise (SECURITY §20). Registered in the process state (lib/state.ts): one pool per process, closed on
+// shutdown.
 import {
   SdkError,
   SdkErrorCode,
@@ -8,7 +9,8 @@ import {
   type CallToolResult,
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
-import { getDb, getDriver } from "@/lib/db";
+import { callableTool } from "@/lib/data/catalog";
+import { getDb } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
@@ -19,14 +21,14 @@ import {
   loadIntegration,
   planKey,
   plans,
-  PLAN_TTL_MS,
   type EngineIntegration,
   type Plan,
 } from "@/lib/mcp/integration";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { LIMITS } from "@/lib/net/egress";
-import { recordStepUpScope } from "@/lib/oauth/store";
+import { recordStepUpScope } from "@/lib/data/grants";
+import { processState } from "@/lib/state";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const MAX_CALL_TIMEOUT_MS = LIMITS.hardMaxMs;
@@ -52,12 +54,16 @@ type Pool = {
   config: PoolConfig;
 };
 
-const pool: Pool = ((globalThis as { __pokeMcpPool?: Pool }).__pokeMcpPool ??= {
-  entries: new Map(),
-  opening: new Map(),
-  resyncTimers: new Map(),
-  config: { idleMs: 5 * 60_000, maxSessions: 500, resyncDebounceMs: 300 },
-});
+const pool: Pool = processState(
+  "mcpPool",
+  () => ({
+    entries: new Map(),
+    opening: new Map(),
+    resyncTimers: new Map(),
+    config: { idleMs: 5 * 60_000, maxSessions: 500, resyncDebounceMs: 300 },
+  }),
+  () => closeAll(),
+);
 
 export function configurePool(c: Partial<PoolConfig>): void {
   Object.assign(pool.config, c);
@@ -100,15 +106,12 @@ export async function callTool(
 async function planFor(ctx: CallContext, name: string): Promise<Plan> {
   const key = planKey(ctx.userId, ctx.integrationId, name);
   const hit = plans.get(key);
-  if (hit && Date.now() - hit.at < PLAN_TTL_MS) return hit;
-  const integ = await loadIntegration(ctx.userId, ctx.integrationId);
-  const driver = await getDriver();
-  const { rows } = await driver.query<NonNullable<Plan["tool"]>>(
-    `SELECT "inputSchema", "enabled" FROM "Tool" WHERE "integrationId" = $1 AND "name" = $2`,
-    [integ.id, name],
-  );
-  const plan = { integ, tool: rows[0] ?? null, at: Date.now() };
-  if (plans.size > 5_000) plans.clear();
+  if (hit) return hit;
+  const [integ, tool] = await Promise.all([
+    loadIntegration(ctx.userId, ctx.integrationId),
+    callableTool(ctx, name),
+  ]);
+  const plan = { integ, tool };
   plans.set(key, plan);
   return plan;
 }

@@ -1,0 +1,120 @@
+// The tool catalog: each integration's tools as its server last listed them. The sync reads and writes it here,
+// one whole server snapshot at a time (docs/design.md §4); pages, the API and calls read it, owner-scoped.
+import { Prisma } from "@prisma/client";
+import { getDb } from "@/lib/db";
+import type { RefusedTool, ServerMeta, ToolDefinition } from "@/lib/mcp/discover";
+
+type Owner = { userId: string; integrationId: string };
+
+/** The stored catalog as a sync compares it (tool name → definition hash), at the integration's generation. */
+export type StoredCatalog = { generation: number; hashes: Map<string, string> };
+
+/** Undefined when the integration is gone or not the user's. */
+export async function readCatalog({ userId, integrationId }: Owner): Promise<StoredCatalog | undefined> {
+  const db = await getDb();
+  const row = await db.integration.findFirst({
+    where: { id: integrationId, userId },
+    select: { syncGeneration: true, tools: { select: { name: true, definitionHash: true } } },
+  });
+  if (!row) return undefined;
+  return {
+    generation: row.syncGeneration,
+    hashes: new Map(row.tools.map((t) => [t.name, t.definitionHash])),
+  };
+}
+
+/** What one sync found, diffed against the catalog at `generation`. */
+export type Snapshot = Owner & {
+  generation: number;
+  server: ServerMeta;
+  refused: RefusedTool[];
+  added: ToolDefinition[];
+  changed: ToolDefinition[];
+  removed: string[];
+};
+
+/**
+ * Stores a sync's result: the server's metadata and the catalog's changes, in one transaction that applies only
+ * while the integration is still at the generation the diff was made against (the update takes the row's lock,
+ * and bumps the generation). Returns false when another writer got there first: the caller reads and diffs
+ * again, so the stored catalog is always one server snapshot. Enabled flags stay as they are.
+ */
+export async function writeSnapshot(s: Snapshot): Promise<boolean> {
+  const db = await getDb();
+  const now = new Date();
+  const metadata = {
+    where: { id: s.integrationId, userId: s.userId, syncGeneration: s.generation },
+    data: {
+      status: "connected",
+      lastError: null,
+      syncNotice: syncNotice(s.refused),
+      transport: s.server.transport,
+      serverName: s.server.name,
+      serverTitle: s.server.title,
+      serverVersion: s.server.version,
+      protocolVersion: s.server.protocolVersion,
+      protocolEra: s.server.era,
+      instructions: s.server.instructions,
+      capabilities: json(s.server.capabilities),
+      lastSyncedAt: now,
+      syncGeneration: { increment: 1 },
+    },
+  } satisfies Prisma.IntegrationUpdateManyArgs;
+  if (!s.added.length && !s.changed.length && !s.removed.length) {
+    return (await db.integration.updateMany(metadata)).count > 0;
+  }
+  const integrationId = s.integrationId;
+  return db.$transaction(
+    async (tx) => {
+      if (!(await tx.integration.updateMany(metadata)).count) return false;
+      if (s.removed.length) {
+        await tx.tool.deleteMany({ where: { integrationId, name: { in: s.removed } } });
+      }
+      if (s.added.length) {
+        await tx.tool.createMany({ data: s.added.map((t) => ({ integrationId, ...definition(t) })) });
+      }
+      for (const t of s.changed) {
+        await tx.tool.update({
+          where: { integrationId_name: { integrationId, name: t.name } },
+          data: { ...definition(t), changedAt: now, updatedAt: now },
+        });
+      }
+      return true;
+    },
+    // A thousand-tool catalog on a busy machine: bounded, but far from the defaults' 2 s wait and 5 s run.
+    { maxWait: 30_000, timeout: 120_000 },
+  );
+}
+
+const json = (v: object | null) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonObject));
+
+const definition = (t: ToolDefinition) => ({
+  name: t.name,
+  title: t.title,
+  description: t.description,
+  inputSchema: t.inputSchema as Prisma.InputJsonObject,
+  outputSchema: json(t.outputSchema),
+  annotations: json(t.annotations),
+  meta: json(t.meta),
+  definitionHash: t.definitionHash,
+});
+
+/** What the integration says about tools the sync could not store, or null. */
+function syncNotice(refused: RefusedTool[]): string | null {
+  if (!refused.length) return null;
+  const listed = refused
+    .slice(0, 5)
+    .map((r) => `"${r.name}" (${r.reason})`)
+    .join("; ");
+  const more = refused.length > 5 ? ` and ${refused.length - 5} more` : "";
+  return `Left out ${refused.length === 1 ? "1 tool" : `${refused.length} tools`} the database can't store as sent: ${listed}${more}.`;
+}
+
+/** The one tool a call needs: its input schema and whether it is enabled; null when there is no such tool. */
+export async function callableTool({ userId, integrationId }: Owner, name: string) {
+  const db = await getDb();
+  return db.tool.findFirst({
+    where: { integrationId, name, integration: { userId } },
+    select: { inputSchema: true, enabled: true },
+  });
+}
