@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { setEnvForProcess } from "@/lib/env";
 import {
+  aad,
   CryptoError,
   currentKeyId,
   decryptField,
@@ -19,7 +20,7 @@ import {
 
 const keyA = `kA:${Buffer.alloc(32, 1).toString("base64")}`;
 const keyB = `kB:${Buffer.alloc(32, 2).toString("base64")}`;
-const aad = { table: "Integration", column: "apiKeyEnc", id: "int_1" };
+const ad = aad("Integration", "apiKeyEnc", "int_1");
 
 function setKeys(keys: string) {
   setEnvForProcess({ SESSION_SECRET: "s".repeat(32), ENCRYPTION_KEYS: keys });
@@ -40,16 +41,16 @@ beforeEach(() => setKeys(keyA));
 describe("field encryption", () => {
   it("round-trips ASCII, unicode and the empty string", () => {
     for (const text of ["sk-live-123", "pässwörd 🔑 ключ 鍵", ""]) {
-      const ct = encryptField(text, aad);
+      const ct = encryptField(text, ad);
       expect(ct).toMatch(/^v1\.kA\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]*$/);
       expect(ct).not.toContain(text || "\u0000");
-      expect(decryptField(ct, aad)).toBe(text);
+      expect(decryptField(ct, ad)).toBe(text);
     }
   });
 
   it("uses a fresh IV for every encryption", () => {
-    const a = encryptField("same", aad);
-    const b = encryptField("same", aad);
+    const a = encryptField("same", ad);
+    const b = encryptField("same", ad);
     expect(a).not.toBe(b);
     expect(a.split(".")[2]).not.toBe(b.split(".")[2]);
   });
@@ -59,25 +60,25 @@ describe("field encryption", () => {
     ["tag", 3],
     ["ciphertext", 4],
   ])("detects a tampered %s", (_name, index) => {
-    const ct = encryptField("secret value", aad);
-    expect(() => decryptField(tamper(ct, index), aad)).toThrow(CryptoError);
+    const ct = encryptField("secret value", ad);
+    expect(() => decryptField(tamper(ct, index), ad)).toThrow(CryptoError);
   });
 
   it("detects a swapped key id, even to another configured key", () => {
     setKeys(`${keyA},${keyB}`);
-    const ct = encryptField("secret", aad);
-    expect(() => decryptField(ct.replace("v1.kA.", "v1.kB."), aad)).toThrow(CryptoError);
+    const ct = encryptField("secret", ad);
+    expect(() => decryptField(ct.replace("v1.kA.", "v1.kB."), ad)).toThrow(CryptoError);
   });
 
   it.each(["table", "column", "id"] as const)("fails when the AAD %s differs", (field) => {
-    const ct = encryptField("secret", aad);
-    expect(() => decryptField(ct, { ...aad, [field]: `${aad[field]}x` })).toThrow(CryptoError);
+    const ct = encryptField("secret", ad);
+    expect(() => decryptField(ct, { ...ad, [field]: `${ad[field]}x` })).toThrow(CryptoError);
   });
 
   it("fails on an unknown key id without revealing key material", () => {
-    const ct = encryptField("secret", aad);
+    const ct = encryptField("secret", ad);
     setKeys(keyB);
-    expect(() => decryptField(ct, aad)).toThrow(/Unknown encryption key id "kA"/);
+    expect(() => decryptField(ct, ad)).toThrow(/Unknown encryption key id "kA"/);
   });
 
   it.each([
@@ -91,53 +92,53 @@ describe("field encryption", () => {
     "v1.kA.AAAAAAAAAAAAAAAA.AAAA.AA",
     "v1.kA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.A+/=",
   ])("rejects the malformed ciphertext %j", (bad) => {
-    expect(() => decryptField(bad, aad)).toThrow(CryptoError);
+    expect(() => decryptField(bad, ad)).toThrow(CryptoError);
   });
 
   it("rejects a non-canonical base64url part (one value, one spelling)", () => {
-    const ct = encryptField("secret", aad);
+    const ct = encryptField("secret", ad);
     const parts = ct.split(".");
     // 16 tag bytes leave 4 unused bits in the last character; setting one must not still decrypt.
     const last = parts[3].at(-1)!;
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     parts[3] = parts[3].slice(0, -1) + alphabet[alphabet.indexOf(last) ^ 1];
-    expect(() => decryptField(parts.join("."), aad)).toThrow(/Malformed ciphertext \(tag\)/);
+    expect(() => decryptField(parts.join("."), ad)).toThrow(/Malformed ciphertext \(tag\)/);
   });
 
   it("requires a complete AAD", () => {
-    expect(() => encryptField("x", { ...aad, id: "" })).toThrow(CryptoError);
+    expect(() => encryptField("x", { ...ad, id: "" })).toThrow(CryptoError);
   });
 
   it("round-trips JSON and reports invalid JSON as a CryptoError", () => {
     const tokens = { access_token: "at", refresh_token: "rt", expires_in: 3600, scope: "a b" };
-    expect(decryptJson(encryptJson(tokens, aad), aad)).toEqual(tokens);
-    expect(() => decryptJson(encryptField("{not json", aad), aad)).toThrow(CryptoError);
+    expect(decryptJson(encryptJson(tokens, ad), ad)).toEqual(tokens);
+    expect(() => decryptJson(encryptField("{not json", ad), ad)).toThrow(CryptoError);
   });
 });
 
 describe("key rotation", () => {
   it("keeps old values readable after a new key is prepended, and encrypts new ones with it", () => {
-    const old = encryptField("old secret", aad);
+    const old = encryptField("old secret", ad);
     expect(needsReencryption(old)).toBe(false);
 
     setKeys(`${keyB},${keyA}`);
     expect(currentKeyId()).toBe("kB");
-    expect(decryptField(old, aad)).toBe("old secret");
+    expect(decryptField(old, ad)).toBe("old secret");
     expect(keyIdOf(old)).toBe("kA");
     expect(needsReencryption(old)).toBe(true);
 
-    const fresh = encryptField("new secret", aad);
+    const fresh = encryptField("new secret", ad);
     expect(keyIdOf(fresh)).toBe("kB");
     expect(needsReencryption(fresh)).toBe(false);
 
-    const rotated = reencryptField(old, aad);
+    const rotated = reencryptField(old, ad);
     expect(keyIdOf(rotated)).toBe("kB");
-    expect(decryptField(rotated, aad)).toBe("old secret");
+    expect(decryptField(rotated, ad)).toBe("old secret");
 
     // once the old key is dropped, rotated values still decrypt
     setKeys(keyB);
-    expect(decryptField(rotated, aad)).toBe("old secret");
-    expect(() => decryptField(old, aad)).toThrow(CryptoError);
+    expect(decryptField(rotated, ad)).toBe("old secret");
+    expect(() => decryptField(old, ad)).toThrow(CryptoError);
   });
 });
 
@@ -156,7 +157,7 @@ describe("key configuration", () => {
     setKeys(keys);
     let error: Error | undefined;
     try {
-      encryptField("x", aad);
+      encryptField("x", ad);
     } catch (e) {
       error = e as Error;
     }
@@ -166,9 +167,9 @@ describe("key configuration", () => {
   });
 
   it("picks up a changed ENCRYPTION_KEYS immediately", () => {
-    expect(keyIdOf(encryptField("x", aad))).toBe("kA");
+    expect(keyIdOf(encryptField("x", ad))).toBe("kA");
     setKeys(keyB);
-    expect(keyIdOf(encryptField("x", aad))).toBe("kB");
+    expect(keyIdOf(encryptField("x", ad))).toBe("kB");
   });
 });
 

@@ -23,16 +23,26 @@ export class CryptoError extends Error {
  * Every encrypted column: AAD table = Prisma model name, column = field name, id = row id.
  * The single source of truth for key rotation (scripts/rotate-keys.ts).
  */
-export const ENCRYPTED_COLUMNS: Array<{ model: string; column: string }> = [
+export const ENCRYPTED_COLUMNS = [
   { model: "Integration", column: "apiKeyEnc" },
   { model: "OAuthClient", column: "clientSecretEnc" },
   { model: "OAuthGrant", column: "tokensEnc" },
   { model: "OAuthPending", column: "verifierEnc" },
   { model: "Template", column: "clientSecretEnc" },
   { model: "CliLogin", column: "tokenEnc" },
-];
+] as const;
 
+export type EncryptedColumn = (typeof ENCRYPTED_COLUMNS)[number];
 export type FieldAad = { table: string; column: string; id: string };
+
+/** The associated data binding a ciphertext to its row: only the columns listed above type-check. */
+export function aad<T extends EncryptedColumn["model"]>(
+  table: T,
+  column: Extract<EncryptedColumn, { model: T }>["column"],
+  id: string,
+): FieldAad {
+  return { table, column, id };
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Keyring

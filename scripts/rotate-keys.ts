@@ -21,7 +21,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { PrismaClient } from "@prisma/client";
-import { CryptoError, ENCRYPTED_COLUMNS, currentKeyId, keyIdOf, reencryptField } from "@/lib/crypto";
+import {
+  aad,
+  CryptoError,
+  ENCRYPTED_COLUMNS,
+  currentKeyId,
+  keyIdOf,
+  reencryptField,
+  type EncryptedColumn,
+} from "@/lib/crypto";
 import { closeDb, getDb, pgliteDir } from "@/lib/db";
 import { ConfigError, env, prepareLocalSecrets } from "@/lib/env";
 
@@ -78,8 +86,7 @@ function delegateFor(db: PrismaClient, model: string): Delegate {
 
 async function rotateColumn(
   db: PrismaClient,
-  model: string,
-  column: string,
+  { model, column }: EncryptedColumn,
   opts: Required<Omit<RotateOptions, "log">> & { log: (line: string) => void },
 ): Promise<ColumnReport> {
   const table = delegateFor(db, model);
@@ -112,7 +119,7 @@ async function rotateColumn(
         report.pendingByKey[keyId] = (report.pendingByKey[keyId] ?? 0) + 1;
         return true;
       }
-      next = reencryptField(value, { table: model, column, id });
+      next = reencryptField(value, aad(model, column, id));
     } catch (err) {
       if (!(err instanceof CryptoError)) throw err;
       report.failed++;
@@ -181,14 +188,14 @@ export async function rotateKeys(db: PrismaClient, opts: RotateOptions = {}): Pr
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error("batchSize must be ≥ 1");
   const keyId = currentKeyId();
   const columns: ColumnReport[] = [];
-  for (const { model, column } of ENCRYPTED_COLUMNS) {
-    const r = await rotateColumn(db, model, column, options);
+  for (const col of ENCRYPTED_COLUMNS) {
+    const r = await rotateColumn(db, col, options);
     columns.push(r);
     const byKey = Object.entries(r.pendingByKey)
       .map(([k, n]) => `${k}: ${n}`)
       .join(", ");
     options.log(
-      `${`${model}.${column}`.padEnd(28)} scanned ${r.scanned}, ` +
+      `${`${col.model}.${col.column}`.padEnd(28)} scanned ${r.scanned}, ` +
         (options.check
           ? `under current key ${r.skipped}, under old keys ${r.pending}${byKey ? ` (${byKey})` : ""}`
           : `re-encrypted ${r.reencrypted}, skipped ${r.skipped}`) +

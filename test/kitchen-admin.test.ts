@@ -1,7 +1,7 @@
 // Kitchen admin side on a real database: templates (validation, write-only secret), recipes, share links,
 // and the admin boundary at every data function and server action.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { decryptField, hashSecret } from "@/lib/crypto";
+import { aad, decryptField, hashSecret } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { testTemplate } from "@/lib/kitchen/probe";
 import {
@@ -78,13 +78,9 @@ describe("templates", () => {
     const db = await getDb();
     const row = await db.template.findUniqueOrThrow({ where: { id: t.id } });
     expect(row.clientSecretEnc).not.toContain(SECRET);
-    expect(
-      decryptField(row.clientSecretEnc!, { table: "Template", column: "clientSecretEnc", id: t.id }),
-    ).toBe(SECRET);
+    expect(decryptField(row.clientSecretEnc!, aad("Template", "clientSecretEnc", t.id))).toBe(SECRET);
     // Bound to its row: the same ciphertext can't be read as another template's secret.
-    expect(() =>
-      decryptField(row.clientSecretEnc!, { table: "Template", column: "clientSecretEnc", id: "other" }),
-    ).toThrow();
+    expect(() => decryptField(row.clientSecretEnc!, aad("Template", "clientSecretEnc", "other"))).toThrow();
 
     const everything = JSON.stringify([
       t,
@@ -109,9 +105,7 @@ describe("templates", () => {
     await updateTemplate(admin, t.id, base({ name: t.name, clientSecret: "new-secret-2" }));
     const replaced = await enc();
     expect(replaced).not.toBe(first);
-    expect(decryptField(replaced!, { table: "Template", column: "clientSecretEnc", id: t.id })).toBe(
-      "new-secret-2",
-    );
+    expect(decryptField(replaced!, aad("Template", "clientSecretEnc", t.id))).toBe("new-secret-2");
     const audit = await db.auditEvent.findFirst({
       where: { targetId: t.id, action: "kitchen.template.update" },
       orderBy: { createdAt: "desc" },

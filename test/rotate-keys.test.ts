@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Prisma, type PrismaClient } from "@prisma/client";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { ENCRYPTED_COLUMNS, decryptField, encryptField, encryptJson, keyIdOf } from "@/lib/crypto";
+import { aad, ENCRYPTED_COLUMNS, decryptField, encryptField, encryptJson, keyIdOf } from "@/lib/crypto";
 import { closeDb, getDb } from "@/lib/db";
 import { env, setEnvForProcess } from "@/lib/env";
 import { rotateKeys } from "@/scripts/rotate-keys";
@@ -66,7 +66,7 @@ async function seed(db: PrismaClient): Promise<Seeded[]> {
       id: grantId,
       integrationId: first,
       issuer: "https://as.example.com",
-      tokensEnc: encryptJson(JSON.parse(tokens), { table: "OAuthGrant", column: "tokensEnc", id: grantId }),
+      tokensEnc: encryptJson(JSON.parse(tokens), aad("OAuthGrant", "tokensEnc", grantId)),
     },
   });
   const pendingId = newId();
@@ -179,16 +179,16 @@ describe("rotateKeys", () => {
   it("never overwrites a value the app changed between read and write", async () => {
     const rows = await seed(db);
     const target = rows.find((r) => r.model === "Integration")!;
-    const aad = { table: "Integration", column: "apiKeyEnc", id: target.id };
+    const ad = aad("Integration", "apiKeyEnc", target.id);
     setKeys(`${keyB},${keyA}`);
 
     // The app writes a new API key right after rotation read the row: once by an instance already on kB,
     // once by one still encrypting with kA (not yet restarted).
     const appWrites = [
-      () => encryptField("edited by app (new key)", aad),
+      () => encryptField("edited by app (new key)", ad),
       () => {
         setKeys(keyA);
-        const v = encryptField("edited by app (old key)", aad);
+        const v = encryptField("edited by app (old key)", ad);
         setKeys(`${keyB},${keyA}`);
         return v;
       },
@@ -196,12 +196,12 @@ describe("rotateKeys", () => {
     for (const write of appWrites) {
       await db.integration.update({
         where: { id: target.id },
-        data: { apiKeyEnc: encryptField("reset", aad) },
+        data: { apiKeyEnc: encryptField("reset", ad) },
       });
       setKeys(keyA);
       await db.integration.update({
         where: { id: target.id },
-        data: { apiKeyEnc: encryptField("stale", aad) },
+        data: { apiKeyEnc: encryptField("stale", ad) },
       });
       setKeys(`${keyB},${keyA}`);
 
@@ -219,26 +219,26 @@ describe("rotateKeys", () => {
       expect(integration.pending).toBe(0);
       const value = await stored(db, target);
       expect(keyIdOf(value)).toBe("kB");
-      expect(decryptField(value, aad)).toMatch(/^edited by app/);
+      expect(decryptField(value, ad)).toMatch(/^edited by app/);
     }
   });
 
   it("leaves a value that keeps changing for the next run and reports it", async () => {
     const rows = await seed(db);
     const target = rows.find((r) => r.model === "Template")!;
-    const aad = { table: "Template", column: "clientSecretEnc", id: target.id };
+    const ad = aad("Template", "clientSecretEnc", target.id);
     setKeys(`${keyB},${keyA}`);
     let n = 0;
     const racing = withUpdateHook(db, "template", async () => {
       setKeys(keyA);
-      const v = encryptField(`app write ${++n}`, aad);
+      const v = encryptField(`app write ${++n}`, ad);
       setKeys(`${keyB},${keyA}`);
       await db.template.update({ where: { id: target.id }, data: { clientSecretEnc: v } });
     });
     const report = await rotateKeys(racing);
     expect(report.columns.find((c) => c.model === "Template")).toMatchObject({ conflicts: 3, pending: 1 });
     expect(report.totals.pending).toBe(1);
-    expect(decryptField(await stored(db, target), aad)).toBe("app write 3");
+    expect(decryptField(await stored(db, target), ad)).toBe("app write 3");
     expect((await rotateKeys(db)).totals).toMatchObject({ reencrypted: 1, pending: 0 });
   });
 
@@ -247,7 +247,7 @@ describe("rotateKeys", () => {
     const target = rows.find((r) => r.model === "CliLogin")!;
     const foreign = `kZ:${randomBytes(32).toString("base64")}`;
     setKeys(foreign);
-    const unknownKey = encryptField("lost secret", { table: "CliLogin", column: "tokenEnc", id: target.id });
+    const unknownKey = encryptField("lost secret", aad("CliLogin", "tokenEnc", target.id));
     await db.cliLogin.update({ where: { id: target.id }, data: { tokenEnc: unknownKey } });
     setKeys(`${keyB},${keyA}`);
 
