@@ -12,7 +12,7 @@ export async function register() {
   const { installTunnelEndpoint } = await import("@/lib/tunnel/server");
   installTunnelEndpoint();
   // On SIGINT/SIGTERM server.ts runs this hook: tool-call history still queued is written first.
-  const { historySettled } = await import("@/lib/data/integrations");
+  const { historySettled } = await import("@/lib/data/history");
   const g = globalThis as { __pokeShutdown?: () => Promise<void> };
   const previous = g.__pokeShutdown;
   g.__pokeShutdown = async () => {

@@ -98,7 +98,7 @@ async function adminQuery(sql: string): Promise<void> {
 
 export async function removeDatabase(dir: string): Promise<void> {
   // Tool-call history is written in background batches: into this database, not the next one.
-  const { historySettled } = await import("@/lib/data/integrations");
+  const { historySettled } = await import("@/lib/data/history");
   await historySettled();
   const { closeDb } = await import("@/lib/db");
   await closeDb();

@@ -1,7 +1,7 @@
 // "From template X" on an integration page (placed by the integration page; Kitchen-owned).
 // Server component: reads the template's name only for someone who has an integration made from it.
 import { Badge } from "@/components/ui";
-import { templateBadgeFor } from "@/lib/kitchen/templates";
+import { templateBadgeFor } from "@/lib/data/kitchen";
 
 export async function TemplateBadge({
   user,

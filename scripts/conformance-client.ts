@@ -251,13 +251,9 @@ async function run(serverUrl: string): Promise<void> {
     // Credentials the suite pre-registered (auth/pre-registration) go where `poke tunnel --client-id
     // --client-secret` puts them: used as-is, never registered, bound to the first issuer that accepts them.
     if (typeof context.client_id === "string") {
-      const { setCliClient } = (await import("@/lib/oauth/store").catch(() => ({}))) as {
-        setCliClient?: (id: string, c: { clientId: string; clientSecret?: string }) => Promise<void>;
-      };
-      if (!setCliClient)
-        throw new NotAvailableError("lib/oauth/store has no setCliClient for pre-registered clients");
+      const { setCliClient } = await import("@/lib/data/grants");
       const secret = typeof context.client_secret === "string" ? context.client_secret : undefined;
-      await setCliClient(integ.id, { clientId: context.client_id, clientSecret: secret });
+      await setCliClient(integ, { clientId: context.client_id, clientSecret: secret });
     }
     let authorizations = 0;
 

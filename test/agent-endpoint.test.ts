@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProtocolError } from "@modelcontextprotocol/client";
 import { closeAgentEndpoint } from "@/lib/agent/endpoint";
 import { getDb } from "@/lib/db";
-import { historySettled } from "@/lib/data/integrations";
+import { historySettled } from "@/lib/data/history";
 import { closeAll } from "@/lib/mcp/pool";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import {

@@ -8,7 +8,7 @@ import { callTool, closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
 import { completeAuthorization, startAuthorization, syncAfterAuthorization } from "@/lib/oauth/flow";
 import { oauthProviderFor, oauthStatus } from "@/lib/oauth/grant";
-import { readGrant, setCliClient } from "@/lib/oauth/store";
+import { readGrant, setCliClient } from "@/lib/data/grants";
 import { startMcpServer } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthServerOptions } from "./fixtures/oauth-servers";
 import { expectAppError } from "./app-error";
@@ -81,7 +81,7 @@ it("403 insufficient_scope is recorded, shown, and the next authorization asks f
   const { userId, id } = await makeUserAndIntegration(fx.mcpUrl);
   const first = await authorize(userId, id, "mcp:read");
   expect(first.searchParams.get("scope")).toBe("mcp:read");
-  expect((await readGrant(id))?.tokens.scope).toBe("mcp:read");
+  expect((await readGrant({ id, userId }))?.tokens.scope).toBe("mcp:read");
 
   const ctx = { userId, integrationId: id };
   const denied = await expectAppError(callTool(ctx, "echo", { text: "hi" }), "insufficient_scope");
@@ -94,7 +94,10 @@ it("403 insufficient_scope is recorded, shown, and the next authorization asks f
   // "Grant access": a plain start (as the page's button) requests what is held plus what is missing.
   const second = await authorize(userId, id);
   expect(second.searchParams.get("scope")?.split(" ").sort()).toEqual(["mcp:read", "mcp:write"]);
-  expect((await readGrant(id))?.tokens.scope?.split(" ").sort()).toEqual(["mcp:read", "mcp:write"]);
+  expect((await readGrant({ id, userId }))?.tokens.scope?.split(" ").sort()).toEqual([
+    "mcp:read",
+    "mcp:write",
+  ]);
   expect((await oauthStatus(userId, id))?.missingScopes).toEqual([]);
   expect((await db.integration.findUniqueOrThrow({ where: { id } })).stepUpScope).toBeNull();
 
@@ -120,7 +123,7 @@ it("a machine-to-machine authorization server issues tokens to pre-registered cr
   });
   const { userId, id } = await makeUserAndIntegration(fx.mcpUrl);
   await expectAppError(syncIntegration(userId, id), "needs_auth");
-  await setCliClient(id, { clientId: "m2m", clientSecret: "m2m-secret" });
+  await setCliClient({ id, userId }, { clientId: "m2m", clientSecret: "m2m-secret" });
 
   const { authorizationUrl } = await startAuthorization({
     userId,

@@ -2,7 +2,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { decryptJson, encryptField, randomToken } from "@/lib/crypto";
+import { aad, decryptJson, encryptField, randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { env } from "@/lib/env";
 import { connectMcp } from "@/lib/mcp/connect";
@@ -14,7 +14,7 @@ import {
   oauthStatus,
   refreshGrant,
 } from "@/lib/oauth/grant";
-import { grantAad, loadOAuthIntegration, readGrant, setCliClient, templateAad } from "@/lib/oauth/store";
+import { loadOAuthIntegration, readGrant, setCliClient } from "@/lib/data/grants";
 import { BROWSER_COOKIE, handleCallbackRequest, handleStartRequest } from "@/lib/oauth/web";
 import {
   followAuthorization,
@@ -70,7 +70,7 @@ async function makeTemplate(
   });
   await db.template.update({
     where: { id: t.id },
-    data: { clientSecretEnc: encryptField(o.secret, templateAad(t.id)) },
+    data: { clientSecretEnc: encryptField(o.secret, aad("Template", "clientSecretEnc", t.id)) },
   });
   return t.id;
 }
@@ -201,7 +201,7 @@ describe("authorization with dynamic client registration", () => {
     expect(grant.tokensEnc).not.toContain("at_");
     const tokens = decryptJson<{ access_token: string; refresh_token: string; issuer: string }>(
       grant.tokensEnc,
-      grantAad(grant.id),
+      aad("OAuthGrant", "tokensEnc", grant.id),
     );
     expect(tokens.access_token).toMatch(/^at_/);
     expect(tokens.issuer).toBe(fx.issuer);
@@ -350,7 +350,7 @@ describe("pre-registered clients (no DCR)", () => {
     });
     const userId = await makeUser();
     const id = await makeIntegration(userId, fx.mcpUrl);
-    await setCliClient(id, { clientId: "cli-client", clientSecret: "cli-secret" });
+    await setCliClient({ id, userId }, { clientId: "cli-client", clientSecret: "cli-secret" });
     await connectOAuth(userId, id);
     expect(fx.stats.registrations).toBe(0);
     expect(fx.tokenLog[0]).toMatchObject({ authMethod: "client_secret_post", clientId: "cli-client" });
@@ -502,13 +502,13 @@ describe("refresh", () => {
     const userId = await makeUser();
     const id = await makeIntegration(userId, fx.mcpUrl);
     await connectOAuth(userId, id);
-    const before = (await readGrant(id))!;
+    const before = (await readGrant({ id, userId }))!;
     expect(await ensureFreshToken(userId, id)).toBe(before.tokens.access_token); // fresh: no request
     expect(fx.stats.refreshRequests).toBe(0);
 
     await expireGrant(id, 30_000); // inside the 60 s window
     const token = await ensureFreshToken(userId, id);
-    const after = (await readGrant(id))!;
+    const after = (await readGrant({ id, userId }))!;
     expect(fx.stats.refreshRequests).toBe(1);
     expect(token).not.toBe(before.tokens.access_token);
     expect(after.tokens.access_token).toBe(token);
@@ -537,7 +537,7 @@ describe("refresh", () => {
     await connectOAuth(userId, id);
     await expireGrant(id);
     const integ = await loadOAuthIntegration(userId, id);
-    const seen = (await readGrant(id))!;
+    const seen = (await readGrant({ id, userId }))!;
     const tokens = await Promise.all(Array.from({ length: 5 }, () => refreshGrant(integ, seen)));
     expect(fx.stats.refreshRequests).toBe(1);
     expect(new Set(tokens).size).toBe(1);
@@ -610,7 +610,7 @@ describe("refresh", () => {
     const userId = await makeUser();
     const id = await makeIntegration(userId, fx.mcpUrl);
     await connectOAuth(userId, id);
-    const before = (await readGrant(id))!;
+    const before = (await readGrant({ id, userId }))!;
     await pointEndpoint(id, "token_endpoint", `${await statusServer(500)}/token`);
 
     await expireGrant(id, 20_000); // due for refresh but still valid: the current token keeps working
@@ -620,7 +620,7 @@ describe("refresh", () => {
     await pointEndpoint(id, "token_endpoint", "http://127.0.0.1:9/token"); // connection refused
     await expectAppError(ensureFreshToken(userId, id), "refresh_failed");
 
-    const after = (await readGrant(id))!;
+    const after = (await readGrant({ id, userId }))!;
     expect(after.tokens.refresh_token).toBe(before.tokens.refresh_token);
     const integ = await integration(id);
     expect(integ.status).not.toBe("needs_reauth");
@@ -639,7 +639,7 @@ describe("disconnect", () => {
     const userId = await makeUser();
     const id = await makeIntegration(userId, fx.mcpUrl);
     await connectOAuth(userId, id);
-    const old = (await readGrant(id))!;
+    const old = (await readGrant({ id, userId }))!;
     expect(await disconnectOAuth(userId, id)).toEqual({ revocation: "revoked" });
     expect(fx.stats.revocations).toBe(1);
     const db = await getDb();

@@ -5,7 +5,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, inject } from "vitest";
 import { setEnvForProcess } from "../lib/env";
-import { historySettled } from "../lib/data/integrations";
+import { historySettled } from "../lib/data/history";
 import { closeDb } from "../lib/db";
 import { openRunner } from "../lib/migrate";
 import { PG_ADMIN_URL } from "./global-setup";

@@ -1,10 +1,7 @@
-// Tool-call history and per-integration health, owner-scoped: every query is filtered by the caller's user id.
-// (Lives beside the agent endpoint because it reads what every call path records; a lib/data/activity.ts
-// move is cosmetic.)
-import { historySettled } from "@/lib/data/integrations";
-import { Prisma } from "@prisma/client";
+// Tool-call history and per-integration health, owner-scoped: the reads are lib/data/history.ts's, filtered
+// by the caller's user id; this adds paging and the health figures.
+import { readCalls, readCallStats } from "@/lib/data/history";
 import type { SessionUser } from "@/lib/data/users";
-import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { breakerState, type PublicBreakerState } from "@/lib/limits/calls";
 
@@ -54,39 +51,12 @@ export async function listActivity(
   user: Owner,
   q: ActivityQuery = {},
 ): Promise<{ calls: ActivityCall[]; nextCursor?: string }> {
-  await historySettled(); // read your own writes
   const limit = Math.min(Math.max(Math.trunc(q.limit ?? 50) || 50, 1), MAX_LIMIT);
-  const where: Prisma.ToolCallWhereInput = { userId: user.id };
-  if (q.integrationId) where.integrationId = q.integrationId;
-  if (q.status) where.status = q.status;
-  if (q.source) where.source = q.source;
-  if (q.cursor) {
-    const c = decodeCursor(q.cursor);
-    where.OR = [{ at: { lt: c.at } }, { at: c.at, id: { lt: c.id } }];
-  }
-  const db = await getDb();
-  const rows = await db.toolCall.findMany({
-    where,
-    orderBy: [{ at: "desc" }, { id: "desc" }],
-    take: limit + 1,
-    select: {
-      id: true,
-      at: true,
-      integrationId: true,
-      tool: true,
-      source: true,
-      status: true,
-      latencyMs: true,
-      error: true,
-      arguments: true,
-      result: true,
-      integration: { select: { name: true } },
-    },
-  });
+  const rows = await readCalls(user, q, q.cursor ? decodeCursor(q.cursor) : undefined, limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    calls: page.map(({ integration, ...r }) => ({ ...r, integrationName: integration.name })),
+    calls: page,
     ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.at, last.id) } : {}),
   };
 }
@@ -109,51 +79,13 @@ export type IntegrationHealth = {
   breaker: PublicBreakerState;
 };
 
-type StatsRow = {
-  integrationId: string;
-  calls: number;
-  ok: number;
-  toolErrors: number;
-  failures: number;
-  rejected: number;
-  p50: number | null;
-  p95: number | null;
-};
-
 /** Health over the last 24 h of each of the user's integrations (or of one). */
 export async function listIntegrationHealth(
   user: Owner,
   integrationId?: string,
 ): Promise<IntegrationHealth[]> {
-  await historySettled();
-  const db = await getDb();
   const since = new Date(Date.now() - HEALTH_WINDOW_MS);
-  const only = integrationId ? Prisma.sql`AND "integrationId" = ${integrationId}` : Prisma.empty;
-  const [integrations, stats, errors] = await Promise.all([
-    db.integration.findMany({
-      where: { userId: user.id, ...(integrationId ? { id: integrationId } : {}) },
-      orderBy: { name: "asc" },
-      select: { id: true, name: true, url: true, status: true, storePayloads: true },
-    }),
-    // Latency percentiles leave refusals out: they never reached the server.
-    db.$queryRaw<StatsRow[]>`
-      SELECT "integrationId",
-        count(*)::int AS calls,
-        (count(*) FILTER (WHERE status = 'ok'))::int AS ok,
-        (count(*) FILTER (WHERE status = 'tool_error'))::int AS "toolErrors",
-        (count(*) FILTER (WHERE status IN ('error', 'timeout')))::int AS failures,
-        (count(*) FILTER (WHERE status = 'rejected'))::int AS rejected,
-        (percentile_cont(0.5) WITHIN GROUP (ORDER BY "latencyMs") FILTER (WHERE status <> 'rejected'))::float8 AS p50,
-        (percentile_cont(0.95) WITHIN GROUP (ORDER BY "latencyMs") FILTER (WHERE status <> 'rejected'))::float8 AS p95
-      FROM "ToolCall"
-      WHERE "userId" = ${user.id} AND at >= ${since} ${only}
-      GROUP BY "integrationId"`,
-    db.$queryRaw<{ integrationId: string; error: string; at: Date }[]>`
-      SELECT DISTINCT ON ("integrationId") "integrationId", error, at
-      FROM "ToolCall"
-      WHERE "userId" = ${user.id} AND error IS NOT NULL AND at >= ${since} ${only}
-      ORDER BY "integrationId", at DESC`,
-  ]);
+  const { integrations, stats, errors } = await readCallStats(user, since, integrationId);
   const statsOf = new Map(stats.map((s) => [s.integrationId, s]));
   const errorOf = new Map(errors.map((e) => [e.integrationId, e]));
   return integrations.map((i) => {

@@ -1,5 +1,5 @@
 // API tokens: shown once, stored hashed; they authenticate /api/v1/**, /api/mcp and the tunnel.
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { hashSecret, randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";

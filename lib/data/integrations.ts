@@ -2,11 +2,11 @@
 import { randomUUID } from "node:crypto";
 import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
-import { audit } from "@/lib/audit";
-import { encryptField } from "@/lib/crypto";
-import { getDb, getDriver, isUniqueViolation, recordset } from "@/lib/db";
+import { audit } from "@/lib/data/audit";
+import { recordCallInBackground, type CallSource } from "@/lib/data/history";
+import { aad, encryptField } from "@/lib/crypto";
+import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
-import { log } from "@/lib/log";
 import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
 import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession } from "@/lib/mcp/pool";
@@ -24,7 +24,6 @@ import {
 } from "@/lib/schemas/integrations";
 
 type Owner = Pick<SessionUser, "id">;
-export type CallSource = "playground" | "api" | "agent";
 
 /** What pages and the API may show: never the key itself. */
 const publicSelect = {
@@ -55,8 +54,6 @@ const present = ({ apiKeyEnc, ...row }: Row) => ({ ...row, hasApiKey: !!apiKeyEn
 export type IntegrationView = ReturnType<typeof present>;
 
 export type ConnectResult = { integration: IntegrationView; diff?: SyncDiff; error?: { code: string; message: string } };
-
-const apiKeyAad = (id: string) => ({ table: "Integration", column: "apiKeyEnc", id });
 
 async function findOwned(user: Owner, id: string): Promise<Row> {
   const db = await getDb();
@@ -129,7 +126,7 @@ export async function createIntegration(user: Owner, input: IntegrationCreateInp
         name,
         url: normalized,
         authKind: apiKey ? "api_key" : "none",
-        apiKeyEnc: apiKey ? encryptField(apiKey, apiKeyAad(id)) : null,
+        apiKeyEnc: apiKey ? encryptField(apiKey, aad("Integration", "apiKeyEnc", id)) : null,
       },
     });
   } catch (e) {
@@ -157,7 +154,7 @@ export async function updateIntegration(
     data.transport = null; // probe again
   }
   if (patch.apiKey !== undefined) {
-    data.apiKeyEnc = patch.apiKey ? encryptField(patch.apiKey, apiKeyAad(id)) : null;
+    data.apiKeyEnc = patch.apiKey ? encryptField(patch.apiKey, aad("Integration", "apiKeyEnc", id)) : null;
     if (current.authKind !== "oauth") data.authKind = patch.apiKey ? "api_key" : "none";
   }
   const db = await getDb();
@@ -266,130 +263,6 @@ const UNRECORDED = new Set(["not_found", "invalid_arguments", "tool_disabled", "
 const REJECTED = new Set(["circuit_open", "too_many_concurrent_calls", "busy"]);
 const statusOf = (code: string) => (code === "timeout" ? "timeout" : REJECTED.has(code) ? "rejected" : "error");
 
-/**
- * Tool-call history is written off the response path and in batches (one insert for many calls), so
- * recording never adds latency to a call. Readers wait for what this process has queued: historySettled.
- */
-type HistoryRow = {
-  id: string;
-  userId: string;
-  integrationId: string;
-  tool: string;
-  source: CallSource;
-  status: string;
-  latencyMs: number;
-  error?: string;
-  arguments?: unknown;
-  result?: unknown;
-  /** when the call ended (ISO), not when its row is written */
-  at: string;
-};
-type HistoryQueue = { rows: HistoryRow[]; timer?: NodeJS.Timeout; written: Promise<void>; seq: number };
-const history = ((globalThis as { __pokeHistory?: HistoryQueue }).__pokeHistory ??= {
-  rows: [],
-  written: Promise.resolve(),
-  seq: 0,
-});
-const HISTORY_BATCH = 200;
-// Long enough that a busy caller's calls share one insert (on PGlite every insert runs on the event loop).
-const HISTORY_DELAY_MS = 250;
-
-/** Unique, and in call order within a millisecond (activity pages are ordered by at, then id). */
-function historyId(now: number): string {
-  history.seq = (history.seq + 1) % 36 ** 4;
-  const seq = history.seq.toString(36).padStart(4, "0");
-  return `tc${now.toString(36).padStart(9, "0")}${seq}${randomUUID().slice(0, 8)}`;
-}
-
-function recordCallInBackground(
-  user: Owner,
-  integ: { id: string; storePayloads: boolean },
-  tool: string,
-  source: CallSource,
-  status: string,
-  latencyMs: number,
-  payload: { args: unknown; result?: unknown; error?: string },
-): void {
-  const now = Date.now();
-  history.rows.push({
-    id: historyId(now),
-    at: new Date(now).toISOString(),
-    userId: user.id,
-    integrationId: integ.id,
-    tool: tool.slice(0, 200),
-    source,
-    status,
-    latencyMs: Math.round(latencyMs),
-    error: payload.error?.slice(0, 500),
-    ...(integ.storePayloads ? storedPayload(payload) : {}),
-  });
-  if (history.rows.length >= HISTORY_BATCH) void flushHistory();
-  else history.timer ??= setTimeout(() => void flushHistory(), HISTORY_DELAY_MS).unref();
-}
-
-function flushHistory(): Promise<void> {
-  clearTimeout(history.timer);
-  history.timer = undefined;
-  const rows = history.rows.splice(0);
-  if (rows.length) history.written = history.written.then(() => writeHistory(rows));
-  return history.written;
-}
-
-async function writeHistory(rows: HistoryRow[]): Promise<void> {
-  const driver = await getDriver();
-  try {
-    // One statement, the rows as one JSON parameter: several times cheaper than a multi-row insert with a
-    // parameter per column (on PGlite that time blocks the event loop, and the calls waiting on it).
-    // "at" is stored as the UTC wall time, as Prisma stores DateTime.
-    await driver.query(
-      `INSERT INTO "ToolCall" ("id", "userId", "integrationId", "tool", "source", "status", "latencyMs", "error",
-                               "arguments", "result", "at")
-       SELECT r."id", r."userId", r."integrationId", r."tool", r."source", r."status", r."latencyMs", r."error",
-              r."arguments", r."result", r."at"
-       FROM jsonb_to_recordset($1::jsonb) AS r("id" text, "userId" text, "integrationId" text, "tool" text,
-            "source" text, "status" text, "latencyMs" int, "error" text, "arguments" jsonb, "result" jsonb,
-            "at" timestamp(3))`,
-      [recordset(rows)],
-    );
-    return;
-  } catch (err) {
-    if (rows.length === 1) {
-      // The calls themselves happened: losing their history rows must not turn results into errors. An
-      // integration (or account) deleted since its call was made is the usual reason.
-      log.warn("recording a tool call failed", { integrationId: rows[0].integrationId, err: String(err) });
-      return;
-    }
-  }
-  // One row the batch can't take (its integration was just deleted) must not cost the others theirs.
-  for (const row of rows) await writeHistory([row]);
-}
-
-/** Resolves when every tool call recorded so far in this process is in the database. */
-export function historySettled(): Promise<void> {
-  return flushHistory();
-}
-
-const PAYLOAD_CAP = 16 * 1024;
-const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
-
-/** Opt-in payload storage: secrets redacted by key name, each part capped. */
-function storedPayload(p: { args: unknown; result?: unknown }) {
-  const redact = (v: unknown, depth = 0): unknown => {
-    if (depth > 20) return "[depth]";
-    if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
-    if (v && typeof v === "object")
-      return Object.fromEntries(
-        Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redact(x, depth + 1)]),
-      );
-    return v;
-  };
-  const cap = (v: unknown) => {
-    const s = JSON.stringify(redact(v) ?? null);
-    return s.length > PAYLOAD_CAP ? { truncated: true, preview: s.slice(0, PAYLOAD_CAP) } : JSON.parse(s);
-  };
-  return { arguments: cap(p.args), result: p.result === undefined ? undefined : cap(p.result) };
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Kitchen: integrations made from a template (lib/kitchen/install.ts). Appended; owned by the Kitchen.
 
@@ -450,7 +323,7 @@ export async function createIntegrationFromTemplate(
         url,
         authKind,
         status: authKind === "oauth" ? "needs_auth" : "pending",
-        apiKeyEnc: apiKey ? encryptField(apiKey, apiKeyAad(id)) : null,
+        apiKeyEnc: apiKey ? encryptField(apiKey, aad("Integration", "apiKeyEnc", id)) : null,
       },
     });
     return null;

@@ -1,6 +1,6 @@
 // Accounts: sign-up, credential check, roles. The first account (or ADMIN_EMAILS) becomes admin.
 import type { Prisma, Role } from "@prisma/client";
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { hashPassword, verifyPassword } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { env } from "@/lib/env";

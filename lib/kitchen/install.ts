@@ -3,15 +3,22 @@
 // derived from the integrations themselves plus the person's choices (skips) stored in RecipeInstall, so
 // an install can be left at any point — mid-OAuth included — and resumed from the link.
 import "server-only";
-import type { Prisma } from "@prisma/client";
-import { audit } from "@/lib/audit";
-import { getDb, isUniqueViolation } from "@/lib/db";
+import { audit } from "@/lib/data/audit";
 import { AppError } from "@/lib/errors";
 import {
   createIntegrationFromTemplate,
   deleteIntegration,
   type TemplateConnectResult,
 } from "@/lib/data/integrations";
+import {
+  createInstall,
+  deleteInstall,
+  findInstall,
+  integrationsFromTemplates,
+  recipeItem,
+  saveInstallProgress,
+  unfinishedIntegrationIds,
+} from "@/lib/data/kitchen";
 import { previewRecipe, recipeIdForToken, type PreviewItem, type RecipePreview } from "@/lib/kitchen/recipes";
 import {
   installApiKeySchema,
@@ -69,24 +76,12 @@ function storedProgress(v: unknown): Record<string, Stored> {
 
 async function load(user: Owner, token: string) {
   const preview = await previewRecipe(token);
-  const db = await getDb();
   const [install, integrations] = await Promise.all([
-    db.recipeInstall.findUnique({
-      where: { recipeId_userId: { recipeId: preview.id, userId: user.id } },
-      select: { id: true, state: true, progress: true },
-    }),
-    db.integration.findMany({
-      where: { userId: user.id, templateId: { in: preview.items.map((i) => i.templateId) } },
-      orderBy: { createdAt: "asc" },
-      select: {
-        id: true,
-        name: true,
-        templateId: true,
-        status: true,
-        lastError: true,
-        _count: { select: { tools: true } },
-      },
-    }),
+    findInstall(user, preview.id),
+    integrationsFromTemplates(
+      user,
+      preview.items.map((i) => i.templateId),
+    ),
   ]);
   return { preview, install, integrations };
 }
@@ -102,7 +97,7 @@ function buildView({ preview, install, integrations }: Awaited<ReturnType<typeof
       ...item,
       integrationId: integ?.id ?? null,
       integrationName: integ?.name ?? null,
-      toolCount: integ?._count.tools ?? 0,
+      toolCount: integ?.toolCount ?? 0,
       error: null,
       reauthorize: integ?.status === "needs_reauth",
     };
@@ -143,11 +138,7 @@ async function persist(user: Owner, view: InstallView, skipped: Set<string>): Pr
           ? "error"
           : "pending";
   }
-  const db = await getDb();
-  await db.recipeInstall.updateMany({
-    where: { recipeId: view.recipe.id, userId: user.id },
-    data: { progress: progress as Prisma.InputJsonObject, state: view.done ? "done" : "in_progress" },
-  });
+  await saveInstallProgress(user, view.recipe.id, progress, view.done ? "done" : "in_progress");
 }
 
 async function refreshed(user: Owner, token: string, skipped?: Set<string>): Promise<InstallView> {
@@ -167,36 +158,14 @@ async function refreshed(user: Owner, token: string, skipped?: Set<string>): Pro
 }
 
 async function templateFor(recipeId: string, templateId: string) {
-  const db = await getDb();
-  const item = await db.recipeItem.findFirst({
-    where: { recipeId, templateId },
-    select: {
-      required: true,
-      template: { select: { id: true, name: true, serverUrl: true, authKind: true } },
-    },
-  });
+  const item = await recipeItem(recipeId, templateId);
   if (!item) throw new AppError("not_in_recipe", "That integration is no longer part of this recipe.", 404);
   return item;
 }
 
-async function ensureInstall(
-  user: Owner,
-  recipeId: string,
-): Promise<{ created: boolean; progress: unknown }> {
-  const db = await getDb();
-  const existing = await db.recipeInstall.findUnique({
-    where: { recipeId_userId: { recipeId, userId: user.id } },
-    select: { progress: true },
-  });
-  if (existing) return { created: false, progress: existing.progress };
-  try {
-    await db.recipeInstall.create({ data: { recipeId, userId: user.id, progress: {} } });
-    return { created: true, progress: {} };
-  } catch (e) {
-    // A second tab clicked Install at the same moment: use its record.
-    if (!isUniqueViolation(e)) throw e;
-    return { created: false, progress: {} };
-  }
+/** True when this call created the person's install record. */
+async function ensureInstall(user: Owner, recipeId: string): Promise<boolean> {
+  return !(await findInstall(user, recipeId)) && (await createInstall(user, recipeId));
 }
 
 /**
@@ -216,8 +185,8 @@ export async function startInstall(
     if (skipped.has(item.templateId) && item.required)
       throw new AppError("required_item", `"${item.name}" is required by this recipe and can't be skipped.`);
   }
-  const { created } = await ensureInstall(user, recipeId);
-  if (created) await audit(user.id, "kitchen.install.start", { type: "recipe", id: recipeId });
+  if (await ensureInstall(user, recipeId))
+    await audit(user.id, "kitchen.install.start", { type: "recipe", id: recipeId });
   for (const item of preview.items) {
     if (skipped.has(item.templateId) || item.authKind === "api_key") continue;
     const { template } = await templateFor(recipeId, item.templateId);
@@ -258,12 +227,7 @@ export async function submitApiKey(
 }
 
 async function unskip(user: Owner, recipeId: string, templateId: string): Promise<Set<string>> {
-  const db = await getDb();
-  const row = await db.recipeInstall.findUnique({
-    where: { recipeId_userId: { recipeId, userId: user.id } },
-    select: { progress: true },
-  });
-  const stored = storedProgress(row?.progress);
+  const stored = storedProgress((await findInstall(user, recipeId))?.progress);
   return new Set(Object.keys(stored).filter((k) => stored[k] === "skipped" && k !== templateId));
 }
 
@@ -292,19 +256,9 @@ export async function skipItem(
 
 /** Integrations made from these templates that never connected (no tools ever synced) are deleted. */
 async function removeUnfinished(user: Owner, templateIds: string[]): Promise<number> {
-  const db = await getDb();
-  const rows = await db.integration.findMany({
-    where: {
-      userId: user.id,
-      templateId: { in: templateIds },
-      status: { not: "connected" },
-      lastSyncedAt: null,
-      grant: { is: null },
-    },
-    select: { id: true },
-  });
-  for (const r of rows) await deleteIntegration(user, r.id);
-  return rows.length;
+  const ids = await unfinishedIntegrationIds(user, templateIds);
+  for (const id of ids) await deleteIntegration(user, id);
+  return ids.length;
 }
 
 /**
@@ -318,8 +272,7 @@ export async function cancelInstall(user: Owner, input: { token: string }): Prom
     user,
     preview.items.map((i) => i.templateId),
   );
-  const db = await getDb();
-  await db.recipeInstall.deleteMany({ where: { recipeId: preview.id, userId: user.id } });
+  await deleteInstall(user, preview.id);
   await audit(user.id, "kitchen.install.cancel", { type: "recipe", id: preview.id }, { removed });
   return { removed };
 }

@@ -3,10 +3,20 @@
 // Share tokens are verify-only secrets: 256 random bits, only their SHA-256 is stored, the full link is
 // returned exactly once (on create and on rotate).
 import "server-only";
-import { randomUUID } from "node:crypto";
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { hashSecret, randomToken } from "@/lib/crypto";
-import { getDb, isUniqueViolation } from "@/lib/db";
+import {
+  assertRecipeNameFree,
+  assertTemplatesExist,
+  deleteRecipeRow,
+  findRecipes,
+  insertRecipe,
+  recipeByShareHash,
+  recipePreviewRow,
+  replaceRecipe,
+  updateRecipeShare,
+  type RecipeRow,
+} from "@/lib/data/kitchen";
 import { env } from "@/lib/env";
 import { AppError, notFound } from "@/lib/errors";
 import { assertAdmin, originOf, type Actor } from "@/lib/kitchen/admin";
@@ -41,41 +51,6 @@ export type RecipeView = {
   updatedAt: Date;
 };
 
-const recipeSelect = {
-  id: true,
-  name: true,
-  description: true,
-  shareEnabled: true,
-  shareTokenHash: true,
-  createdAt: true,
-  updatedAt: true,
-  _count: { select: { installs: true } },
-  items: {
-    orderBy: { position: "asc" },
-    select: {
-      templateId: true,
-      required: true,
-      template: { select: { name: true, authKind: true, serverUrl: true } },
-    },
-  },
-} as const;
-
-type RecipeRow = {
-  id: string;
-  name: string;
-  description: string;
-  shareEnabled: boolean;
-  shareTokenHash: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  _count: { installs: number };
-  items: {
-    templateId: string;
-    required: boolean;
-    template: { name: string; authKind: string; serverUrl: string };
-  }[];
-};
-
 function present(r: RecipeRow): RecipeView {
   return {
     id: r.id,
@@ -98,43 +73,14 @@ function present(r: RecipeRow): RecipeView {
 
 export async function listRecipes(actor: Actor): Promise<RecipeView[]> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const rows = await db.recipe.findMany({ orderBy: { name: "asc" }, select: recipeSelect });
-  return rows.map(present);
+  return (await findRecipes()).map(present);
 }
 
 export async function getRecipe(actor: Actor, id: string): Promise<RecipeView> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const row = await db.recipe.findUnique({ where: { id }, select: recipeSelect });
+  const [row] = await findRecipes(id);
   if (!row) throw notFound("Recipe not found");
   return present(row);
-}
-
-function fieldError(field: string, message: string) {
-  return new AppError("invalid_input", message, 400, { field });
-}
-
-async function assertTemplatesExist(templateIds: string[]): Promise<void> {
-  const db = await getDb();
-  const found = await db.template.findMany({ where: { id: { in: templateIds } }, select: { id: true } });
-  if (found.length !== templateIds.length) {
-    throw fieldError("items", "A template in this recipe no longer exists. Reload the page and try again.");
-  }
-}
-
-async function assertNameFree(name: string, exceptId?: string): Promise<void> {
-  const db = await getDb();
-  const clash = await db.recipe.findFirst({
-    where: { name: { equals: name, mode: "insensitive" }, ...(exceptId ? { NOT: { id: exceptId } } : {}) },
-    select: { name: true },
-  });
-  if (clash) throw fieldError("name", `A recipe named "${clash.name}" already exists. Choose another name.`);
-}
-
-function duplicate(e: unknown): never {
-  if (isUniqueViolation(e)) throw fieldError("name", "A recipe with this name already exists.");
-  throw e;
 }
 
 /** Creates the recipe and its share link; the link is in the result and can't be shown again. */
@@ -144,35 +90,20 @@ export async function createRecipe(
 ): Promise<{ recipe: RecipeView; shareUrl: string }> {
   await assertAdmin(actor);
   const p = recipeInputSchema.parse(input);
-  await assertNameFree(p.name);
+  await assertRecipeNameFree(p.name);
   await assertTemplatesExist(p.items.map((i) => i.templateId));
   const { token, hash } = newShareToken();
-  const id = randomUUID();
-  const db = await getDb();
-  const row = await db.recipe
-    .create({
-      data: {
-        id,
-        name: p.name,
-        description: p.description,
-        shareTokenHash: hash,
-        shareEnabled: true,
-        createdById: actor.id,
-        items: {
-          create: p.items.map((i, position) => ({
-            templateId: i.templateId,
-            required: i.required,
-            position,
-          })),
-        },
-      },
-      select: recipeSelect,
-    })
-    .catch(duplicate);
+  const row = await insertRecipe({
+    name: p.name,
+    description: p.description,
+    shareTokenHash: hash,
+    createdById: actor.id,
+    items: p.items,
+  });
   await audit(
     actor.id,
     "kitchen.recipe.create",
-    { type: "recipe", id },
+    { type: "recipe", id: row.id },
     {
       name: p.name,
       templates: p.items.map((i) => i.templateId),
@@ -185,29 +116,10 @@ export async function createRecipe(
 export async function updateRecipe(actor: Actor, id: string, input: RecipeInput): Promise<RecipeView> {
   await assertAdmin(actor);
   const p = recipeInputSchema.parse(input);
-  const db = await getDb();
-  if (!(await db.recipe.findUnique({ where: { id }, select: { id: true } })))
-    throw notFound("Recipe not found");
-  await assertNameFree(p.name, id);
+  if (!(await findRecipes(id)).length) throw notFound("Recipe not found");
+  await assertRecipeNameFree(p.name, id);
   await assertTemplatesExist(p.items.map((i) => i.templateId));
-  const row = await db
-    .$transaction(async (tx) => {
-      await tx.recipeItem.deleteMany({ where: { recipeId: id } });
-      await tx.recipeItem.createMany({
-        data: p.items.map((i, position) => ({
-          recipeId: id,
-          templateId: i.templateId,
-          required: i.required,
-          position,
-        })),
-      });
-      return tx.recipe.update({
-        where: { id },
-        data: { name: p.name, description: p.description },
-        select: recipeSelect,
-      });
-    })
-    .catch(duplicate);
+  const row = await replaceRecipe(id, p);
   await audit(
     actor.id,
     "kitchen.recipe.update",
@@ -222,10 +134,8 @@ export async function updateRecipe(actor: Actor, id: string, input: RecipeInput)
 
 export async function deleteRecipe(actor: Actor, id: string): Promise<void> {
   await assertAdmin(actor);
-  const db = await getDb();
   // Installed integrations stay with their owners; only the recipe, its items and install records go.
-  const res = await db.recipe.deleteMany({ where: { id } });
-  if (!res.count) throw notFound("Recipe not found");
+  if (!(await deleteRecipeRow(id))) throw notFound("Recipe not found");
   await audit(actor.id, "kitchen.recipe.delete", { type: "recipe", id });
 }
 
@@ -233,12 +143,8 @@ export async function deleteRecipe(actor: Actor, id: string): Promise<void> {
 export async function rotateShareLink(actor: Actor, id: string): Promise<{ shareUrl: string }> {
   await assertAdmin(actor);
   const { token, hash } = newShareToken();
-  const db = await getDb();
-  const res = await db.recipe.updateMany({
-    where: { id },
-    data: { shareTokenHash: hash, shareEnabled: true },
-  });
-  if (!res.count) throw notFound("Recipe not found");
+  if (!(await updateRecipeShare(id, { shareTokenHash: hash, shareEnabled: true })))
+    throw notFound("Recipe not found");
   await audit(actor.id, "kitchen.recipe.rotate_link", { type: "recipe", id });
   return { shareUrl: shareUrl(token) };
 }
@@ -246,9 +152,7 @@ export async function rotateShareLink(actor: Actor, id: string): Promise<{ share
 /** Disabling keeps the link's hash, so enabling again revives the same link (rotate for a new one). */
 export async function setShareEnabled(actor: Actor, id: string, enabled: boolean): Promise<void> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const res = await db.recipe.updateMany({ where: { id }, data: { shareEnabled: enabled } });
-  if (!res.count) throw notFound("Recipe not found");
+  if (!(await updateRecipeShare(id, { shareEnabled: enabled }))) throw notFound("Recipe not found");
   await audit(actor.id, enabled ? "kitchen.recipe.enable_link" : "kitchen.recipe.disable_link", {
     type: "recipe",
     id,
@@ -275,11 +179,7 @@ const LINK_INVALID = () => new AppError("invalid_link", "This link is not valid.
 /** Resolves a share token to its enabled recipe's id, or throws "This link is not valid" (404). */
 export async function recipeIdForToken(token: string): Promise<string> {
   if (typeof token !== "string" || !SHARE_TOKEN_RE.test(token)) throw LINK_INVALID();
-  const db = await getDb();
-  const row = await db.recipe.findUnique({
-    where: { shareTokenHash: hashSecret(token) },
-    select: { id: true, shareEnabled: true },
-  });
+  const row = await recipeByShareHash(hashSecret(token));
   if (!row?.shareEnabled) throw LINK_INVALID();
   return row.id;
 }
@@ -290,32 +190,7 @@ export async function recipeIdForToken(token: string): Promise<string> {
  */
 export async function previewRecipe(token: string): Promise<RecipePreview> {
   const id = await recipeIdForToken(token);
-  const db = await getDb();
-  const r = await db.recipe.findUnique({
-    where: { id },
-    select: {
-      id: true,
-      name: true,
-      description: true,
-      items: {
-        orderBy: { position: "asc" },
-        select: {
-          templateId: true,
-          required: true,
-          template: {
-            select: {
-              name: true,
-              description: true,
-              iconUrl: true,
-              serverUrl: true,
-              authKind: true,
-              scopes: true,
-            },
-          },
-        },
-      },
-    },
-  });
+  const r = await recipePreviewRow(id);
   if (!r) throw LINK_INVALID();
   return {
     id: r.id,

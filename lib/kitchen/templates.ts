@@ -2,12 +2,22 @@
 // with admin-supplied client credentials). Admin only. The client secret is write-only: encrypted with AAD
 // naming its row, never returned by any function here (views carry `hasClientSecret`).
 import "server-only";
-import { randomUUID } from "node:crypto";
-import { Prisma, type Template } from "@prisma/client";
-import { audit } from "@/lib/audit";
-import { encryptField } from "@/lib/crypto";
-import { getDb, isUniqueViolation } from "@/lib/db";
-import { AppError, isAppError, notFound } from "@/lib/errors";
+import { audit } from "@/lib/data/audit";
+import {
+  applyFollow,
+  assertTemplateNameFree,
+  deleteTemplateRow,
+  fieldError,
+  findTemplates,
+  insertTemplate,
+  integrationsOfTemplate,
+  templateChoices as findTemplateChoices,
+  updateTemplateRow,
+  type FollowRow,
+  type SecretChange,
+  type TemplateRow,
+} from "@/lib/data/kitchen";
+import { isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { assertAdmin, originOf, type Actor } from "@/lib/kitchen/admin";
 import { dropSession } from "@/lib/mcp/pool";
@@ -16,33 +26,7 @@ import { validateUserUrl } from "@/lib/net/egress";
 import { assertSafeOAuthUrl } from "@/lib/oauth/net";
 import { slugify, templateInputSchema, type TemplateInput, type TemplateParsed } from "@/lib/schemas/kitchen";
 
-export const templateSecretAad = (id: string) => ({ table: "Template", column: "clientSecretEnc", id });
-
-/** Every column but the secret; the secret only as "is one set". */
-const viewSelect = {
-  id: true,
-  name: true,
-  slug: true,
-  description: true,
-  iconUrl: true,
-  serverUrl: true,
-  authKind: true,
-  clientId: true,
-  clientSecretEnc: true,
-  scopes: true,
-  issuer: true,
-  resourceMode: true,
-  resourceOverride: true,
-  extraAuthParams: true,
-  tokenEndpointAuthMethod: true,
-  version: true,
-  createdAt: true,
-  updatedAt: true,
-} satisfies Prisma.TemplateSelect;
-
-type ViewRow = Prisma.TemplateGetPayload<{ select: typeof viewSelect }>;
-
-function present({ clientSecretEnc, extraAuthParams, ...row }: ViewRow) {
+function present({ clientSecretEnc, extraAuthParams, ...row }: TemplateRow) {
   return {
     ...row,
     origin: originOf(row.serverUrl),
@@ -63,36 +47,14 @@ function stringRecord(v: unknown): Record<string, string> {
 
 export async function listTemplates(actor: Actor): Promise<TemplateListItem[]> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const rows = await db.template.findMany({
-    orderBy: { name: "asc" },
-    select: {
-      ...viewSelect,
-      _count: { select: { integrations: true } },
-      recipeItems: { select: { recipe: { select: { id: true, name: true } } } },
-    },
-  });
-  return rows.map(({ _count, recipeItems, ...r }) => ({
-    ...present(r),
-    integrationCount: _count.integrations,
-    recipes: recipeItems.map((i) => i.recipe),
-  }));
+  return (await findTemplates()).map(({ row, ...r }) => ({ ...present(row), ...r }));
 }
 
 export async function getTemplate(actor: Actor, id: string): Promise<TemplateListItem> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const row = await db.template.findUnique({
-    where: { id },
-    select: {
-      ...viewSelect,
-      _count: { select: { integrations: true } },
-      recipeItems: { select: { recipe: { select: { id: true, name: true } } } },
-    },
-  });
-  if (!row) throw notFound("Template not found");
-  const { _count, recipeItems, ...r } = row;
-  return { ...present(r), integrationCount: _count.integrations, recipes: recipeItems.map((i) => i.recipe) };
+  const [t] = await findTemplates(id);
+  if (!t) throw notFound("Template not found");
+  return { ...present(t.row), integrationCount: t.integrationCount, recipes: t.recipes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -102,10 +64,6 @@ type Normalized = Omit<TemplateParsed, "clientSecret" | "clearClientSecret" | "s
   slug: string;
   extraAuthParams: Record<string, string>;
 };
-
-function fieldError(field: string, message: string): AppError {
-  return new AppError("invalid_input", message, 400, { field });
-}
 
 function safeOAuthUrl(raw: string, field: string, what: string): string {
   try {
@@ -124,8 +82,8 @@ function safeOAuthUrl(raw: string, field: string, what: string): string {
  */
 function normalize(
   p: TemplateParsed,
-  current: Pick<Template, "clientSecretEnc"> | null,
-): { data: Normalized; secret: "keep" | "clear" | { set: string } } {
+  current: Pick<TemplateRow, "clientSecretEnc"> | null,
+): { data: Normalized; secret: SecretChange } {
   let serverUrl: string;
   try {
     serverUrl = validateUserUrl(p.serverUrl).href;
@@ -155,7 +113,7 @@ function normalize(
       secret: current?.clientSecretEnc ? "clear" : "keep",
     };
   }
-  const secret: "keep" | "clear" | { set: string } = p.clientSecret
+  const secret: SecretChange = p.clientSecret
     ? { set: p.clientSecret }
     : p.clearClientSecret || !p.clientId
       ? current?.clientSecretEnc
@@ -205,26 +163,6 @@ function issuerAsGiven(p: TemplateParsed, n: Normalized): string | null {
   return n.issuer && p.issuer ? p.issuer : n.issuer;
 }
 
-async function assertNameFree(name: string, slug: string, exceptId?: string): Promise<void> {
-  const db = await getDb();
-  const clash = await db.template.findFirst({
-    where: {
-      OR: [{ name: { equals: name, mode: "insensitive" } }, { slug }],
-      ...(exceptId ? { NOT: { id: exceptId } } : {}),
-    },
-    select: { name: true, slug: true },
-  });
-  if (!clash) return;
-  if (clash.name.toLowerCase() === name.toLowerCase())
-    throw fieldError("name", `A template named "${clash.name}" already exists. Choose another name.`);
-  throw fieldError("slug", `The slug "${slug}" is already used by "${clash.name}". Choose another slug.`);
-}
-
-function duplicateError(e: unknown): never {
-  if (isUniqueViolation(e)) throw fieldError("name", "A template with this name or slug already exists.");
-  throw e;
-}
-
 const columns = (n: Normalized, issuer: string | null) => ({
   name: n.name,
   slug: n.slug,
@@ -248,25 +186,12 @@ export async function createTemplate(actor: Actor, input: TemplateInput): Promis
   await assertAdmin(actor);
   const p = templateInputSchema.parse(input);
   const { data, secret } = normalize(p, null);
-  await assertNameFree(data.name, data.slug);
-  const id = randomUUID();
-  const db = await getDb();
-  const row = await db.template
-    .create({
-      data: {
-        id,
-        ...columns(data, issuerAsGiven(p, data)),
-        extraAuthParams: data.extraAuthParams,
-        clientSecretEnc: typeof secret === "object" ? encryptField(secret.set, templateSecretAad(id)) : null,
-        createdById: actor.id,
-      },
-      select: viewSelect,
-    })
-    .catch(duplicateError);
+  await assertTemplateNameFree(data.name, data.slug);
+  const row = await insertTemplate(columns(data, issuerAsGiven(p, data)), secret, actor.id);
   await audit(
     actor.id,
     "kitchen.template.create",
-    { type: "template", id },
+    { type: "template", id: row.id },
     {
       name: data.name,
       origin: originOf(data.serverUrl),
@@ -295,11 +220,10 @@ export async function updateTemplate(
 ): Promise<TemplateUpdateResult> {
   await assertAdmin(actor);
   const p = templateInputSchema.parse(input);
-  const db = await getDb();
-  const current = await db.template.findUnique({ where: { id } });
+  const current = (await findTemplates(id))[0]?.row;
   if (!current) throw notFound("Template not found");
   const { data, secret } = normalize(p, current);
-  await assertNameFree(data.name, data.slug, id);
+  await assertTemplateNameFree(data.name, data.slug, id);
   const next = columns(data, issuerAsGiven(p, data));
 
   const changed = (Object.keys(next) as (keyof typeof next)[]).filter(
@@ -310,22 +234,7 @@ export async function updateTemplate(
   const urlChanged = changed.includes("serverUrl");
   const credentialsChanged = secretChanged || CREDENTIAL_FIELDS.some((f) => changed.includes(f));
 
-  const row = await db.template
-    .update({
-      where: { id },
-      data: {
-        ...next,
-        extraAuthParams: data.extraAuthParams,
-        ...(secret === "clear"
-          ? { clientSecretEnc: null }
-          : typeof secret === "object"
-            ? { clientSecretEnc: encryptField(secret.set, templateSecretAad(id)) }
-            : {}),
-        ...(urlChanged || credentialsChanged ? { version: { increment: 1 } } : {}),
-      },
-      select: viewSelect,
-    })
-    .catch(duplicateError);
+  const row = await updateTemplateRow(id, next, secret, urlChanged || credentialsChanged);
   await audit(
     actor.id,
     "kitchen.template.update",
@@ -341,54 +250,9 @@ export async function updateTemplate(
 
 export async function deleteTemplate(actor: Actor, id: string): Promise<{ detached: number }> {
   await assertAdmin(actor);
-  const db = await getDb();
-  const t = await db.template.findUnique({
-    where: { id },
-    select: {
-      id: true,
-      name: true,
-      recipeItems: { select: { recipe: { select: { name: true } } } },
-    },
-  });
-  if (!t) throw notFound("Template not found");
-  // Refused rather than silently shrinking recipes people may be installing right now.
-  if (t.recipeItems.length) {
-    const names = t.recipeItems.map((i) => `"${i.recipe.name}"`).join(", ");
-    throw new AppError(
-      "template_in_use",
-      `"${t.name}" is used by the recipe${t.recipeItems.length > 1 ? "s" : ""} ${names}. Remove it from ${t.recipeItems.length > 1 ? "those recipes" : "that recipe"} first.`,
-      409,
-    );
-  }
-  const oauth = await db.integration.findMany({
-    where: { templateId: id, authKind: "oauth" },
-    select: { id: true, userId: true },
-  });
-  const ids = oauth.map((i) => i.id);
-  // Integrations stay with their owners (the FK sets templateId to null); OAuth ones lose the client they
-  // were authorized with, so their tokens can't be refreshed: drop them now and say why.
-  const detached = await db.$transaction(async (tx) => {
-    if (ids.length) {
-      await tx.oAuthGrant.deleteMany({ where: { integrationId: { in: ids } } });
-      await tx.oAuthPending.deleteMany({ where: { integrationId: { in: ids }, consumedAt: null } });
-      await tx.integration.updateMany({
-        where: { id: { in: ids } },
-        data: {
-          status: "error",
-          lastError: `The Kitchen template "${t.name}" this integration came from was deleted, and with it the OAuth client it used. Ask an admin, or delete this integration.`,
-        },
-      });
-    }
-    const count = await tx.integration.count({ where: { templateId: id } });
-    // Re-check inside the transaction: a recipe may have picked the template up meanwhile.
-    if (await tx.recipeItem.count({ where: { templateId: id } })) {
-      throw new AppError("template_in_use", `"${t.name}" was just added to a recipe; try again.`, 409);
-    }
-    await tx.template.delete({ where: { id } });
-    return count;
-  });
+  const { name, detached, oauth } = await deleteTemplateRow(id);
   for (const i of oauth) await dropSession(i.userId, i.id).catch(() => {});
-  await audit(actor.id, "kitchen.template.delete", { type: "template", id }, { name: t.name, detached });
+  await audit(actor.id, "kitchen.template.delete", { type: "template", id }, { name, detached });
   return { detached };
 }
 
@@ -397,7 +261,6 @@ export async function deleteTemplate(actor: Actor, id: string): Promise<{ detach
 
 const RESYNC_CONCURRENCY = 4;
 
-type FollowRow = { id: string; userId: string; authKind: string; apiKeyEnc: string | null };
 type Plan = { reauth: FollowRow[]; needKey: FollowRow[]; clearKey: FollowRow[]; resync: FollowRow[] };
 
 /**
@@ -410,8 +273,8 @@ type Plan = { reauth: FollowRow[]; needKey: FollowRow[]; clearKey: FollowRow[]; 
  */
 function planFollow(
   rows: FollowRow[],
-  before: Template,
-  after: ViewRow,
+  before: TemplateRow,
+  after: TemplateRow,
   what: { urlChanged: boolean; credentialsChanged: boolean },
 ): Plan {
   const plan: Plan = { reauth: [], needKey: [], clearKey: [], resync: [] };
@@ -433,71 +296,45 @@ function planFollow(
 
 async function followTemplate(
   actor: Actor,
-  before: Template,
-  after: ViewRow,
+  before: TemplateRow,
+  after: TemplateRow,
   what: { urlChanged: boolean; credentialsChanged: boolean },
 ): Promise<FollowSummary> {
   const summary: FollowSummary = { integrations: 0, resynced: 0, reauthorize: 0, keyCleared: 0 };
   if (!what.urlChanged && !what.credentialsChanged) return summary;
-  const db = await getDb();
-  const rows = await db.integration.findMany({
-    where: { templateId: after.id },
-    select: { id: true, userId: true, authKind: true, apiKeyEnc: true },
-  });
+  const rows = await integrationsOfTemplate(after.id);
   summary.integrations = rows.length;
   if (!rows.length) return summary;
   const plan = planFollow(rows, before, after, what);
-  const ids = (list: FollowRow[]) => ({ id: { in: list.map((r) => r.id) } });
+  const ids = (list: FollowRow[]) => list.map((r) => r.id);
   const wasOAuth = before.authKind === "oauth";
   const reauthMessage = what.urlChanged
     ? "An admin moved this integration's server; reconnect to authorize the new address."
     : "An admin updated this integration's sign-in settings; reconnect to continue.";
-
-  await db.$transaction(async (tx) => {
-    if (what.urlChanged) {
-      await tx.integration.updateMany({
-        where: { templateId: after.id },
-        data: { url: after.serverUrl, transport: null },
-      });
-    }
+  await applyFollow(after.id, {
+    url: what.urlChanged ? after.serverUrl : undefined,
     // Leaving OAuth, or re-authorizing: no token or registration from before may be used again.
-    const dropOAuth = wasOAuth && after.authKind !== "oauth" ? rows : plan.reauth;
-    if (dropOAuth.length) {
-      const where = { integrationId: { in: dropOAuth.map((r) => r.id) } };
-      await tx.oAuthGrant.deleteMany({ where });
-      await tx.oAuthPending.deleteMany({ where: { ...where, consumedAt: null } });
-      await tx.oAuthClient.deleteMany({ where: { ...where, source: { in: ["dcr", "cimd"] } } });
-      await tx.integration.updateMany({ where: ids(dropOAuth), data: { oauthDiscovery: Prisma.DbNull } });
-    }
-    if (plan.reauth.length) {
-      await tx.integration.updateMany({
-        where: ids(plan.reauth),
+    dropOAuth: ids(wasOAuth && after.authKind !== "oauth" ? rows : plan.reauth),
+    set: [
+      {
+        ids: ids(plan.reauth),
         data: {
           authKind: "oauth",
           status: wasOAuth ? "needs_reauth" : "needs_auth",
           lastError: wasOAuth ? reauthMessage : null,
         },
-      });
-    }
-    if (plan.clearKey.length) {
-      await tx.integration.updateMany({ where: ids(plan.clearKey), data: { apiKeyEnc: null } });
-    }
-    if (plan.needKey.length) {
-      await tx.integration.updateMany({
-        where: ids(plan.needKey),
+      },
+      { ids: ids(plan.clearKey), data: { apiKeyEnc: null } },
+      {
+        ids: ids(plan.needKey),
         data: {
           authKind: "api_key",
           status: "error",
           lastError: "An admin changed this integration's server: enter your API key for it (Edit).",
         },
-      });
-    }
-    if (plan.resync.length) {
-      await tx.integration.updateMany({
-        where: ids(plan.resync),
-        data: { authKind: after.authKind, status: "pending", lastError: null },
-      });
-    }
+      },
+      { ids: ids(plan.resync), data: { authKind: after.authKind, status: "pending", lastError: null } },
+    ],
   });
   summary.reauthorize = plan.reauth.length;
   summary.keyCleared = plan.clearKey.length;
@@ -527,19 +364,5 @@ async function followTemplate(
 /** Templates by id for the recipe editor (names only). */
 export async function templateChoices(actor: Actor) {
   await assertAdmin(actor);
-  const db = await getDb();
-  return db.template.findMany({
-    orderBy: { name: "asc" },
-    select: { id: true, name: true, authKind: true, serverUrl: true },
-  });
-}
-
-/** The template an integration came from, for its owner's integration page (name only). */
-export async function templateBadgeFor(user: Actor, templateId: string | null | undefined) {
-  if (!templateId) return null;
-  const db = await getDb();
-  // Only for someone who has an integration from it: template names are not public otherwise.
-  const owned = await db.integration.count({ where: { userId: user.id, templateId } });
-  if (!owned) return null;
-  return db.template.findUnique({ where: { id: templateId }, select: { name: true, iconUrl: true } });
+  return findTemplateChoices();
 }

@@ -1,7 +1,6 @@
 // The two legs of an authorization: start (discover, register, PKCE, pending row, authorization URL) and
 // callback (consume the pending row atomically, check iss, exchange the code at the recorded token
 // endpoint, store the grant, re-sync). SECURITY §7–10 and §23.
-import { randomUUID } from "node:crypto";
 import {
   auth,
   computeScopeUnion,
@@ -10,9 +9,8 @@ import {
   validateAuthorizationResponseIssuer,
   type OAuthDiscoveryState,
 } from "@modelcontextprotocol/client";
-import { audit } from "@/lib/audit";
-import { decryptField, encryptField, hashSecret, randomToken } from "@/lib/crypto";
-import { getDb } from "@/lib/db";
+import { audit } from "@/lib/data/audit";
+import { hashSecret, randomToken } from "@/lib/crypto";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { mcpHeadersFor } from "@/lib/mcp/connect";
@@ -25,20 +23,20 @@ import { assertSafeOAuthUrl, oauthTargetFor, type OAuthFetch } from "@/lib/oauth
 import { DbOAuthProvider, integrationTarget, resourceFor } from "@/lib/oauth/provider";
 import {
   bindPreRegisteredIssuer,
+  consumePending,
+  createPending,
+  grantSummary,
   loadOAuthIntegration,
   MAX_REQUESTED_SCOPES,
-  pendingAad,
   readGrant,
   resolveClientSource,
   setIntegrationState,
   type ClientSource,
   type OAuthIntegration,
-} from "@/lib/oauth/store";
+} from "@/lib/data/grants";
 
 /** SECURITY §8: a pending authorization lives 10 minutes. */
 export const PENDING_TTL_MS = 10 * 60_000;
-/** Consumed and expired rows are kept a day so replays are recognized (and audited) as such. */
-const PENDING_RETENTION_MS = 24 * 60 * 60_000;
 
 /** What the pending row records about the flow (public data; the verifier is a separate encrypted column). */
 type PendingEndpoints = {
@@ -116,25 +114,15 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       resource: resourceFor(client, discovery),
       discovery,
     };
-    const db = await getDb();
-    const id = randomUUID();
-    await db.oAuthPending.create({
-      data: {
-        id,
-        stateHash: hashSecret(state),
-        userId: integ.userId,
-        integrationId: integ.id,
-        browserHash: hashSecret(input.browserBinding),
-        issuer: meta.issuer,
-        endpoints: endpoints as object,
-        verifierEnc: encryptField(provider.codeVerifierValue, pendingAad(id)),
-        returnTo: input.returnTo ?? null,
-        expiresAt: new Date(Date.now() + PENDING_TTL_MS),
-      },
+    await createPending(integ, {
+      stateHash: hashSecret(state),
+      browserHash: hashSecret(input.browserBinding),
+      issuer: meta.issuer,
+      endpoints,
+      verifier: provider.codeVerifierValue,
+      returnTo: input.returnTo ?? null,
+      expiresAt: new Date(Date.now() + PENDING_TTL_MS),
     });
-    await db.oAuthPending
-      .deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - PENDING_RETENTION_MS) } } })
-      .catch((e) => log.warn("pruning pending OAuth rows failed", { err: String(e) }));
     await audit(integ.userId, "oauth.start", integrationTarget(integ), {
       issuer: meta.issuer,
       client: client.preRegistered?.source ?? "dynamic",
@@ -157,7 +145,7 @@ async function requestedScope(
   integ: OAuthIntegration,
   base: string | undefined,
 ): Promise<string | undefined> {
-  const grant = await readGrant(integ.id).catch(() => undefined);
+  const grant = await readGrant(integ).catch(() => undefined);
   const union = computeScopeUnion(base, grant?.tokens.scope, integ.stepUpScope ?? undefined);
   if (union && union.split(" ").length > MAX_REQUESTED_SCOPES) {
     throw new AppError(
@@ -279,7 +267,6 @@ const KNOWN_AS_ERRORS = new Set([
 export async function completeAuthorization(input: CallbackInput): Promise<CallbackResult> {
   const { userId, params } = input;
   const state = params.get("state");
-  const db = await getDb();
   if (!state || state.length > 512 || !input.browserBinding) {
     await audit(userId, "oauth.callback", undefined, {
       outcome: "rejected",
@@ -287,36 +274,26 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     });
     return { ok: false, integrationId: null, error: "invalid_state" };
   }
-  const stateHash = hashSecret(state);
   const now = new Date();
-  // Single use, bound to the signed-in user and this browser, unexpired: one atomic conditional update.
-  const consumed = await db.oAuthPending.updateMany({
-    where: {
-      stateHash,
-      userId,
-      browserHash: hashSecret(input.browserBinding),
-      consumedAt: null,
-      expiresAt: { gt: now },
-    },
-    data: { consumedAt: now },
-  });
-  const pending = await db.oAuthPending.findUnique({ where: { stateHash } });
-  if (consumed.count !== 1 || !pending) {
-    const reason = !pending
-      ? "unknown_state"
-      : pending.userId !== userId
-        ? "other_user"
+  const { consumed, pending, foreign } = await consumePending(
+    userId,
+    hashSecret(state),
+    hashSecret(input.browserBinding),
+    now,
+  );
+  if (!consumed || !pending) {
+    const reason = foreign
+      ? "other_user"
+      : !pending
+        ? "unknown_state"
         : pending.consumedAt && pending.consumedAt.getTime() !== now.getTime()
           ? "replayed"
           : pending.expiresAt <= now
             ? "expired"
             : "wrong_browser";
-    const own = pending?.userId === userId ? pending : null;
-    await audit(userId, "oauth.callback", own ? integrationTarget({ id: own.integrationId }) : undefined, {
-      outcome: "rejected",
-      reason,
-    });
-    return { ok: false, integrationId: own?.integrationId ?? null, error: "invalid_state" };
+    const target = pending ? integrationTarget({ id: pending.integrationId }) : undefined;
+    await audit(userId, "oauth.callback", target, { outcome: "rejected", reason });
+    return { ok: false, integrationId: pending?.integrationId ?? null, error: "invalid_state" };
   }
 
   let integ: OAuthIntegration;
@@ -327,7 +304,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
   }
   const endpoints = pending.endpoints as PendingEndpoints | null;
   const meta = endpoints?.discovery?.authorizationServerMetadata;
-  if (!endpoints || !meta || !pending.issuer || !pending.verifierEnc || meta.issuer !== pending.issuer) {
+  if (!endpoints || !meta || !pending.issuer || !pending.verifier || meta.issuer !== pending.issuer) {
     return fail(integ, "invalid_state", new AppError("invalid_state", OAUTH_ERROR_MESSAGES.invalid_state));
   }
 
@@ -379,7 +356,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     if (client.preRegistered?.issuer && client.preRegistered.issuer !== pending.issuer) {
       throw new AppError("issuer_mismatch", OAUTH_ERROR_MESSAGES.issuer_mismatch);
     }
-    const verifier = decryptField(pending.verifierEnc, pendingAad(pending.id));
+    const verifier = pending.verifier();
     const provider = new DbOAuthProvider({
       integration: integ,
       serverUrl: target.serverUrl,
@@ -401,10 +378,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
     const known = app.code in OAUTH_ERROR_MESSAGES ? app.code : "token_exchange_failed";
     return fail(integ, known, app, err);
   }
-  const grant = await db.oAuthGrant.findUnique({
-    where: { integrationId: integ.id },
-    select: { scope: true },
-  });
+  const grant = await grantSummary(integ);
   await audit(userId, "oauth.callback", integrationTarget(integ), {
     outcome: "authorized",
     issuer: pending.issuer,
@@ -459,8 +433,7 @@ async function fail(
 ): Promise<CallbackResult> {
   if (error === "access_denied") {
     // A denied *re*connect keeps the working grant; otherwise the integration waits for authorization.
-    const db = await getDb();
-    const hasGrant = await db.oAuthGrant.count({ where: { integrationId: integ.id } });
+    const hasGrant = !!(await grantSummary(integ));
     await setIntegrationState(integ, {
       ...(hasGrant ? {} : { status: "needs_auth" }),
       lastError: app.message,

@@ -9,8 +9,7 @@ import {
   type OAuthClientInformationMixed,
   type OAuthClientProvider,
 } from "@modelcontextprotocol/client";
-import { audit } from "@/lib/audit";
-import { getDb } from "@/lib/db";
+import { audit } from "@/lib/data/audit";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
@@ -27,16 +26,18 @@ import {
 } from "@/lib/oauth/provider";
 import {
   deleteDynamicClients,
+  deleteGrantAndPending,
   findDynamicClient,
-  grantColumns,
+  grantSummary,
   loadOAuthIntegration,
   readGrant,
   resolveClientSource,
   setIntegrationState,
+  withLockedGrant,
   type ClientSource,
   type Grant,
   type OAuthIntegration,
-} from "@/lib/oauth/store";
+} from "@/lib/data/grants";
 
 /** Refresh when the access token has less than this left (or half its lifetime, if that is shorter). */
 export const REFRESH_WINDOW_MS = 60_000;
@@ -81,7 +82,7 @@ export async function ensureFreshToken(
 ): Promise<string> {
   const integ = await loadOAuthIntegration(userId, integrationId);
   return serialized(integ.id, async () => {
-    const g = await readGrant(integ.id);
+    const g = await readGrant(integ);
     if (!g) throw integ.status === "needs_reauth" ? needsReauthError() : needsAuthError();
     if (!needsRefresh(g, opts)) return g.tokens.access_token;
     return refreshGrant(integ, g, opts);
@@ -110,7 +111,6 @@ export async function refreshGrant(
   // Unreachable (e.g. a tunnel that is offline) is transient: this throws before anything changes.
   const target = await oauthTargetFor(integ);
   const fetchFn = target.fetch;
-  const db = await getDb();
   let client: ClientSource | undefined;
   let binding: Binding;
   try {
@@ -119,78 +119,65 @@ export async function refreshGrant(
   } catch (e) {
     binding = { reason: isAppError(e) ? e.code : "client_unreadable" };
   }
-  const outcome = await db.$transaction(
-    async (tx): Promise<Outcome> => {
-      const locked = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM "OAuthGrant" WHERE "integrationId" = ${integ.id} FOR UPDATE`;
-      if (!locked.length) return { kind: "gone" };
-      const g = await readGrant(integ.id, tx);
-      if (!g) return { kind: "gone" };
-      if (g.version !== seen.version || !needsRefresh(g, opts))
+  const outcome = await withLockedGrant(integ, async (locked): Promise<Outcome> => {
+    if (!locked) return { kind: "gone" };
+    const g = locked.grant;
+    if (g.version !== seen.version || !needsRefresh(g, opts))
+      return { kind: "fresh", token: g.tokens.access_token };
+    const refreshToken = g.tokens.refresh_token;
+    // Client-credentials grants have no refresh token: the client simply asks again.
+    const machine = !("reason" in binding) && machineGrant(binding.metadata, client!);
+    if (!refreshToken && !machine) {
+      // Nothing to refresh with: usable until it expires (or is rejected), then the person reconnects.
+      if (!isExpired(g) && opts.rejectedAccessToken === undefined)
         return { kind: "fresh", token: g.tokens.access_token };
-      const refreshToken = g.tokens.refresh_token;
-      // Client-credentials grants have no refresh token: the client simply asks again.
-      const machine = !("reason" in binding) && machineGrant(binding.metadata, client!);
-      if (!refreshToken && !machine) {
-        // Nothing to refresh with: usable until it expires (or is rejected), then the person reconnects.
-        if (!isExpired(g) && opts.rejectedAccessToken === undefined)
-          return { kind: "fresh", token: g.tokens.access_token };
-        return { kind: "reauth", reason: "no_refresh_token", deleted: false };
+      return { kind: "reauth", reason: "no_refresh_token", deleted: false };
+    }
+    if ("reason" in binding) return { kind: "reauth", reason: binding.reason, deleted: false };
+    try {
+      const resource = resourceFor(client!, integ.oauthDiscovery);
+      const tokens = refreshToken
+        ? await refreshAuthorization(binding.authorizationServerUrl, {
+            metadata: binding.metadata,
+            clientInformation: binding.clientInformation,
+            refreshToken,
+            resource,
+            fetchFn,
+          })
+        : await fetchToken(machineProvider(binding.clientInformation), binding.authorizationServerUrl, {
+            metadata: binding.metadata,
+            resource: resource ? new URL(resource) : undefined,
+            scope: g.tokens.scope,
+            fetchFn,
+          });
+      if (!(await locked.replace(tokens)))
+        throw new AppError("refresh_failed", "The grant changed during refresh.", 409);
+      return {
+        kind: "refreshed",
+        token: tokens.access_token,
+        rotated: tokens.refresh_token !== refreshToken,
+      };
+    } catch (err) {
+      if (err instanceof OAuthError && err.code === "invalid_grant") {
+        // The only case that deletes the grant: the AS said the refresh token is dead.
+        await locked.remove();
+        return { kind: "reauth", reason: "invalid_grant", deleted: true };
       }
-      if ("reason" in binding) return { kind: "reauth", reason: binding.reason, deleted: false };
-      try {
-        const resource = resourceFor(client!, integ.oauthDiscovery);
-        const tokens = refreshToken
-          ? await refreshAuthorization(binding.authorizationServerUrl, {
-              metadata: binding.metadata,
-              clientInformation: binding.clientInformation,
-              refreshToken,
-              resource,
-              fetchFn,
-            })
-          : await fetchToken(machineProvider(binding.clientInformation), binding.authorizationServerUrl, {
-              metadata: binding.metadata,
-              resource: resource ? new URL(resource) : undefined,
-              scope: g.tokens.scope,
-              fetchFn,
-            });
-        const updated = await tx.oAuthGrant.updateMany({
-          where: { id: g.id, version: g.version },
-          data: {
-            ...grantColumns(g.id, { ...tokens, issuer: g.issuer }, g.issuer),
-            version: { increment: 1 },
-          },
-        });
-        if (updated.count !== 1)
-          throw new AppError("refresh_failed", "The grant changed during refresh.", 409);
-        return {
-          kind: "refreshed",
-          token: tokens.access_token,
-          rotated: tokens.refresh_token !== refreshToken,
-        };
-      } catch (err) {
-        if (err instanceof OAuthError && err.code === "invalid_grant") {
-          // The only case that deletes the grant: the AS said the refresh token is dead.
-          await tx.oAuthGrant.delete({ where: { id: g.id } });
-          return { kind: "reauth", reason: "invalid_grant", deleted: true };
-        }
-        if (
-          err instanceof OAuthError &&
-          (err.code === "invalid_client" || err.code === "unauthorized_client")
-        ) {
-          return { kind: "reauth", reason: err.code, deleted: false, dropClient: !client!.preRegistered };
-        }
-        // Network failures, 5xx, garbage bodies: keep everything and try again later.
-        return {
-          kind: "transient",
-          error: classifyOAuthError(err, fetchFn.lastError),
-          token: g.tokens.access_token,
-          expired: isExpired(g),
-        };
+      if (
+        err instanceof OAuthError &&
+        (err.code === "invalid_client" || err.code === "unauthorized_client")
+      ) {
+        return { kind: "reauth", reason: err.code, deleted: false, dropClient: !client!.preRegistered };
       }
-    },
-    { maxWait: 30_000, timeout: 60_000 },
-  );
+      // Network failures, 5xx, garbage bodies: keep everything and try again later.
+      return {
+        kind: "transient",
+        error: classifyOAuthError(err, fetchFn.lastError),
+        token: g.tokens.access_token,
+        expired: isExpired(g),
+      };
+    }
+  });
 
   switch (outcome.kind) {
     case "fresh":
@@ -201,7 +188,7 @@ export async function refreshGrant(
     case "gone":
       throw integ.status === "needs_reauth" ? needsReauthError() : needsAuthError();
     case "reauth":
-      if (outcome.dropClient) await deleteDynamicClients(integ.id, seen.issuer);
+      if (outcome.dropClient) await deleteDynamicClients(integ, seen.issuer);
       await setIntegrationState(integ, { status: "needs_reauth", lastError: REAUTH_MESSAGE });
       await audit(integ.userId, "oauth.refresh_failed", integrationTarget(integ), {
         reason: outcome.reason,
@@ -277,7 +264,7 @@ async function bindingFor(
       },
     };
   }
-  const dyn = await findDynamicClient(integ.id, g.issuer, callbackUrl());
+  const dyn = await findDynamicClient(integ, g.issuer, callbackUrl());
   if (!dyn) return { reason: "no_client" };
   return {
     authorizationServerUrl: discovery.authorizationServerUrl,
@@ -336,11 +323,7 @@ export type OAuthStatus = {
 /** What the UI shows about an integration's OAuth authorization (never tokens); null when not OAuth. */
 export async function oauthStatus(userId: string, integrationId: string): Promise<OAuthStatus | null> {
   const integ = await loadOAuthIntegration(userId, integrationId);
-  const db = await getDb();
-  const grant = await db.oAuthGrant.findUnique({
-    where: { integrationId: integ.id },
-    select: { issuer: true, scope: true, expiresAt: true },
-  });
+  const grant = await grantSummary(integ);
   const oauthLike =
     integ.authKind === "oauth" || integ.status === "needs_auth" || integ.status === "needs_reauth";
   if (!grant && !oauthLike) return null;
@@ -368,12 +351,8 @@ export type DisconnectResult = { revocation: "revoked" | "failed" | "unsupported
  */
 export async function disconnectOAuth(userId: string, integrationId: string): Promise<DisconnectResult> {
   const integ = await loadOAuthIntegration(userId, integrationId);
-  const grant = await readGrant(integ.id).catch(() => undefined);
-  const db = await getDb();
-  await db.$transaction([
-    db.oAuthGrant.deleteMany({ where: { integrationId: integ.id } }),
-    db.oAuthPending.deleteMany({ where: { integrationId: integ.id, consumedAt: null } }),
-  ]);
+  const grant = await readGrant(integ).catch(() => undefined);
+  await deleteGrantAndPending(integ);
   await setIntegrationState(integ, { status: "needs_auth", lastError: null });
   await dropSession(userId, integ.id).catch(() => {});
   await audit(userId, "oauth.disconnect", integrationTarget(integ), { hadGrant: !!grant });

@@ -13,7 +13,7 @@ import {
   type StoredOAuthClientInformation,
   type StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { metadataIssuerMismatch } from "@/lib/oauth/errors";
@@ -28,7 +28,7 @@ import {
   writeGrant,
   type ClientSource,
   type OAuthIntegration,
-} from "@/lib/oauth/store";
+} from "@/lib/data/grants";
 
 export const CLIENT_NAME = "Poke";
 
@@ -149,7 +149,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
       };
     }
     if (!ctx?.issuer) return undefined;
-    const c = await findDynamicClient(this.o.integration.id, ctx.issuer, callbackUrl());
+    const c = await findDynamicClient(this.o.integration, ctx.issuer, callbackUrl());
     if (!c) return undefined;
     return {
       client_id: c.clientId,
@@ -165,7 +165,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
     if (!issuer) throw new AppError("oauth_failed", "The client registration has no issuer to bind to.", 500);
     const cimd = !!this.clientMetadataUrl && info.client_id === this.clientMetadataUrl;
     const method = (info as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
-    await saveDynamicClient(this.o.integration.id, issuer, {
+    await saveDynamicClient(this.o.integration, issuer, {
       clientId: info.client_id,
       clientSecret: info.client_secret,
       tokenEndpointAuthMethod:
@@ -184,13 +184,13 @@ export class DbOAuthProvider implements OAuthClientProvider {
   async tokens(): Promise<StoredOAuthTokens | undefined> {
     // The start leg always asks for a new authorization, so it never needs (or refreshes) stored tokens.
     if (this.o.mode.kind === "start") return undefined;
-    return (await readGrant(this.o.integration.id))?.tokens;
+    return (await readGrant(this.o.integration))?.tokens;
   }
 
   async saveTokens(tokens: StoredOAuthTokens, ctx?: OAuthClientInformationContext): Promise<void> {
     const issuer = ctx?.issuer ?? tokens.issuer;
     if (!issuer) throw new AppError("oauth_failed", "The tokens have no issuer to bind to.", 500);
-    await writeGrant(this.o.integration.id, tokens, issuer);
+    await writeGrant(this.o.integration, tokens, issuer);
   }
 
   async redirectToAuthorization(url: URL): Promise<void> {
@@ -228,7 +228,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
     const integ = this.o.integration;
     if ((scope === "all" || scope === "client") && !this.o.client.preRegistered) {
       const issuer = this.discovery?.authorizationServerMetadata?.issuer;
-      if (issuer) await deleteDynamicClients(integ.id, issuer);
+      if (issuer) await deleteDynamicClients(integ, issuer);
     }
     if (scope === "all" || scope === "discovery") {
       this.discovery = undefined;

@@ -3,11 +3,17 @@
 // encrypted on the CliLogin row, and hands it to the poller exactly once. Codes live 10 minutes and both
 // secrets are stored hashed (SECURITY §3). Lives beside the tunnel because both serve the CLI.
 import { randomBytes } from "node:crypto";
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { createApiToken, revokeApiToken } from "@/lib/data/api-tokens";
 import type { SessionUser } from "@/lib/data/users";
-import { decryptField, encryptField, hashSecret, randomToken } from "@/lib/crypto";
-import { getDb } from "@/lib/db";
+import { hashSecret, randomToken } from "@/lib/crypto";
+import {
+  approveCliLoginRow,
+  createCliLogin,
+  deleteUnapprovedCliLogin,
+  findCliLogin,
+  findCliLoginByPoll,
+} from "@/lib/data/tunnels";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 
@@ -15,8 +21,6 @@ export const CLI_LOGIN_TTL_MS = 10 * 60_000;
 export const POLL_INTERVAL_MS = 2_000;
 // No 0/O/1/I/L: the person compares the code with what the terminal shows.
 const ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-const tokenAad = (id: string) => ({ table: "CliLogin", column: "tokenEnc", id });
-
 /** XXXX-XXXX, 8 symbols of a 31-letter alphabet (~40 bits): only the poll token is a bearer secret. */
 function userCode(): string {
   const bytes = randomBytes(8);
@@ -40,13 +44,12 @@ export function cleanHostLabel(raw: string | null | undefined): string {
 export async function startCliLogin(host?: string) {
   const code = userCode();
   const pollToken = randomToken("pokepoll_", 32);
-  const db = await getDb();
   const expiresAt = new Date(Date.now() + CLI_LOGIN_TTL_MS);
-  await db.cliLogin.create({
-    data: { codeHash: hashSecret(code), pollHash: hashSecret(pollToken), expiresAt },
-  });
   // Housekeeping: expired rows are useless (their codes can no longer be approved or polled).
-  await db.cliLogin.deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - CLI_LOGIN_TTL_MS) } } });
+  await createCliLogin(
+    { codeHash: hashSecret(code), pollHash: hashSecret(pollToken), expiresAt },
+    CLI_LOGIN_TTL_MS,
+  );
   const approveUrl = new URL("/cli/approve", env().APP_URL);
   approveUrl.searchParams.set("code", code);
   if (host) approveUrl.searchParams.set("host", cleanHostLabel(host));
@@ -55,16 +58,14 @@ export async function startCliLogin(host?: string) {
 
 /** A login the browser may still approve, or null (unknown, expired, already decided). */
 export async function findPendingLogin(code: string) {
-  const db = await getDb();
-  const row = await db.cliLogin.findUnique({ where: { codeHash: hashSecret(normalizeCode(code)) } });
+  const row = await findCliLogin(hashSecret(normalizeCode(code)));
   if (!row || row.approvedAt || row.expiresAt < new Date()) return null;
   return { expiresAt: row.expiresAt };
 }
 
 /** The signed-in person approves: mint a token for them and park it (encrypted) for the poller. */
 export async function approveCliLogin(user: SessionUser, code: string, host?: string): Promise<void> {
-  const db = await getDb();
-  const row = await db.cliLogin.findUnique({ where: { codeHash: hashSecret(normalizeCode(code)) } });
+  const row = await findCliLogin(hashSecret(normalizeCode(code)));
   if (!row || row.approvedAt || row.expiresAt < new Date()) {
     throw new AppError("invalid_code", "This login code is unknown or expired. Run `poke login` again.", 404);
   }
@@ -72,15 +73,7 @@ export async function approveCliLogin(user: SessionUser, code: string, host?: st
     name: `CLI (${cleanHostLabel(host)})`,
     expiresInDays: undefined,
   });
-  const res = await db.cliLogin.updateMany({
-    where: { id: row.id, approvedAt: null, expiresAt: { gt: new Date() } },
-    data: {
-      userId: user.id,
-      approvedAt: new Date(),
-      tokenEnc: encryptField(created.token, tokenAad(row.id)),
-    },
-  });
-  if (!res.count) {
+  if (!(await approveCliLoginRow(row.id, user, created.token))) {
     // Someone approved (or it expired) in between: the token we just made must not linger.
     await revokeApiToken(user, created.id);
     throw new AppError("invalid_code", "This login code was already used. Run `poke login` again.", 409);
@@ -90,8 +83,7 @@ export async function approveCliLogin(user: SessionUser, code: string, host?: st
 
 /** The person declines: the code dies at once. */
 export async function denyCliLogin(code: string): Promise<void> {
-  const db = await getDb();
-  await db.cliLogin.deleteMany({ where: { codeHash: hashSecret(normalizeCode(code)), approvedAt: null } });
+  await deleteUnapprovedCliLogin(hashSecret(normalizeCode(code)));
 }
 
 export type PollResult =
@@ -104,26 +96,14 @@ export async function pollCliLogin(pollToken: string): Promise<PollResult> {
   if (typeof pollToken !== "string" || !pollToken.startsWith("pokepoll_") || pollToken.length > 200) {
     return { state: "denied" };
   }
-  const db = await getDb();
-  const row = await db.cliLogin.findUnique({
-    where: { pollHash: hashSecret(pollToken) },
-    include: { user: { select: { email: true } } },
-  });
+  const row = await findCliLoginByPoll(hashSecret(pollToken));
   if (!row) return { state: "denied" };
   if (row.deliveredAt) return { state: "used" };
   if (!row.approvedAt)
     return row.expiresAt < new Date()
       ? { state: "expired" }
       : { state: "pending", intervalMs: POLL_INTERVAL_MS };
-  if (!row.tokenEnc || !row.user) return { state: "used" };
-  const claimed = await db.cliLogin.updateMany({
-    where: { id: row.id, deliveredAt: null },
-    data: { deliveredAt: new Date(), tokenEnc: null },
-  });
-  if (!claimed.count) return { state: "used" };
-  return {
-    state: "approved",
-    token: decryptField(row.tokenEnc, tokenAad(row.id)),
-    user: { email: row.user.email },
-  };
+  const token = row.user && (await row.claim());
+  if (!token || !row.user) return { state: "used" };
+  return { state: "approved", token, user: { email: row.user.email } };
 }

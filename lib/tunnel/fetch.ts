@@ -1,7 +1,7 @@
 // The MCP engine's in-process path to a local server behind `poke tunnel`: a fetch-compatible function that
 // sends each request as a stream over the owner's tunnel socket (no HTTP hop back into the app, no SSRF
 // exemption). Used by lib/mcp/connect.ts for integrations whose URL is this app's tunnel route.
-import { getDb } from "@/lib/db";
+import { tunnelIntegrationName } from "@/lib/data/tunnels";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
@@ -43,11 +43,7 @@ export function tunnelOfflineError(name?: string): AppError {
 
 async function offline(tunnelId: string, userId: string): Promise<AppError> {
   // Name the integration in the message when it is the caller's (one owner-scoped lookup, no outbound I/O).
-  const db = await getDb();
-  const row = await db.tunnel
-    .findFirst({ where: { id: tunnelId, userId }, select: { integration: { select: { name: true } } } })
-    .catch(() => null);
-  return tunnelOfflineError(row?.integration.name);
+  return tunnelOfflineError(await tunnelIntegrationName(tunnelId, userId).catch(() => undefined));
 }
 
 /** Maps a request URL to the local URL inside the tunnel's target, or refuses it. */

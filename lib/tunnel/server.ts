@@ -3,23 +3,30 @@
 // A connection authenticates with an API token at the upgrade, names its integration in `hello`, and is
 // then bound to that owner's Tunnel + Integration rows; the MCP engine reaches the local server through it
 // (lib/tunnel/fetch.ts). Heartbeats detect dead peers; a drop fails in-flight calls and marks it offline.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import os from "node:os";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { audit } from "@/lib/audit";
+import { audit } from "@/lib/data/audit";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
 import { getIntegration, resyncIntegration } from "@/lib/data/integrations";
 import type { SessionUser } from "@/lib/data/users";
-import { getDb, isUniqueViolation } from "@/lib/db";
+import {
+  attachTunnel,
+  findStaleTunnels,
+  markTunnelOffline,
+  markTunnelSeen,
+  tunnelIntegrationState,
+  type TunnelRef,
+} from "@/lib/data/tunnels";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { dropSession } from "@/lib/mcp/pool";
 import { quoteServerText } from "@/lib/mcp/errors";
 import { validateUserUrl } from "@/lib/net/egress";
-import { setCliClient } from "@/lib/oauth/store";
+import { setCliClient } from "@/lib/data/grants";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
 import { publicTunnelUrl, tunnelOfflineError } from "@/lib/tunnel/fetch";
 import {
@@ -83,19 +90,11 @@ export function installTunnelEndpoint(): void {
 /** Rows left "online" by a previous process are stale: no socket survives a restart. */
 async function markStaleTunnelsOffline(): Promise<void> {
   try {
-    const db = await getDb();
     // With PostgreSQL other instances may hold live tunnels: only rows whose heartbeat stopped are stale.
-    const where = env().DATABASE_URL
-      ? {
-          status: "online",
-          lastSeenAt: { lt: new Date(Date.now() - 3 * MAX_HEARTBEAT_MS - LAST_SEEN_WRITE_MS) },
-        }
-      : { status: "online" };
-    const stale = await db.tunnel.findMany({
-      where,
-      select: { id: true, userId: true, integrationId: true },
-    });
-    for (const t of stale) await markOffline(t.id, t.userId, t.integrationId);
+    const stale = await findStaleTunnels(
+      env().DATABASE_URL ? new Date(Date.now() - 3 * MAX_HEARTBEAT_MS - LAST_SEEN_WRITE_MS) : undefined,
+    );
+    for (const t of stale) await markOffline(t);
   } catch (err) {
     log.warn("marking stale tunnels offline failed", { err: String(err) });
   }
@@ -104,27 +103,15 @@ async function markStaleTunnelsOffline(): Promise<void> {
 async function closeAllTunnels(): Promise<void> {
   await Promise.allSettled(
     liveTunnels().map(async (t) => {
-      if (unregisterTunnel(t.tunnelId, t.connectionId))
-        await markOffline(t.tunnelId, t.userId, t.integrationId);
+      if (unregisterTunnel(t.tunnelId, t.connectionId)) await markOffline(t);
       t.close(CLOSE.goingAway, "the Poke server is shutting down");
     }),
   );
 }
 
-async function markOffline(tunnelId: string, userId: string, integrationId: string): Promise<void> {
-  const db = await getDb();
-  const integ = await db.integration.findFirst({
-    where: { id: integrationId, userId },
-    select: { name: true },
-  });
-  await db.tunnel.updateMany({ where: { id: tunnelId, userId }, data: { status: "offline" } });
-  if (integ) {
-    await db.integration.updateMany({
-      where: { id: integrationId, userId },
-      data: { status: "offline", lastError: tunnelOfflineError(integ.name).message },
-    });
-  }
-  await dropSession(userId, integrationId).catch(() => {});
+async function markOffline(t: TunnelRef): Promise<void> {
+  await markTunnelOffline(t, (name) => tunnelOfflineError(name).message);
+  await dropSession(t.userId, t.integrationId).catch(() => {});
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -161,61 +148,6 @@ async function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket:
 }
 
 // ---------------------------------------------------------------------------------------------------------
-
-type Attached = { tunnelId: string; integrationId: string; revived: boolean };
-
-/**
- * Binds a connection to the owner's integration NAME: revives it when it is already a tunnel of this user,
- * creates it (with a fresh unguessable tunnel id) otherwise. Another user's rows are never visible here,
- * and a regular (non-tunnel) integration with that name is never taken over.
- */
-async function attachTunnel(
-  user: SessionUser,
-  name: string,
-  target: URL,
-  retried = false,
-): Promise<Attached> {
-  const db = await getDb();
-  const existing = await db.integration.findFirst({
-    where: { userId: user.id, name },
-    select: { id: true, tunnelId: true, url: true },
-  });
-  if (existing && !existing.tunnelId) {
-    throw new AppError(
-      "name_taken",
-      `You already have an integration named "${name}" that is not a tunnel; choose another name with -n.`,
-      409,
-    );
-  }
-  if (existing) {
-    const tunnel =
-      (await db.tunnel.findFirst({ where: { id: existing.tunnelId!, userId: user.id } })) ??
-      (await db.tunnel.create({
-        data: { id: existing.tunnelId!, userId: user.id, integrationId: existing.id, status: "offline" },
-      }));
-    const url = publicTunnelUrl(tunnel.id, target);
-    if (url !== existing.url) {
-      await db.integration.update({ where: { id: existing.id }, data: { url, transport: null } });
-    }
-    return { tunnelId: tunnel.id, integrationId: existing.id, revived: true };
-  }
-  const integrationId = randomUUID();
-  const tunnelId = randomBytes(12).toString("base64url");
-  try {
-    await db.$transaction([
-      db.integration.create({
-        data: { id: integrationId, userId: user.id, name, url: publicTunnelUrl(tunnelId, target), tunnelId },
-      }),
-      db.tunnel.create({ data: { id: tunnelId, userId: user.id, integrationId, status: "offline" } }),
-    ]);
-  } catch (e) {
-    // Two CLIs racing for the same new name: the loser revives what the winner created.
-    if (isUniqueViolation(e) && !retried) return attachTunnel(user, name, target, true);
-    throw e;
-  }
-  await audit(user.id, "tunnel.create", { type: "integration", id: integrationId }, { tunnelId });
-  return { tunnelId, integrationId, revived: false };
-}
 
 class TunnelConnection {
   private readonly mux: Mux;
@@ -322,7 +254,7 @@ class TunnelConnection {
       MAX_HEARTBEAT_MS,
     );
 
-    const attached = await attachTunnel(this.user, name, target);
+    const attached = await attachTunnel(this.user, name, (id) => publicTunnelUrl(id, target));
     if (this.closed) return;
     this.live = {
       tunnelId: attached.tunnelId,
@@ -339,18 +271,17 @@ class TunnelConnection {
     previous?.close(CLOSE.replaced, "replaced by a newer poke tunnel connection");
     this.ready = true;
     this.startHeartbeat();
-    const db = await getDb();
-    await db.tunnel.update({
-      where: { id: attached.tunnelId },
-      data: { status: "online", instanceId: INSTANCE_ID, lastSeenAt: new Date() },
-    });
+    await markTunnelSeen(attached.tunnelId, this.user.id, INSTANCE_ID);
     if (f.oauth?.clientId) {
-      await setCliClient(attached.integrationId, {
-        clientId: String(f.oauth.clientId).slice(0, 512),
-        clientSecret: f.oauth.clientSecret ? String(f.oauth.clientSecret).slice(0, 2048) : undefined,
-        tokenEndpointAuthMethod: f.oauth.tokenEndpointAuthMethod,
-        issuer: f.oauth.issuer,
-      });
+      await setCliClient(
+        { id: attached.integrationId, userId: this.user.id },
+        {
+          clientId: String(f.oauth.clientId).slice(0, 512),
+          clientSecret: f.oauth.clientSecret ? String(f.oauth.clientSecret).slice(0, 2048) : undefined,
+          tokenEndpointAuthMethod: f.oauth.tokenEndpointAuthMethod,
+          issuer: f.oauth.issuer,
+        },
+      );
     }
     await audit(
       this.user.id,
@@ -402,15 +333,11 @@ class TunnelConnection {
       if (checking || this.closed) return;
       checking = true;
       void (async () => {
-        const db = await getDb();
-        const row = await db.integration.findFirst({
-          where: { id: integrationId, userId: this.user.id },
-          select: { status: true, _count: { select: { tools: true } } },
-        });
+        const row = await tunnelIntegrationState(this.user, integrationId);
         if (!row) return clearInterval(this.authWatch);
         if (row.status !== "connected" || this.closed) return;
         clearInterval(this.authWatch);
-        const n = row._count.tools;
+        const n = row.toolCount;
         this.mux.sendControl({
           t: "status",
           status: "connected",
@@ -439,13 +366,7 @@ class TunnelConnection {
   private async touch(): Promise<void> {
     if (!this.live || Date.now() - this.lastSeenWrite < LAST_SEEN_WRITE_MS) return;
     this.lastSeenWrite = Date.now();
-    const db = await getDb();
-    await db.tunnel
-      .updateMany({
-        where: { id: this.live.tunnelId, userId: this.user.id },
-        data: { lastSeenAt: new Date() },
-      })
-      .catch(() => {});
+    await markTunnelSeen(this.live.tunnelId, this.user.id).catch(() => {});
   }
 
   /** Sends one HTTP exchange through the tunnel; resolves at the response head, the body streams after. */
@@ -528,7 +449,7 @@ class TunnelConnection {
     const live = this.live;
     if (!live || !unregisterTunnel(live.tunnelId, this.connectionId)) return;
     try {
-      await markOffline(live.tunnelId, this.user.id, live.integrationId);
+      await markOffline({ ...live, userId: this.user.id });
       await audit(
         this.user.id,
         "tunnel.offline",

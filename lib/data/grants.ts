@@ -1,5 +1,6 @@
-// Persistence for the OAuth client: client registrations (per integration and issuer), grants and the
-// integration-side facts the flow needs. Secrets are encrypted with AAD naming their row (lib/crypto).
+// OAuth persistence, owner-scoped: client registrations (per integration and issuer), grants, pending
+// authorizations and the integration-side facts the flow needs. Every query names the integration's owner;
+// the flow's logic is lib/oauth's. Secrets are encrypted with AAD naming their row (lib/crypto).
 import { randomUUID } from "node:crypto";
 import {
   computeScopeUnion,
@@ -7,16 +8,16 @@ import {
   type StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
 import { Prisma, type OAuthGrant } from "@prisma/client";
-import { decryptField, decryptJson, encryptField, encryptJson } from "@/lib/crypto";
+import { aad, decryptField, decryptJson, encryptField, encryptJson } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
+import { log } from "@/lib/log";
 
-type Tx = Prisma.TransactionClient;
-
-export const grantAad = (id: string) => ({ table: "OAuthGrant", column: "tokensEnc", id });
-export const clientAad = (id: string) => ({ table: "OAuthClient", column: "clientSecretEnc", id });
-export const pendingAad = (id: string) => ({ table: "OAuthPending", column: "verifierEnc", id });
-export const templateAad = (id: string) => ({ table: "Template", column: "clientSecretEnc", id });
+/** An integration and its owner: every query below is filtered by both. */
+export type IntegrationRef = { id: string; userId: string };
+const owned = (integ: IntegrationRef) => ({ integrationId: integ.id, integration: { userId: integ.userId } });
+/** For creates: the row attaches only to an integration of that owner. */
+const ownedBy = (integ: IntegrationRef) => ({ connect: { id: integ.id, userId: integ.userId } });
 
 export type TokenAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
 const AUTH_METHODS = new Set<string>(["client_secret_basic", "client_secret_post", "none"]);
@@ -163,7 +164,7 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
             source: "template",
             rowId: t.id,
             clientId: t.clientId,
-            clientSecret: t.clientSecretEnc ? decryptField(t.clientSecretEnc, templateAad(t.id)) : undefined,
+            clientSecret: t.clientSecretEnc ? decryptField(t.clientSecretEnc, aad("Template", "clientSecretEnc", t.id)) : undefined,
             tokenEndpointAuthMethod: authMethod(t.tokenEndpointAuthMethod),
             issuer: t.issuer ?? undefined,
           },
@@ -172,7 +173,7 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
     }
   }
   const cli = await db.oAuthClient.findFirst({
-    where: { integrationId: integ.id, source: "cli" },
+    where: { ...owned(integ), source: "cli" },
     orderBy: { createdAt: "desc" },
   });
   if (cli) {
@@ -182,7 +183,7 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
         source: "cli",
         rowId: cli.id,
         clientId: cli.clientId,
-        clientSecret: cli.clientSecretEnc ? decryptField(cli.clientSecretEnc, clientAad(cli.id)) : undefined,
+        clientSecret: cli.clientSecretEnc ? decryptField(cli.clientSecretEnc, aad("OAuthClient", "clientSecretEnc", cli.id)) : undefined,
         tokenEndpointAuthMethod: authMethod(cli.tokenEndpointAuthMethod),
         issuer: cli.issuer || undefined,
       },
@@ -229,22 +230,24 @@ export async function bindPreRegisteredIssuer(client: PreRegisteredClient, issue
  * unless `issuer` is given.
  */
 export async function setCliClient(
-  integrationId: string,
+  integ: IntegrationRef,
   c: { clientId: string; clientSecret?: string; tokenEndpointAuthMethod?: TokenAuthMethod; issuer?: string },
 ): Promise<void> {
   const db = await getDb();
   const id = randomUUID();
   await db.$transaction([
-    db.oAuthClient.deleteMany({ where: { integrationId, source: "cli" } }),
-    db.oAuthClient.deleteMany({ where: { integrationId, issuer: c.issuer ?? "" } }),
+    db.oAuthClient.deleteMany({ where: { ...owned(integ), source: "cli" } }),
+    db.oAuthClient.deleteMany({ where: { ...owned(integ), issuer: c.issuer ?? "" } }),
     db.oAuthClient.create({
       data: {
         id,
-        integrationId,
+        integration: ownedBy(integ),
         issuer: c.issuer ?? "",
         redirectUri: "",
         clientId: c.clientId,
-        clientSecretEnc: c.clientSecret ? encryptField(c.clientSecret, clientAad(id)) : null,
+        clientSecretEnc: c.clientSecret
+          ? encryptField(c.clientSecret, aad("OAuthClient", "clientSecretEnc", id))
+          : null,
         tokenEndpointAuthMethod: c.tokenEndpointAuthMethod ?? null,
         source: "cli",
       },
@@ -262,18 +265,20 @@ export type DynamicClient = {
 
 /** A DCR/CIMD registration for (integration, issuer) made for this redirect URI. */
 export async function findDynamicClient(
-  integrationId: string,
+  integ: IntegrationRef,
   issuer: string,
   redirectUri: string,
 ): Promise<DynamicClient | undefined> {
   const db = await getDb();
-  const row = await db.oAuthClient.findUnique({ where: { integrationId_issuer: { integrationId, issuer } } });
+  const row = await db.oAuthClient.findFirst({ where: { ...owned(integ), issuer } });
   // A registration for another redirect URI (APP_URL changed) would fail at the AS: register again.
   if (!row || (row.source !== "dcr" && row.source !== "cimd") || row.redirectUri !== redirectUri)
     return undefined;
   return {
     clientId: row.clientId,
-    clientSecret: row.clientSecretEnc ? decryptField(row.clientSecretEnc, clientAad(row.id)) : undefined,
+    clientSecret: row.clientSecretEnc
+      ? decryptField(row.clientSecretEnc, aad("OAuthClient", "clientSecretEnc", row.id))
+      : undefined,
     tokenEndpointAuthMethod: authMethod(row.tokenEndpointAuthMethod),
     redirectUri: row.redirectUri,
     source: row.source,
@@ -281,7 +286,7 @@ export async function findDynamicClient(
 }
 
 export async function saveDynamicClient(
-  integrationId: string,
+  integ: IntegrationRef,
   issuer: string,
   c: DynamicClient,
 ): Promise<void> {
@@ -294,22 +299,22 @@ export async function saveDynamicClient(
     source: c.source,
   };
   await db.$transaction(async (tx) => {
-    const existing = await tx.oAuthClient.findUnique({
-      where: { integrationId_issuer: { integrationId, issuer } },
-    });
+    const existing = await tx.oAuthClient.findFirst({ where: { ...owned(integ), issuer } });
     // Pre-registered (CLI) credentials are configuration: a dynamic registration never replaces them.
     if (existing?.source === "cli") return;
     const rowId = existing?.id ?? id;
-    const clientSecretEnc = c.clientSecret ? encryptField(c.clientSecret, clientAad(rowId)) : null;
+    const clientSecretEnc = c.clientSecret
+      ? encryptField(c.clientSecret, aad("OAuthClient", "clientSecretEnc", rowId))
+      : null;
     if (existing) await tx.oAuthClient.update({ where: { id: rowId }, data: { ...data, clientSecretEnc } });
-    else await tx.oAuthClient.create({ data: { id, integrationId, issuer, ...data, clientSecretEnc } });
+    else await tx.oAuthClient.create({ data: { id, integration: ownedBy(integ), issuer, ...data, clientSecretEnc } });
   });
 }
 
-export async function deleteDynamicClients(integrationId: string, issuer?: string): Promise<void> {
+export async function deleteDynamicClients(integ: IntegrationRef, issuer?: string): Promise<void> {
   const db = await getDb();
   await db.oAuthClient.deleteMany({
-    where: { integrationId, source: { in: ["dcr", "cimd"] }, ...(issuer ? { issuer } : {}) },
+    where: { ...owned(integ), source: { in: ["dcr", "cimd"] }, ...(issuer ? { issuer } : {}) },
   });
 }
 
@@ -325,8 +330,8 @@ export type GrantRow = Pick<
 >;
 export type Grant = GrantRow & { tokens: StoredTokens };
 
-export function decodeGrant(row: GrantRow & { tokensEnc: string }): Grant {
-  const tokens = decryptJson<StoredTokens>(row.tokensEnc, grantAad(row.id));
+function decodeGrant(row: GrantRow & { tokensEnc: string }): Grant {
+  const tokens = decryptJson<StoredTokens>(row.tokensEnc, aad("OAuthGrant", "tokensEnc", row.id));
   return {
     id: row.id,
     integrationId: row.integrationId,
@@ -338,20 +343,20 @@ export function decodeGrant(row: GrantRow & { tokensEnc: string }): Grant {
   };
 }
 
-export async function readGrant(integrationId: string, tx?: Tx): Promise<Grant | undefined> {
-  const db = tx ?? (await getDb());
-  const row = await db.oAuthGrant.findUnique({ where: { integrationId } });
+export async function readGrant(integ: IntegrationRef): Promise<Grant | undefined> {
+  const db = await getDb();
+  const row = await db.oAuthGrant.findFirst({ where: owned(integ) });
   return row ? decodeGrant(row) : undefined;
 }
 
 /** Columns derived from a token response; the token object itself is stored verbatim (encrypted). */
-export function grantColumns(id: string, tokens: StoredTokens, issuer: string) {
+function grantColumns(id: string, tokens: StoredTokens, issuer: string) {
   const now = Date.now();
   const stored: StoredTokens = { ...tokens, issuer: tokens.issuer ?? issuer, obtained_at: now };
   const expiresIn = Number(tokens.expires_in);
   return {
     issuer: stored.issuer ?? issuer,
-    tokensEnc: encryptJson(stored, grantAad(id)),
+    tokensEnc: encryptJson(stored, aad("OAuthGrant", "tokensEnc", id)),
     hasRefresh: !!tokens.refresh_token,
     expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(now + expiresIn * 1000) : null,
     scope: tokens.scope ?? null,
@@ -360,10 +365,10 @@ export function grantColumns(id: string, tokens: StoredTokens, issuer: string) {
 }
 
 /** Replaces the integration's grant (a new authorization). */
-export async function writeGrant(integrationId: string, tokens: StoredTokens, issuer: string): Promise<void> {
+export async function writeGrant(integ: IntegrationRef, tokens: StoredTokens, issuer: string): Promise<void> {
   const db = await getDb();
   for (let attempt = 0; attempt < 2; attempt++) {
-    const existing = await db.oAuthGrant.findUnique({ where: { integrationId }, select: { id: true } });
+    const existing = await db.oAuthGrant.findFirst({ where: owned(integ), select: { id: true } });
     if (existing) {
       await db.oAuthGrant.update({
         where: { id: existing.id },
@@ -373,7 +378,7 @@ export async function writeGrant(integrationId: string, tokens: StoredTokens, is
     }
     const id = randomUUID();
     try {
-      await db.oAuthGrant.create({ data: { id, integrationId, ...grantColumns(id, tokens, issuer) } });
+      await db.oAuthGrant.create({ data: { id, integration: ownedBy(integ), ...grantColumns(id, tokens, issuer) } });
       return;
     } catch (e) {
       // Two callbacks raced to create it: the loser updates the winner's row.
@@ -382,7 +387,124 @@ export async function writeGrant(integrationId: string, tokens: StoredTokens, is
   }
 }
 
-export async function deleteGrant(integrationId: string): Promise<void> {
+
+export type LockedGrant = {
+  grant: Grant;
+  /** Stores refreshed tokens if the grant is still the version read (compare-and-set); false if not. */
+  replace(tokens: StoredTokens): Promise<boolean>;
+  /** Deletes the grant (the authorization server said its refresh token is dead). */
+  remove(): Promise<void>;
+};
+
+/**
+ * Runs `fn` with the integration's grant locked (`SELECT … FOR UPDATE`; undefined when there is none): a
+ * second process refreshing the same grant waits here. `fn` may send requests but must not query the
+ * database otherwise: PGlite runs an interactive transaction on its only connection.
+ */
+export async function withLockedGrant<T>(
+  integ: IntegrationRef,
+  fn: (locked: LockedGrant | undefined) => Promise<T>,
+): Promise<T> {
   const db = await getDb();
-  await db.oAuthGrant.deleteMany({ where: { integrationId } });
+  return db.$transaction(
+    async (tx) => {
+      const locked = await tx.$queryRaw<{ id: string }[]>`
+        SELECT g.id FROM "OAuthGrant" g JOIN "Integration" i ON i.id = g."integrationId"
+        WHERE g."integrationId" = ${integ.id} AND i."userId" = ${integ.userId} FOR UPDATE OF g`;
+      const row = locked.length ? await tx.oAuthGrant.findUnique({ where: { id: locked[0].id } }) : null;
+      if (!row) return fn(undefined);
+      const grant = decodeGrant(row);
+      return fn({
+        grant,
+        replace: async (tokens) => {
+          const { count } = await tx.oAuthGrant.updateMany({
+            where: { id: grant.id, version: grant.version },
+            data: {
+              ...grantColumns(grant.id, { ...tokens, issuer: grant.issuer }, grant.issuer),
+              version: { increment: 1 },
+            },
+          });
+          return count === 1;
+        },
+        remove: async () => {
+          await tx.oAuthGrant.delete({ where: { id: grant.id } });
+        },
+      });
+    },
+    { maxWait: 30_000, timeout: 60_000 },
+  );
+}
+
+/** What pages may know about a grant (never its tokens), or null without one. */
+export async function grantSummary(integ: IntegrationRef) {
+  const db = await getDb();
+  return db.oAuthGrant.findFirst({
+    where: owned(integ),
+    select: { issuer: true, scope: true, expiresAt: true },
+  });
+}
+
+/** Disconnect: the grant and any authorization still in flight go together. */
+export async function deleteGrantAndPending(integ: IntegrationRef): Promise<void> {
+  const db = await getDb();
+  await db.$transaction([
+    db.oAuthGrant.deleteMany({ where: owned(integ) }),
+    db.oAuthPending.deleteMany({ where: { integrationId: integ.id, userId: integ.userId, consumedAt: null } }),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pending authorizations
+
+/** Consumed and expired rows are kept a day so replays are recognized (and audited) as such. */
+const PENDING_RETENTION_MS = 24 * 60 * 60_000;
+
+/** Stores a started authorization (the PKCE verifier encrypted) and prunes rows past their retention. */
+export async function createPending(
+  integ: IntegrationRef,
+  p: {
+    stateHash: string;
+    browserHash: string;
+    issuer: string;
+    endpoints: object;
+    verifier: string;
+    returnTo: string | null;
+    expiresAt: Date;
+  },
+): Promise<void> {
+  const db = await getDb();
+  const id = randomUUID();
+  const { verifier, ...rest } = p;
+  await db.oAuthPending.create({
+    data: {
+      id,
+      ...rest,
+      user: { connect: { id: integ.userId } },
+      integration: ownedBy(integ),
+      verifierEnc: encryptField(verifier, aad("OAuthPending", "verifierEnc", id)),
+    },
+  });
+  await db.oAuthPending
+    .deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - PENDING_RETENTION_MS) } } })
+    .catch((e) => log.warn("pruning pending OAuth rows failed", { err: String(e) }));
+}
+
+/**
+ * Consumes the user's pending authorization for `stateHash`: single use, bound to this browser, unexpired,
+ * in one conditional update. `pending` is the user's row either way (to tell why it was refused); another
+ * user's row is only reported as `foreign`.
+ */
+export async function consumePending(userId: string, stateHash: string, browserHash: string, now: Date) {
+  const db = await getDb();
+  const consumed = await db.oAuthPending.updateMany({
+    where: { stateHash, userId, browserHash, consumedAt: null, expiresAt: { gt: now } },
+    data: { consumedAt: now },
+  });
+  const row = await db.oAuthPending.findUnique({ where: { stateHash } });
+  if (!row || row.userId !== userId) return { consumed: false, pending: null, foreign: !!row };
+  const { verifierEnc, ...pending } = row;
+  const verifier = verifierEnc
+    ? () => decryptField(verifierEnc, aad("OAuthPending", "verifierEnc", row.id))
+    : null;
+  return { consumed: consumed.count === 1, pending: { ...pending, verifier }, foreign: false };
 }

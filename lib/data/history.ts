@@ -1,0 +1,179 @@
+// Tool-call history, owner-scoped: the write queue every call path records into, and the reads behind the
+// activity page and integration health (every read is filtered by the caller's user id).
+import { randomUUID } from "node:crypto";
+import { Prisma } from "@prisma/client";
+import { getDb } from "@/lib/db";
+import { log } from "@/lib/log";
+import { processState } from "@/lib/state";
+
+type Owner = { id: string };
+export type CallSource = "playground" | "api" | "agent";
+
+/**
+ * Tool-call history is written off the response path and in batches (one insert for many calls), so
+ * recording never adds latency to a call. Readers wait for what this process has queued: historySettled.
+ */
+type HistoryRow = Prisma.ToolCallCreateManyInput & { at: Date };
+type HistoryQueue = { rows: HistoryRow[]; timer?: NodeJS.Timeout; written: Promise<void>; seq: number };
+// Looked up on every use: after a shutdown (tests) the next call starts a fresh, registered queue.
+const queue = () =>
+  processState<HistoryQueue>("history", () => ({ rows: [], written: Promise.resolve(), seq: 0 }), flush);
+const HISTORY_BATCH = 200;
+// Long enough that a busy caller's calls share one insert (on PGlite every insert runs on the event loop).
+const HISTORY_DELAY_MS = 250;
+
+/** Unique, and in call order within a millisecond (activity pages are ordered by at, then id). */
+function historyId(q: HistoryQueue, now: number): string {
+  q.seq = (q.seq + 1) % 36 ** 4;
+  const seq = q.seq.toString(36).padStart(4, "0");
+  return `tc${now.toString(36).padStart(9, "0")}${seq}${randomUUID().slice(0, 8)}`;
+}
+
+export function recordCallInBackground(
+  user: Owner,
+  integ: { id: string; storePayloads: boolean },
+  tool: string,
+  source: CallSource,
+  status: string,
+  latencyMs: number,
+  payload: { args: unknown; result?: unknown; error?: string },
+): void {
+  const q = queue();
+  const now = Date.now();
+  q.rows.push({
+    id: historyId(q, now),
+    at: new Date(now), // when the call ended, not when its row is written
+    userId: user.id,
+    integrationId: integ.id,
+    tool: tool.slice(0, 200),
+    source,
+    status,
+    latencyMs: Math.round(latencyMs),
+    error: payload.error?.slice(0, 500),
+    ...(integ.storePayloads ? storedPayload(payload) : {}),
+  });
+  if (q.rows.length >= HISTORY_BATCH) void flush(q);
+  else q.timer ??= setTimeout(() => void flush(q), HISTORY_DELAY_MS).unref();
+}
+
+function flush(q: HistoryQueue): Promise<void> {
+  clearTimeout(q.timer);
+  q.timer = undefined;
+  const rows = q.rows.splice(0);
+  if (rows.length) q.written = q.written.then(() => writeHistory(rows));
+  return q.written;
+}
+
+async function writeHistory(rows: HistoryRow[]): Promise<void> {
+  const db = await getDb();
+  try {
+    await db.toolCall.createMany({ data: rows });
+    return;
+  } catch (err) {
+    if (rows.length === 1) {
+      // The calls themselves happened: losing their history rows must not turn results into errors. An
+      // integration (or account) deleted since its call was made is the usual reason.
+      log.warn("recording a tool call failed", { integrationId: rows[0].integrationId, err: String(err) });
+      return;
+    }
+  }
+  // One row the batch can't take (its integration was just deleted) must not cost the others theirs.
+  for (const row of rows) await writeHistory([row]);
+}
+
+/** Resolves when every tool call recorded so far in this process is in the database. */
+export function historySettled(): Promise<void> {
+  return flush(queue());
+}
+
+const PAYLOAD_CAP = 16 * 1024;
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
+
+/** Opt-in payload storage: secrets redacted by key name, each part capped; JSON null is stored as NULL. */
+function storedPayload(p: { args: unknown; result?: unknown }) {
+  const redact = (v: unknown, depth = 0): unknown => {
+    if (depth > 20) return "[depth]";
+    if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
+    if (v && typeof v === "object")
+      return Object.fromEntries(
+        Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redact(x, depth + 1)]),
+      );
+    return v;
+  };
+  const cap = (v: unknown): Prisma.InputJsonValue | undefined => {
+    const s = JSON.stringify(redact(v) ?? null);
+    return s.length > PAYLOAD_CAP ? { truncated: true, preview: s.slice(0, PAYLOAD_CAP) } : (JSON.parse(s) ?? undefined);
+  };
+  return { arguments: cap(p.args), result: p.result === undefined ? undefined : cap(p.result) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+
+export type CallFilter = { integrationId?: string; status?: string; source?: string };
+
+/** One page of the user's calls, newest first, strictly older than `before` when given. */
+export async function readCalls(user: Owner, f: CallFilter, before: { at: Date; id: string } | undefined, take: number) {
+  await historySettled(); // read your own writes
+  const where: Prisma.ToolCallWhereInput = { userId: user.id };
+  if (f.integrationId) where.integrationId = f.integrationId;
+  if (f.status) where.status = f.status;
+  if (f.source) where.source = f.source;
+  if (before) where.OR = [{ at: { lt: before.at } }, { at: before.at, id: { lt: before.id } }];
+  const db = await getDb();
+  const rows = await db.toolCall.findMany({
+    where,
+    orderBy: [{ at: "desc" }, { id: "desc" }],
+    take,
+    omit: { userId: true },
+    include: { integration: { select: { name: true } } },
+  });
+  return rows.map(({ integration, ...r }) => ({ ...r, integrationName: integration.name }));
+}
+
+export type CallStats = {
+  integrationId: string;
+  calls: number;
+  ok: number;
+  toolErrors: number;
+  failures: number;
+  rejected: number;
+  p50: number | null;
+  p95: number | null;
+};
+
+/**
+ * The user's integrations (or one) with their calls since `since`: counts by outcome, latency percentiles
+ * and the last error. Percentiles and the per-integration latest row are SQL Prisma can't express.
+ */
+export async function readCallStats(user: Owner, since: Date, integrationId?: string) {
+  await historySettled();
+  const db = await getDb();
+  const only = integrationId ? Prisma.sql`AND "integrationId" = ${integrationId}` : Prisma.empty;
+  const [integrations, stats, errors] = await Promise.all([
+    db.integration.findMany({
+      where: { userId: user.id, ...(integrationId ? { id: integrationId } : {}) },
+      orderBy: { name: "asc" },
+      select: { id: true, name: true, url: true, status: true, storePayloads: true },
+    }),
+    // Latency percentiles leave refusals out: they never reached the server.
+    db.$queryRaw<CallStats[]>`
+      SELECT "integrationId",
+        count(*)::int AS calls,
+        (count(*) FILTER (WHERE status = 'ok'))::int AS ok,
+        (count(*) FILTER (WHERE status = 'tool_error'))::int AS "toolErrors",
+        (count(*) FILTER (WHERE status IN ('error', 'timeout')))::int AS failures,
+        (count(*) FILTER (WHERE status = 'rejected'))::int AS rejected,
+        (percentile_cont(0.5) WITHIN GROUP (ORDER BY "latencyMs") FILTER (WHERE status <> 'rejected'))::float8 AS p50,
+        (percentile_cont(0.95) WITHIN GROUP (ORDER BY "latencyMs") FILTER (WHERE status <> 'rejected'))::float8 AS p95
+      FROM "ToolCall"
+      WHERE "userId" = ${user.id} AND at >= ${since} ${only}
+      GROUP BY "integrationId"`,
+    db.$queryRaw<{ integrationId: string; error: string; at: Date }[]>`
+      SELECT DISTINCT ON ("integrationId") "integrationId", error, at
+      FROM "ToolCall"
+      WHERE "userId" = ${user.id} AND error IS NOT NULL AND at >= ${since} ${only}
+      ORDER BY "integrationId", at DESC`,
+  ]);
+  return { integrations, stats, errors };
+}
