@@ -142,7 +142,7 @@ async function inspectAuthorization(
           },
     );
   } catch (e) {
-    const app = classifyOAuthError(e, fetchFn.lastError);
+    const app = classifyOAuthError(e);
     if (app.code === "unsafe_metadata") {
       checks.push({ id: "resource", status: "fail", message: app.message });
       return f;
@@ -164,7 +164,7 @@ async function inspectAuthorization(
     checks.push({
       id: "metadata",
       status: "fail",
-      message: classifyOAuthError(e, fetchFn.lastError).message,
+      message: classifyOAuthError(e).message,
     });
     return f;
   }

@@ -1,9 +1,10 @@
 // Opens one MCP connection: Streamable HTTP first (auto era negotiation), legacy HTTP+SSE only when the
-// endpoint answers 400/404/405 — never on 401/403 or network failures (DESIGN §5, guide §1.2).
+// endpoint answers 400/404/405 — never on 401/403 or network failures (docs/design.md §6.2).
 import {
   Client,
   SSEClientTransport,
   SdkHttpError,
+  SseError,
   StreamableHTTPClientTransport,
   UnauthorizedError,
   type AuthProvider,
@@ -11,7 +12,14 @@ import {
   type OAuthClientProvider,
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
-import { createEgressFetch, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
+import { AppError, isAppError } from "@/lib/errors";
+import {
+  createEgressFetch,
+  LIMITS,
+  type EgressFetch,
+  type EgressOptions,
+  type FetchLike,
+} from "@/lib/net/egress";
 import { tunnelFetchFor } from "@/lib/tunnel/fetch";
 import { classifyMcpError, oauthRequired, type ErrorContext } from "@/lib/mcp/errors";
 import { oauthAdvertised } from "@/lib/oauth/discovery";
@@ -20,7 +28,7 @@ export type TransportKind = "streamable-http" | "sse";
 
 export const CLIENT_INFO = { name: "poke-self-hosted", version: "0.1.0" };
 export const CONNECT_TIMEOUT_MS = 15_000;
-/** SECURITY §14: at most 50 pages per list. */
+/** docs/security.md §14: at most 50 pages per list. */
 export const MAX_LIST_PAGES = 50;
 
 export type ConnectOptions = {
@@ -68,8 +76,11 @@ export function mcpHeadersFor(
   };
 }
 
-/** Records the last 401 challenge so a bare SdkHttpError(401) can still be told apart (OAuth vs key). */
-export type ConnectionProbe = ErrorContext & { egress: EgressFetch };
+/**
+ * One connect attempt's fetch and what it saw on the wire: the last 401 challenge, so a bare
+ * SdkHttpError(401) can still be told apart (OAuth vs key). Read only while this attempt connects.
+ */
+export type ConnectionProbe = ErrorContext & { fetch: EgressFetch };
 
 export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
   const serverUrl = new URL(o.url);
@@ -77,7 +88,7 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
     url: serverUrl,
     hasApiKey: !!o.apiKey,
     oauthGranted: !!o.authProvider,
-    egress: undefined as unknown as EgressFetch,
+    fetch: undefined as unknown as EgressFetch,
   };
   const fetchOpts: EgressOptions = {
     purpose: "mcp",
@@ -94,7 +105,7 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
   };
   // Tunnel seam (lib/tunnel): a URL on this app's own /api/tunnel/<id>/ route is reached in-process over
   // its owner's `poke tunnel` WebSocket — never through egress (no HTTP hop back into the app).
-  ctx.egress = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
+  ctx.fetch = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
   return ctx;
 }
 
@@ -116,7 +127,8 @@ export async function connectMcp(o: ConnectOptions): Promise<McpConnection> {
     return await connectRaw(o, probe);
   } catch (err) {
     const app = classifyMcpError(err, probe);
-    // SECURITY §7: a 401 that names no metadata URL still means OAuth when the well-known paths say so.
+    // A 401 that names no metadata URL still means OAuth when the well-known paths say so
+    // (docs/security.md §7).
     if (
       app.code === "unauthorized" &&
       !o.apiKey &&
@@ -131,13 +143,13 @@ export async function connectMcp(o: ConnectOptions): Promise<McpConnection> {
 async function connectRaw(o: ConnectOptions, probe: ConnectionProbe): Promise<McpConnection> {
   const url = new URL(o.url);
   const timeout = Math.min(o.timeoutMs ?? CONNECT_TIMEOUT_MS, LIMITS.hardMaxMs);
-  const transportOpts = { authProvider: o.authProvider, fetch: probe.egress };
+  const transportOpts = { authProvider: o.authProvider, fetch: probe.fetch };
   if (o.transport !== "sse") {
     const client = newClient(o);
     const transport = new StreamableHTTPClientTransport(url, transportOpts);
     try {
       await client.connect(transport, { timeout, ...(o.prior ? { prior: o.prior } : {}) });
-      return wrap(client, transport, "streamable-http", probe.egress);
+      return wrap(client, transport, "streamable-http", probe.fetch);
     } catch (err) {
       await client.close().catch(() => {});
       if (err instanceof UnauthorizedError) throw err; // needs consent: never downgrade
@@ -147,18 +159,31 @@ async function connectRaw(o: ConnectOptions, probe: ConnectionProbe): Promise<Mc
       probe.streamableStatus = status;
     }
   }
-  // A fresh Client for the SSE attempt (guide §1.2); same auth and fetch.
+  // A fresh Client for the SSE attempt; same auth and fetch.
   probe.challenge = undefined;
   const client = newClient(o);
-  const transport = new SSEClientTransport(url, transportOpts);
+  // The SSE transport opens its stream through the `eventsource` package, which turns a rejected fetch
+  // into an error event with a message only (an SseError without a status). This attempt opens one
+  // stream, and keeps that request's own failure here to throw it in place of the bare SseError.
+  let streamFailure: AppError | undefined;
+  const streamFetch: FetchLike = (input, init) =>
+    probe.fetch(input, init).catch((e: unknown) => {
+      if (isAppError(e)) streamFailure = e;
+      throw e;
+    });
+  const transport = new SSEClientTransport(url, {
+    ...transportOpts,
+    eventSourceInit: { fetch: streamFetch },
+  });
   try {
     await client.connect(transport, { timeout });
   } catch (err) {
     await client.close().catch(() => {});
     probe.triedSse = true;
+    if (err instanceof SseError && err.code === undefined && streamFailure) throw streamFailure;
     throw err;
   }
-  return wrap(client, transport, "sse", probe.egress);
+  return wrap(client, transport, "sse", probe.fetch);
 }
 
 function wrap(

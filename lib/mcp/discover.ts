@@ -229,10 +229,9 @@ export async function discover(
   ctx: { url: URL; hasApiKey: boolean; oauthGranted?: boolean },
   opts: { timeoutMs?: number } = {},
 ): Promise<Discovery> {
-  conn.fetch.lastError = undefined;
   try {
     return { server: serverMeta(conn), ...(await listAllTools(conn, opts)) };
   } catch (err) {
-    throw classifyMcpError(err, { ...ctx, egress: conn.fetch });
+    throw classifyMcpError(err, ctx);
   }
 }

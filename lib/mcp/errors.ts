@@ -6,17 +6,22 @@ import {
   SdkError,
   SdkErrorCode,
   SdkHttpError,
+  SseError,
   UnauthorizedError,
 } from "@modelcontextprotocol/client";
+import { ZodError } from "zod";
 import { AppError, findCause, isAppError } from "@/lib/errors";
-import { OVERSIZED_RPC_CODE, type EgressFetch } from "@/lib/net/egress";
+import { isOversizedRpcError } from "@/lib/net/egress";
 
+/**
+ * What the caller knows beside the error itself. The fields after `oauthGranted` are what one connect
+ * attempt saw on the wire (lib/mcp/connect.ts); a failure's own cause always comes from the error.
+ */
 export type ErrorContext = {
   url: URL;
   hasApiKey: boolean;
   /** OAuth tokens were sent (and refreshed where possible): a 401 now means the grant is no good. */
   oauthGranted?: boolean;
-  egress?: EgressFetch;
   /** WWW-Authenticate of the last 401 from the MCP origin */
   challenge?: string;
   lastStatus?: number;
@@ -37,7 +42,7 @@ export function quoteServerText(text: unknown, max = 200): string {
 /** A 401 without an API key from a server that names no authorization server: either kind may fit. */
 export const UNAUTHORIZED_NO_KEY_MESSAGE = "The server answered 401: add an API key or connect with OAuth.";
 
-/** SECURITY §8 (bounded step-up): at most this many scope tokens, each a valid RFC 6749 scope-token. */
+/** Bounded step-up (docs/security.md §8): at most this many scope tokens, each an RFC 6749 scope-token. */
 const MAX_STEP_UP_SCOPES = 32;
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
@@ -134,18 +139,25 @@ function notMcp(ctx: ErrorContext, what: string): AppError {
   );
 }
 
-const statusInMessage =
-  /\bHTTP (\d{3})\b|\(HTTP (\d{3})\)|status(?: code)?:? (\d{3})|Non-200 status code \((\d{3})\)/i;
+// The legacy SSE transport reports a failed POST as a plain Error: its text is the only place the
+// status is given.
+const SSE_POST_STATUS = /^Error POSTing to endpoint \(HTTP (\d{3})\)/;
 
-/** Classifies an error from connecting to or talking with an MCP server. */
+/** By name too: a dependency may bundle its own zod copy. */
+function isZodError(err: unknown): boolean {
+  return err instanceof ZodError || (err as { name?: unknown } | null)?.name === "ZodError";
+}
+
+/**
+ * Classifies an error from connecting to or talking with an MCP server. Network failures arrive as the
+ * egress or tunnel fetch's AppError, rethrown by the SDK or kept as the `cause` of its own error; the rest
+ * is told apart by the SDK's error types and codes.
+ */
 export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
   const scopeErr = findCause(err, (e): e is InsufficientScopeError => e instanceof InsufficientScopeError);
   if (scopeErr) return insufficientScope(scopeErr);
-  // The SDK wraps fetch failures (e.g. "probe failed: fetch failed"); the egress knows the root cause.
-  const egressErr = ctx.egress?.lastError;
-  if (egressErr && !(err instanceof ProtocolError)) return egressErr;
   if (err instanceof UnauthorizedError)
     return unauthorized({ ...ctx, challenge: ctx.challenge || "resource_metadata" });
   if (err instanceof SdkHttpError) return httpStatusError(err.status, ctx, err.message);
@@ -155,8 +167,10 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
         return new AppError("timeout", `${ctx.url.host} did not answer in time.`, 504);
       case SdkErrorCode.ListPaginationExceeded:
         return new AppError("too_many_pages", "The server's tool list has too many pages (limit 50).", 502);
-      case SdkErrorCode.ClientHttpUnexpectedContent:
-        return notMcp(ctx, describeContentType(ctx.lastContentType));
+      case SdkErrorCode.ClientHttpUnexpectedContent: {
+        const type = (err.data as { contentType?: unknown } | undefined)?.contentType;
+        return notMcp(ctx, describeContentType(typeof type === "string" ? type : ctx.lastContentType));
+      }
       case SdkErrorCode.InvalidResult:
         return notMcp(ctx, "results that do not follow the MCP schema");
       case SdkErrorCode.ConnectionClosed:
@@ -166,11 +180,9 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
           502,
         );
       case SdkErrorCode.EraNegotiationFailed: {
-        // The probe wraps the real failure (e.g. HTML instead of JSON): classify that instead.
-        const inner = err.cause ?? (err.data as { cause?: unknown } | undefined)?.cause;
-        if (inner && inner !== err) return classifyMcpError(inner, ctx);
-        const status = (err as { status?: number }).status ?? ctx.lastStatus;
-        if (status) return httpStatusError(status, ctx, err.message);
+        // The probe keeps the real failure (e.g. HTML instead of JSON) as its cause: classify that instead.
+        if (err.cause && err.cause !== err) return classifyMcpError(err.cause, ctx);
+        if (ctx.lastStatus) return httpStatusError(ctx.lastStatus, ctx, err.message);
         return new AppError(
           "protocol_error",
           `Could not agree on an MCP protocol version with ${ctx.url.host}.`,
@@ -181,8 +193,13 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
         break;
     }
   }
+  if (err instanceof SseError && err.code !== undefined) {
+    // The SSE stream's HTTP status: an error status, or a 2xx answer that is not an event stream.
+    if (err.code >= 300) return httpStatusError(err.code, ctx, err.message);
+    return notMcp(ctx, describeContentType(ctx.lastContentType));
+  }
   if (err instanceof ProtocolError) {
-    if (err.code === OVERSIZED_RPC_CODE && /exceeded the/.test(err.message)) {
+    if (isOversizedRpcError(err)) {
       return new AppError("too_large", `${ctx.url.host}: ${quoteServerText(err.message)}`, 502);
     }
     return new AppError(
@@ -194,18 +211,12 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
       },
     );
   }
+  if (err instanceof SyntaxError) return notMcp(ctx, "a response that is not valid JSON-RPC");
+  if (isZodError(err)) return notMcp(ctx, "messages that do not follow the MCP schema");
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof SyntaxError || /JSON|Unexpected token|parse/i.test(message)) {
-    return notMcp(ctx, "a response that is not valid JSON-RPC");
-  }
-  const m = statusInMessage.exec(message);
-  const status = m ? Number(m[1] ?? m[2] ?? m[3] ?? m[4]) : (err as { code?: unknown }).code;
-  if (typeof status === "number" && status >= 400 && status < 600)
-    return httpStatusError(status, ctx, message);
+  const m = SSE_POST_STATUS.exec(message);
+  if (m) return httpStatusError(Number(m[1]), ctx, message);
   if (ctx.lastStatus && ctx.lastStatus >= 400) return httpStatusError(ctx.lastStatus, ctx, message);
-  if (/invalid_union|Invalid input|ZodError|expected/i.test(message)) {
-    return notMcp(ctx, "messages that do not follow the MCP schema");
-  }
   return new AppError(
     "protocol_error",
     `Talking to ${ctx.url.host} failed: ${quoteServerText(message)}`,

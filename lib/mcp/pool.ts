@@ -176,7 +176,6 @@ function invoke(
   timeout: number,
   signal?: AbortSignal,
 ): Promise<CallToolResult> {
-  entry.conn.fetch.lastError = undefined;
   return entry.conn.client.callTool(
     { name, arguments: args },
     { timeout, maxTotalTimeout: timeout, signal },
@@ -212,7 +211,6 @@ function callError(
         url: new URL(integ.url),
         hasApiKey: !!integ.apiKey,
         oauthGranted: !!integ.authProvider,
-        egress: entry.conn.fetch,
       });
   if (app.code === "needs_reauth") void markNeedsReauth(integ, app.message);
   if (app.code === "insufficient_scope" && typeof app.details?.scope === "string")

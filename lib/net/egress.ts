@@ -1,6 +1,6 @@
 // The ONE outbound HTTP path (MCP, OAuth, metadata). Enforces the SSRF policy on the addresses a
 // connection actually uses, the redirect policy, timeouts and response size caps, and turns every
-// failure into an AppError with an actionable message. SECURITY.md §12–14.
+// failure into an AppError with an actionable message. docs/security.md §12–14.
 import dns from "node:dns";
 import net from "node:net";
 import { pipeline, type Readable } from "node:stream";
@@ -37,13 +37,16 @@ export type EgressOptions = {
   maxResponseBytes?: number;
   /** Time allowed until response headers. */
   headersTimeoutMs?: number;
-  /** Called with every classified failure, so callers can report the root cause the SDK wraps. */
-  onError?: (err: AppError) => void;
   /** Sees every response (after redirects), e.g. to remember a 401 challenge. */
   onResponse?: (url: URL, res: Response) => void;
 };
 
-export type EgressFetch = FetchLike & { lastError?: AppError };
+/**
+ * A fetch that rejects with the classified AppError itself (never a generic "fetch failed"): the SDK
+ * rethrows it or keeps it as the `cause` of its own error, so each request's failure travels with that
+ * request and classifiers find it by walking the `cause` chain.
+ */
+export type EgressFetch = FetchLike;
 
 // ---------------------------------------------------------------------------------------------------------
 // URL validation
@@ -267,8 +270,6 @@ export function classifyNetworkError(err: unknown, url: URL): AppError {
   const host = url.host;
   for (const c of chain) {
     const code = String((c as { code?: unknown }).code ?? "");
-    if ((c as Error).message === "bad port")
-      return new AppError("bad_url", `Port ${url.port} is blocked for web requests; use another port.`);
     if (code === "ECONNREFUSED")
       return new AppError(
         "connection_refused",
@@ -358,11 +359,19 @@ function formatBytes(n: number): string {
 const encoder = new TextEncoder();
 /** JSON-RPC error code of the synthetic error that replaces an oversized SSE event. */
 export const OVERSIZED_RPC_CODE = -32001;
+/** Its `data`, which tells it apart from a server's own -32001 (often a timeout). */
+const OVERSIZED_RPC_DATA = { reason: "response_too_large" } as const;
+
+/** True for the JSON-RPC error capSseEvents put in place of an oversized event. */
+export function isOversizedRpcError(err: { code?: unknown; data?: unknown }): boolean {
+  const data = err.data as { reason?: unknown } | undefined;
+  return err.code === OVERSIZED_RPC_CODE && data?.reason === OVERSIZED_RPC_DATA.reason;
+}
 const ID_RE = /"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})/;
 
 /**
  * Per-event cap for SSE bodies. Erroring an SSE body leaves the SDK request pending until its timeout
- * (guide §1.4), so an oversized event is dropped and replaced by a JSON-RPC error for the request id
+ * (docs/design.md §6.3), so an oversized event is dropped and replaced by a JSON-RPC error for the request id
  * found at the start of the event; the rest of the stream keeps flowing.
  */
 export function capSseEvents(
@@ -419,6 +428,7 @@ function oversizedEvent(head: string, max: number, fallbackId: unknown): string 
   const error = {
     code: OVERSIZED_RPC_CODE,
     message: `The server's response exceeded the ${formatBytes(max)} limit.`,
+    data: OVERSIZED_RPC_DATA,
   };
   return `\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error })}\n\n`;
 }
@@ -456,10 +466,7 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
       return out;
     } catch (err) {
       if (init.signal?.aborted) throw err; // the caller cancelled: keep abort semantics for the SDK
-      const app = classifyNetworkError(err, url);
-      fn.lastError = app;
-      opts.onError?.(app);
-      throw app;
+      throw classifyNetworkError(err, url);
     }
   };
   return fn;

@@ -53,8 +53,11 @@ export function metadataIssuerMismatch(expected: string, received: string): AppE
   );
 }
 
-/** Maps anything the SDK's auth() (or our fetch) threw to one AppError. */
-export function classifyOAuthError(err: unknown, fetchError?: AppError): AppError {
+/**
+ * Maps anything the SDK's auth() (or our fetch) threw to one AppError. A failed request rejects with its
+ * own AppError (lib/oauth/net.ts), which the SDK rethrows: it is found on the error or its `cause` chain.
+ */
+export function classifyOAuthError(err: unknown): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
   if (err instanceof IssuerMismatchError) {
@@ -97,7 +100,18 @@ export function classifyOAuthError(err: unknown, fetchError?: AppError): AppErro
       { oauthCode: err.code },
     );
   }
-  if (fetchError) return fetchError;
+  // A response body read past the request's time limit fails with the signal's reason.
+  if ((err as { name?: unknown } | null)?.name === "TimeoutError") {
+    return new AppError("timeout", "The authorization server did not answer in time.", 504);
+  }
+  if (err instanceof SyntaxError) {
+    return new AppError(
+      "bad_response",
+      "The authorization server sent a response that is not valid JSON.",
+      502,
+    );
+  }
+  // The SDK throws these as plain Errors: their text is all there is to tell them apart.
   const message = err instanceof Error ? err.message : String(err);
   if (/does not support dynamic client registration/i.test(message)) {
     return new AppError(
@@ -115,13 +129,6 @@ export function classifyOAuthError(err: unknown, fetchError?: AppError): AppErro
   }
   if (/does not support (code challenge method|response type)/i.test(message)) {
     return new AppError("pkce_unsupported", "The authorization server does not support PKCE with S256.", 400);
-  }
-  if (err instanceof SyntaxError || /JSON/i.test(message)) {
-    return new AppError(
-      "bad_response",
-      "The authorization server sent a response that is not valid JSON.",
-      502,
-    );
   }
   return new AppError("oauth_failed", `Authorization failed: ${quoteServerText(message, 160)}`, 502);
 }

@@ -130,7 +130,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     });
     return { authorizationUrl: provider.authorizationUrl.href };
   } catch (err) {
-    const app = classifyOAuthError(err, fetchFn?.lastError);
+    const app = classifyOAuthError(err);
     await recordRejection(integ, "start", app, err);
     throw app;
   }
@@ -374,7 +374,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
       throw new AppError("token_exchange_failed", OAUTH_ERROR_MESSAGES.token_exchange_failed);
     await recordAuthorized(integ, client, pending.issuer, provider.discovery ?? endpoints.discovery);
   } catch (err) {
-    const app = classifyOAuthError(err, fetchFn?.lastError);
+    const app = classifyOAuthError(err);
     const known = app.code in OAUTH_ERROR_MESSAGES ? app.code : "token_exchange_failed";
     return fail(integ, known, app, err);
   }

@@ -172,7 +172,7 @@ export async function refreshGrant(
       // Network failures, 5xx, garbage bodies: keep everything and try again later.
       return {
         kind: "transient",
-        error: classifyOAuthError(err, fetchFn.lastError),
+        error: classifyOAuthError(err),
         token: g.tokens.access_token,
         expired: isExpired(g),
       };

@@ -1,5 +1,6 @@
-// Outbound side of the OAuth client: the URL policy every authorization-server URL must pass (SECURITY
-// §10) and the one fetch all OAuth and metadata requests use, layered on the egress module (§12–14).
+// Outbound side of the OAuth client: the URL policy every authorization-server URL must pass
+// (docs/security.md §10) and the one fetch all OAuth and metadata requests use, layered on the egress
+// module (§12–14).
 import { AppError, isAppError } from "@/lib/errors";
 import { env } from "@/lib/env";
 import { createEgressFetch, LIMITS, type FetchLike } from "@/lib/net/egress";
@@ -67,7 +68,8 @@ function unsafe(what: string, why: string): AppError {
   );
 }
 
-export type OAuthFetch = FetchLike & { lastError?: AppError };
+/** Rejects with the request's own AppError (see EgressFetch), so auth() errors carry their cause. */
+export type OAuthFetch = FetchLike;
 
 /**
  * fetch for the SDK's OAuth calls: validates the URL first, then goes through egress (SSRF policy on
@@ -78,7 +80,7 @@ export type OAuthFetch = FetchLike & { lastError?: AppError };
  */
 export function createOAuthFetch(): OAuthFetch {
   const egress = createEgressFetch({ purpose: "oauth" });
-  const fn: OAuthFetch = async (input, init = {}) => {
+  return async (input, init = {}) => {
     const url = assertSafeOAuthUrl(input instanceof Request ? input.url : String(input), "endpoint");
     const timeout = AbortSignal.timeout(OAUTH_REQUEST_TIMEOUT_MS);
     const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
@@ -91,20 +93,15 @@ export function createOAuthFetch(): OAuthFetch {
         headers: res.headers,
       });
     } catch (err) {
-      const app = isAppError(err)
-        ? err
-        : timeout.aborted
-          ? new AppError(
-              "timeout",
-              `${url.host} did not answer within ${OAUTH_REQUEST_TIMEOUT_MS / 1000} s.`,
-              504,
-            )
-          : egress.lastError;
-      if (app) fn.lastError = app;
-      throw app ?? err;
+      // Egress rejects with an AppError except when the signal aborted: our time limit, or the caller's.
+      if (isAppError(err) || !timeout.aborted) throw err;
+      throw new AppError(
+        "timeout",
+        `${url.host} did not answer within ${OAUTH_REQUEST_TIMEOUT_MS / 1000} s.`,
+        504,
+      );
     }
   };
-  return fn;
 }
 
 /**
@@ -151,16 +148,9 @@ function createTunneledOAuthFetch(userId: string, tunnelId: string, localOrigin:
     maxResponseBytes: LIMITS.documentBytes,
     headersTimeoutMs: OAUTH_REQUEST_TIMEOUT_MS,
   });
-  const fn: OAuthFetch = async (input, init = {}) => {
+  return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.origin !== localOrigin) {
-      try {
-        return await public_(url, init);
-      } catch (err) {
-        if (public_.lastError) fn.lastError = public_.lastError;
-        throw err;
-      }
-    }
+    if (url.origin !== localOrigin) return public_(url, init);
     // The whole exchange (head and body) gets the time limit: the body is read after this returns.
     const ac = new AbortController();
     const timer = setTimeout(
@@ -188,10 +178,7 @@ function createTunneledOAuthFetch(userId: string, tunnelId: string, localOrigin:
       return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     } catch (err) {
       clearTimeout(timer);
-      const app = isAppError(err) ? err : isAppError(ac.signal.reason) ? ac.signal.reason : tunnel.lastError;
-      if (app) fn.lastError = app;
-      throw app ?? err;
+      throw isAppError(err) ? err : isAppError(ac.signal.reason) ? ac.signal.reason : err;
     }
   };
-  return fn;
 }

@@ -8,7 +8,7 @@ import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } 
 import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
 import { forwardableHeaders } from "@/lib/tunnel/protocol";
 
-// The same limits as egress (SECURITY §14).
+// The same limits as egress (docs/security.md §14).
 const DEFAULT_MAX_MESSAGE = LIMITS.mcpMessageBytes;
 const DEFAULT_HEADERS_MS = LIMITS.headersMs;
 const HARD_MAX_MS = LIMITS.hardMaxMs;
@@ -89,21 +89,11 @@ export function createTunnelFetch(
   opts: Partial<EgressOptions> = {},
 ): EgressFetch {
   const max = opts.maxResponseBytes ?? DEFAULT_MAX_MESSAGE;
-  const fn: EgressFetch = async (input, init = {}) => {
+  return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    const fail = (e: AppError) => {
-      fn.lastError = e;
-      opts.onError?.(e);
-      return e;
-    };
     const live = liveTunnel(tunnelId);
-    if (!live || live.userId !== userId) throw fail(await offline(tunnelId, userId));
-    let local: URL;
-    try {
-      local = localUrlFor(url, live);
-    } catch (e) {
-      throw isAppError(e) ? fail(e) : e;
-    }
+    if (!live || live.userId !== userId) throw await offline(tunnelId, userId);
+    const local = localUrlFor(url, live);
     const headers = new Headers(init.headers);
     for (const [k, v] of Object.entries(opts.headersFor?.(url, init) ?? {})) headers.set(k, v);
     let body = init.body as unknown;
@@ -156,14 +146,14 @@ export function createTunnelFetch(
       return out;
     } catch (err) {
       if (init.signal?.aborted) throw init.signal.reason ?? err; // caller cancelled: keep abort semantics
-      if (ac.signal.aborted && isAppError(ac.signal.reason)) throw fail(ac.signal.reason);
-      throw isAppError(err) ? fail(err) : err;
+      // The headers timeout is this request's own cause, whatever the tunnel rejected with.
+      if (ac.signal.aborted && isAppError(ac.signal.reason)) throw ac.signal.reason;
+      throw err;
     } finally {
       clearTimeout(timer);
       init.signal?.removeEventListener("abort", onAbort);
     }
   };
-  return fn;
 }
 
 /** The connect seam: a tunnel fetch when `serverUrl` is this app's tunnel route, else undefined. */
@@ -177,7 +167,7 @@ export function tunnelFetchFor(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Response caps (SECURITY §14) are egress's own: total for JSON, per event for SSE.
+// Response caps (docs/security.md §14) are egress's own: total for JSON, per event for SSE.
 
 function jsonRpcOf(body: unknown): { method?: string; id?: unknown } | undefined {
   if (typeof body !== "string") return undefined;
