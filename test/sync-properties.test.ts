@@ -442,7 +442,7 @@ describe("catalog sync, generated", () => {
   it("numbers in schemas keep every digit the server sent", async () => {
     const srv = await server();
     const digits = { type: "number", minimum: 0.30000000000000004, maximum: 1.0029613036020166e-307 };
-    const tool = { name: "precise", inputSchema: { type: "object", properties: { x: digits } } };
+    const tool: Definition = { name: "precise", inputSchema: { type: "object", properties: { x: digits } } };
     srv.setTools([tool]);
     const id = await makeIntegration(srv.url);
     const model = await syncAndCheck(id, new Map(), [tool], "the first sync");
