@@ -1,12 +1,12 @@
 // The app's one server process: local secrets → migrations → (build if needed) → Next.js + WebSocket upgrades.
-// Run with `npm start` (production build) or `npm run dev`. Flags: --no-build, --next-routing (see below).
+// Every HTTP request goes to Next.js, in development and production alike. Run with `npm start` (production
+// build) or `npm run dev`; --no-build starts the existing build as it is.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { ConfigError, env, prepareLocalSecrets, setEnvForProcess } from "./lib/env";
 import { migrate, openRunner } from "./lib/migrate";
-import type { DirectRoute } from "./app/api/v1/direct-routes";
 
 const dev = process.argv.includes("--dev");
 const log = (msg: string) => console.log(`poke: ${msg}`);
@@ -103,12 +103,7 @@ async function main() {
   const handle = app.getRequestHandler();
   const upgradeNext = dev ? app.getUpgradeHandler() : undefined;
 
-  // --next-routing: every request through Next.js (to compare, or to rule the direct path out).
-  const direct = dev || process.argv.includes("--next-routing") ? undefined : directRoutes();
-  const server = http.createServer((req, res) => {
-    if (direct?.(req, res)) return;
-    void handle(req, res);
-  });
+  const server = http.createServer((req, res) => void handle(req, res));
   server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
   server.headersTimeout = 30_000;
   server.on("upgrade", (req, socket, head) => {
@@ -140,179 +135,6 @@ async function main() {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The direct path for JSON API routes (app/api/v1/direct-routes.ts): a route file that Next.js has loaded
-// registers its handlers on globalThis, and matching requests go straight to them. Next.js's routing would
-// otherwise add, per request, about as much as the whole call it carries (bench/README.md). What Next.js
-// adds around a route handler is reproduced from the build's own manifests (the configured response headers
-// and the App Router's Vary header), and the direct path stays off whenever the build has anything it does
-// not reproduce (middleware, rewrites, a base path, conditional headers) or a redirect could apply to the
-// path. test/api-direct-routes.test.ts compares its answers with Next.js's, header for header.
-
-type RoutesManifest = {
-  basePath?: string;
-  headers?: { regex: string; headers: { key: string; value: string }[]; has?: unknown; missing?: unknown }[];
-  redirects?: { regex: string }[];
-  rewrites?: unknown;
-  rsc?: { varyHeader?: string };
-};
-
-/** Largest request body read ahead into memory; longer ones are streamed to the handler (its caps apply). */
-const DIRECT_BUFFER_MAX = 1024 * 1024;
-
-function directRoutes(): ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined {
-  const read = <T>(file: string): T | undefined => {
-    try {
-      return JSON.parse(fs.readFileSync(path.resolve(".next", file), "utf8")) as T;
-    } catch {
-      return undefined;
-    }
-  };
-  const manifest = read<RoutesManifest>("routes-manifest.json");
-  const middleware = read<{ middleware?: object; functions?: object }>("server/middleware-manifest.json");
-  const rewrites = manifest?.rewrites;
-  const hasRewrites = Array.isArray(rewrites)
-    ? rewrites.length > 0
-    : Object.values((rewrites ?? {}) as Record<string, unknown[]>).some((r) => r.length > 0);
-  if (
-    !manifest ||
-    !middleware ||
-    manifest.basePath ||
-    hasRewrites ||
-    Object.keys(middleware.middleware ?? {}).length ||
-    Object.keys(middleware.functions ?? {}).length ||
-    (manifest.headers ?? []).some((h) => h.has || h.missing)
-  ) {
-    log(
-      "API requests go through Next.js routing (the build has middleware, rewrites or conditional headers)",
-    );
-    return undefined;
-  }
-  const headerRules = (manifest.headers ?? []).map((h) => ({ re: new RegExp(h.regex), headers: h.headers }));
-  const redirects = (manifest.redirects ?? []).map((r) => new RegExp(r.regex));
-  // Next.js varies every App Router response on its RSC request headers.
-  const vary = manifest.rsc?.varyHeader;
-  const { HOST, PORT } = env();
-  const routes = ((globalThis as { __pokeDirectRoutes?: Map<string, DirectRoute> }).__pokeDirectRoutes ??=
-    new Map());
-
-  const match = (pathname: string) => {
-    const parts = pathname.split("/").slice(1);
-    let best: { route: DirectRoute; params: Record<string, string>; dynamic: number } | undefined;
-    for (const route of routes.values()) {
-      if (route.segments.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      let dynamic = 0;
-      let ok = true;
-      for (let i = 0; i < parts.length && ok; i++) {
-        const seg = route.segments[i];
-        if (seg.startsWith("[")) {
-          if (!parts[i]) ok = false;
-          else {
-            try {
-              params[seg.slice(1, -1)] = decodeURIComponent(parts[i]);
-              dynamic++;
-            } catch {
-              ok = false; // malformed escapes: Next.js answers those itself
-            }
-          }
-        } else ok = parts[i] === seg;
-      }
-      // A literal segment wins over a parameter, as in Next.js's own matching.
-      if (ok && (!best || dynamic < best.dynamic)) best = { route, params, dynamic };
-    }
-    return best;
-  };
-
-  return (req, res) => {
-    const rawUrl = req.url ?? "";
-    if (!rawUrl.startsWith("/api/v1/") || routes.size === 0) return false;
-    const q = rawUrl.indexOf("?");
-    const pathname = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    // Anything a URL parser would rewrite (dot segments, doubled or encoded slashes) goes through Next.js.
-    if (
-      pathname.endsWith("/") ||
-      pathname.includes("//") ||
-      /%2f|%5c|\\|\/(?:\.|%2e){1,2}(?:\/|$)/i.test(pathname)
-    )
-      return false;
-    const found = match(pathname);
-    const handler = found?.route.handlers[req.method ?? ""];
-    if (!found || !handler || redirects.some((re) => re.test(pathname))) return false;
-    void serveDirect(req, res, pathname, found.params, handler).catch((err) => {
-      console.error(`poke: direct route ${pathname} failed:`, err);
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-    return true;
-  };
-
-  async function serveDirect(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    pathname: string,
-    params: Record<string, string>,
-    handler: DirectRoute["handlers"][string],
-  ) {
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      const name = req.rawHeaders[i];
-      if (!name.startsWith(":")) headers.append(name, req.rawHeaders[i + 1]);
-    }
-    const ac = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) ac.abort();
-    });
-    let body: BodyInit | undefined;
-    let duplex: "half" | undefined;
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      const declared = Number(req.headers["content-length"]);
-      if (Number.isInteger(declared) && declared <= DIRECT_BUFFER_MAX) {
-        body = (await readBody(req)) as unknown as BodyInit;
-      } else {
-        body = req as unknown as ReadableStream; // undici accepts an async iterable with duplex: "half"
-        duplex = "half";
-      }
-    }
-    const url = `http://${req.headers.host ?? `${HOST}:${PORT}`}${req.url}`;
-    const request = new Request(url, {
-      method: req.method,
-      headers,
-      body,
-      duplex,
-      signal: ac.signal,
-    } as RequestInit);
-    const response = await handler(request, params);
-
-    // Headers from next.config first; the handler's own win, as under Next.js.
-    if (vary) res.setHeader("vary", vary);
-    for (const rule of headerRules) {
-      if (rule.re.test(pathname)) for (const h of rule.headers) res.setHeader(h.key, h.value);
-    }
-    response.headers.forEach((value, key) => {
-      if (key !== "set-cookie") res.setHeader(key, value);
-    });
-    const cookies = response.headers.getSetCookie();
-    if (cookies.length) res.setHeader("set-cookie", cookies);
-    res.statusCode = response.status;
-    if (response.statusText) res.statusMessage = response.statusText;
-    // One write: status line, headers and the (complete JSON) body together.
-    const buf = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
-    if (buf) res.setHeader("content-length", buf.length);
-    res.end(req.method === "HEAD" ? undefined : buf);
-  }
-}
-
-/** A request body whose declared length is small, read whole (events: cheaper than async iteration). */
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.once("error", reject);
-  });
 }
 
 main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

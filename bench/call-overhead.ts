@@ -73,11 +73,7 @@ function ensureBuild(allowBuild: boolean): string {
   return `rebuilt (was ${state})`;
 }
 
-async function startApp(
-  dataDir: string,
-  profileDir?: string,
-  extraArgs: string[] = [],
-): Promise<Child & { url: string }> {
+async function startApp(dataDir: string, profileDir?: string): Promise<Child & { url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -97,15 +93,11 @@ async function startApp(
   });
   // --cpu-prof: the app writes a V8 CPU profile when it exits (open it in Chrome DevTools or speedscope).
   const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const proc = spawn(
-    process.execPath,
-    [...profile, "--import", "tsx", "server.ts", "--no-build", ...extraArgs],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"] as const,
-    },
-  );
+  const proc = spawn(process.execPath, [...profile, "--import", "tsx", "server.ts", "--no-build"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"] as const,
+  });
   let output = "";
   proc.stdout.on("data", (d: Buffer) => (output += d));
   proc.stderr.on("data", (d: Buffer) => (output += d));
@@ -131,8 +123,6 @@ export async function benchCallOverhead(o: {
   allowBuild: boolean;
   /** write the app's CPU profile here */
   profileDir?: string;
-  /** start the app with --next-routing: every request through Next.js's routing (the path before) */
-  nextRouting?: boolean;
 }): Promise<CallOverheadResult> {
   const build = ensureBuild(o.allowBuild);
   const fixtures = await startFixtures({ tools: "basic" });
@@ -151,7 +141,7 @@ export async function benchCallOverhead(o: {
     const integrationId = created.integration.id;
     await closeDb();
 
-    app = await startApp(dataDir, o.profileDir, o.nextRouting ? ["--next-routing"] : []);
+    app = await startApp(dataDir, o.profileDir);
     const endpoint = `${app.url}/api/v1/integrations/${integrationId}/tools/echo/call`;
     const viaApp = async () => {
       const res = await fetch(endpoint, {

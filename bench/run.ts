@@ -2,9 +2,9 @@
 // direct SDK baseline measured in the same run, loopback only, bounded counts. Prints a summary table and
 // rewrites the results section of bench/README.md (raw JSON goes to bench/out/, which git ignores).
 //   npm run bench [-- --only call,discovery,fanout] [--calls N] [--no-build] [--no-write]
-//     [--cpu-prof] (the app's CPU profile to bench/out/profiles) [--next-routing] (the app without its direct
-//     path for API routes, for comparison) [--postgres] (discovery and fan-out also on the machine's
-//     PostgreSQL, BENCH_PG_URL or postgresql://postgres@127.0.0.1:5432/test: a scratch database, dropped after)
+//     [--cpu-prof] (the app's CPU profile to bench/out/profiles) [--postgres] (discovery and fan-out also on
+//     the machine's PostgreSQL, BENCH_PG_URL or postgresql://postgres@127.0.0.1:5432/test: a scratch
+//     database, dropped after)
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -35,7 +35,6 @@ const { values } = parseArgs({
     "no-build": { type: "boolean" },
     "no-write": { type: "boolean" },
     "cpu-prof": { type: "boolean" },
-    "next-routing": { type: "boolean" },
     postgres: { type: "boolean" },
   },
 });
@@ -89,7 +88,6 @@ async function main() {
       calls,
       allowBuild: !values["no-build"],
       profileDir,
-      nextRouting: values["next-routing"],
     }));
     if (profileDir) console.log(`  the app's CPU profile: ${path.relative(ROOT, profileDir)}/`);
     describeCallOverhead(r).forEach((l) => console.log(`  ${l}`));
@@ -183,7 +181,7 @@ async function main() {
     `Machine at end: ${machine()}.`,
     raw.call ? `App build: ${raw.call.build}.` : "",
     raw.call?.appCpuPerCall !== undefined
-      ? `Call overhead: the app process used ${fmt(raw.call.appCpuPerCall)} ms of CPU per call${values["next-routing"] ? " (--next-routing)" : ""}.`
+      ? `Call overhead: the app process used ${fmt(raw.call.appCpuPerCall)} ms of CPU per call.`
       : "",
     ...(raw.fanout ?? []).map(
       (r) =>

@@ -3,7 +3,6 @@
 // GET /api/v1/activity?health=1 — per-integration health over the last 24 h instead
 import { listActivity, listIntegrationHealth } from "@/lib/agent/activity";
 import { withApiToken } from "@/lib/http";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
@@ -22,5 +21,3 @@ export const GET = withApiToken(async ({ user, req }) => {
     }),
   );
 });
-
-serveDirectly("/api/v1/activity", { GET });

@@ -3,7 +3,6 @@
 import { createIntegration, listIntegrations } from "@/lib/data/integrations";
 import { parseBody, withApiToken } from "@/lib/http";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
@@ -15,5 +14,3 @@ export const POST = withApiToken(async ({ user, req }) => {
   const result = await createIntegration(user, await parseBody(req, integrationCreateSchema));
   return Response.json(result, { status: 201 });
 });
-
-serveDirectly("/api/v1/integrations", { GET, POST });

@@ -1,9 +1,6 @@
 // GET /api/v1/me — the API token's owner
 import { withApiToken } from "@/lib/http";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const GET = withApiToken(async ({ user }) =>
   Response.json({ id: user.id, email: user.email, name: user.name, role: user.role }),
 );
-
-serveDirectly("/api/v1/me", { GET });

@@ -4,7 +4,6 @@
 import { deleteIntegration, getIntegration, updateIntegration } from "@/lib/data/integrations";
 import { parseBody, withApiToken } from "@/lib/http";
 import { integrationUpdateSchema } from "@/lib/schemas/integrations";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
@@ -20,5 +19,3 @@ export const DELETE = withApiToken(async ({ user, params }) => {
   await deleteIntegration(user, params.id);
   return new Response(null, { status: 204 });
 });
-
-serveDirectly("/api/v1/integrations/[id]", { GET, PATCH, DELETE });

@@ -1,12 +1,9 @@
 // GET /api/v1/integrations/:id/tools — the stored tool catalog (with schemas and enabled flags)
 import { listTools } from "@/lib/data/integrations";
 import { withApiToken } from "@/lib/http";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
 export const GET = withApiToken(async ({ user, params }) =>
   Response.json({ tools: await listTools(user, params.id) }),
 );
-
-serveDirectly("/api/v1/integrations/[id]/tools", { GET });

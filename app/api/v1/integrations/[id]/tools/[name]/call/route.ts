@@ -2,7 +2,6 @@
 import { callIntegrationTool } from "@/lib/data/integrations";
 import { parseBody, withApiToken } from "@/lib/http";
 import { toolCallSchema } from "@/lib/schemas/integrations";
-import { serveDirectly } from "@/app/api/v1/direct-routes";
 
 export const dynamic = "force-dynamic";
 
@@ -16,5 +15,3 @@ export const POST = withApiToken(async ({ user, params, req }) => {
   );
   return Response.json({ result, latencyMs });
 });
-
-serveDirectly("/api/v1/integrations/[id]/tools/[name]/call", { POST });
