@@ -1,6 +1,7 @@
 // The Re-sync button on a server that only removed a tool: the page says what was removed, and the tool is gone.
 import { expect, test } from "@playwright/test";
 import { startMcpServer, type McpFixture } from "../test/fixtures/mcp-servers";
+import { basicTools } from "../test/fixtures/tools";
 import { signUp, uniqueEmail } from "./helpers";
 
 let server: McpFixture;
@@ -24,7 +25,8 @@ test("Re-sync after the server dropped a tool shows the removal, and the tool le
   await page.getByRole("link", { name: "Open Shrinking" }).click();
   await expect(page.getByTestId("integration-status")).toHaveText("connected");
   const tools = page.getByTestId("tool-item");
-  const count = await tools.count();
+  const count = basicTools().length;
+  await expect(tools).toHaveCount(count);
   await expect(page.getByLabel("Enable big")).toBeVisible();
 
   server.removeTool("big");
