@@ -1,7 +1,7 @@
 // Runs once when the Next.js server boots — under `next start` and under our custom server.ts alike
-// (next({ dev: false }).prepare() loads it). Installs the `poke tunnel` WebSocket endpoint: server.ts
-// forwards HTTP upgrades to globalThis.__pokeUpgrade, which this sets from inside the Next.js bundle so
-// the endpoint shares the bundle's modules (database client, MCP pool) with the route handlers.
+// (next({ dev: false }).prepare() loads it). Installs the `poke tunnel` WebSocket endpoint from inside the
+// Next.js bundle, so it shares the bundle's modules (database client, MCP pool) with the route handlers;
+// server.ts reaches it through the process state (lib/state.ts `upgrades`), and its `shutdown` closes it.
 // Verified under server.ts (next({ dev: false })): NextNodeServer.prepare() runs register() before the first
 // request. Next also attaches its own upgrade listener after the first request and ends upgrades whose
 // path matches an app route — so /api/tunnel/connect deliberately has no route file.
@@ -11,11 +11,4 @@ export async function register() {
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   const { installTunnelEndpoint } = await import("@/lib/tunnel/server");
   installTunnelEndpoint();
-  // On SIGINT/SIGTERM server.ts runs this hook: tool-call history still queued is written first.
-  const { historySettled } = await import("@/lib/data/history");
-  const g = globalThis as { __pokeShutdown?: () => Promise<void> };
-  const previous = g.__pokeShutdown;
-  g.__pokeShutdown = async () => {
-    await Promise.allSettled([previous?.(), historySettled()]);
-  };
 }

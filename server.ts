@@ -7,8 +7,10 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { ConfigError, env, prepareLocalSecrets, setEnvForProcess } from "./lib/env";
 import { migrate, openRunner } from "./lib/migrate";
+import { shutdown, upgrades } from "./lib/state";
 
 const dev = process.argv.includes("--dev");
+const SHUTDOWN_MS = 4_000;
 const log = (msg: string) => console.log(`poke: ${msg}`);
 
 function fail(msg: string): never {
@@ -107,10 +109,8 @@ async function main() {
   server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
   server.headersTimeout = 30_000;
   server.on("upgrade", (req, socket, head) => {
-    // The tunnel endpoint registers itself on globalThis from inside the Next.js bundle.
-    const hook = (globalThis as { __pokeUpgrade?: (r: typeof req, s: typeof socket, h: Buffer) => boolean })
-      .__pokeUpgrade;
-    if (hook?.(req, socket, head)) return;
+    // The tunnel endpoint, registered from inside the Next.js bundle (lib/tunnel/server.ts).
+    if (upgrades().handle?.(req, socket, head)) return;
     if (upgradeNext) return void upgradeNext(req, socket, head);
     socket.destroy();
   });
@@ -125,16 +125,18 @@ async function main() {
     );
   });
 
+  // Queued history is written and tunnels are closed before the process ends; a close that hangs does not
+  // keep it alive past SHUTDOWN_MS, and a second signal ends it at once.
   const stop = () => {
     server.close();
-    setTimeout(() => process.exit(0), 2000).unref();
-    (globalThis as { __pokeShutdown?: () => Promise<void> })
-      .__pokeShutdown?.()
-      .finally(() => process.exit(0));
-    if (!(globalThis as { __pokeShutdown?: unknown }).__pokeShutdown) process.exit(0);
+    setTimeout(() => {
+      console.error(`poke: shutdown did not finish within ${SHUTDOWN_MS / 1000} s; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_MS).unref();
+    void shutdown().then(() => process.exit(0));
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
 }
 
 main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

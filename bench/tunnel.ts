@@ -14,6 +14,7 @@ import path from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { prepareLocalSecrets, setEnvForProcess } from "../lib/env";
 import { migrate, openRunner } from "../lib/migrate";
+import { upgrades } from "../lib/state";
 import { startMcpServer } from "../test/fixtures/mcp-servers";
 
 const N = Number(process.argv[2] ?? 500);
@@ -57,8 +58,7 @@ async function main() {
   installTunnelEndpoint();
   const server = http.createServer((_q, s) => s.writeHead(404).end());
   server.on("upgrade", (req, socket, head) => {
-    const hook = (globalThis as { __pokeUpgrade?: (...a: unknown[]) => boolean }).__pokeUpgrade;
-    if (!hook?.(req, socket, head)) socket.destroy();
+    if (!upgrades().handle?.(req, socket, head)) socket.destroy();
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
 

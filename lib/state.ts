@@ -2,6 +2,8 @@
 // name, and `shutdown` closes them all, in reverse order of registration. The registry itself is the one
 // value kept on globalThis: server.ts and each Next.js bundle load their own copies of lib modules, and
 // this is how they reach the same pool, the same tunnel sockets and the same caches.
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 
 type Slot = { value: unknown; close?: () => unknown };
 type Registry = { slots: Map<string, Slot> };
@@ -71,9 +73,9 @@ export class TtlCache<K, V> {
     this.entries.delete(key);
   }
 
-  /** Drops every entry whose key matches (all of one user's, one integration's…). */
-  deleteWhere(match: (key: K) => boolean): void {
-    for (const k of this.entries.keys()) if (match(k)) this.entries.delete(k);
+  /** Drops every entry that matches (all of one user's, one integration's…). */
+  deleteWhere(match: (key: K, value: V) => boolean): void {
+    for (const [k, e] of this.entries) if (match(k, e.value)) this.entries.delete(k);
   }
 
   clear(): void {
@@ -83,4 +85,14 @@ export class TtlCache<K, V> {
   get size(): number {
     return this.entries.size;
   }
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+/**
+ * The app's WebSocket endpoint: server.ts offers every HTTP upgrade to the handler set here (by
+ * lib/tunnel/server.ts, from inside the Next.js bundle); false means the request is not its own.
+ */
+export function upgrades(): { handle?: UpgradeHandler } {
+  return processState("upgrades", () => ({}));
 }

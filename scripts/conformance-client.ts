@@ -18,6 +18,7 @@ import { Client } from "@modelcontextprotocol/client";
 import { generateEncryptionKey, setEnvForProcess } from "@/lib/env";
 import type { AppError } from "@/lib/errors";
 import type { SyncOptions } from "@/lib/mcp/sync";
+import { processState } from "@/lib/state";
 
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? "";
 const context = parseContext(process.env.MCP_CONFORMANCE_CONTEXT);
@@ -88,19 +89,20 @@ async function openScratchDatabase(): Promise<string> {
 // capabilities.elicitation.form.applyDefaults is declared); URL elicitations are declined.
 
 function installElicitationResponder(): void {
-  const proto = Client.prototype as Client & { __pokeElicitation?: boolean };
-  if (proto.__pokeElicitation) return;
-  proto.__pokeElicitation = true;
-  const connect = proto.connect;
-  proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
-    this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
-    this.setRequestHandler("elicitation/create", async (req) => {
-      const mode = (req.params as { mode?: string }).mode ?? "form";
-      debug("elicitation/create", mode);
-      return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
-    });
-    return connect.apply(this, args);
-  };
+  processState("conformanceElicitation", () => {
+    const proto = Client.prototype;
+    const connect = proto.connect;
+    proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
+      this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
+      this.setRequestHandler("elicitation/create", async (req) => {
+        const mode = (req.params as { mode?: string }).mode ?? "form";
+        debug("elicitation/create", mode);
+        return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
+      });
+      return connect.apply(this, args);
+    };
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

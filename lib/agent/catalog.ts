@@ -8,6 +8,7 @@ import type { Tool } from "@modelcontextprotocol/server";
 import { onToolsChanged } from "@/lib/agent/events";
 import { toolDefinitionSelect } from "@/lib/data/integrations";
 import { getDb } from "@/lib/db";
+import { processState, TtlCache } from "@/lib/state";
 
 export const SEPARATOR = "__";
 const MAX_NAME = 128;
@@ -34,47 +35,23 @@ export type Catalog = {
   instructions?: string;
 };
 
-type CatalogConfig = { ttlMs: number; maxUsers: number };
-type Cache = {
-  entries: Map<string, { at: number; catalog: Promise<Catalog> }>;
-  config: CatalogConfig;
-  hooked?: boolean;
-};
-
-const cache: Cache = ((globalThis as { __pokeAgentCatalog?: Cache }).__pokeAgentCatalog ??= {
-  entries: new Map(),
+const cache = processState("agentCatalog", () => {
   // Short: changes that publish no event (a tool toggled, a rename, a status change) show within this.
-  config: { ttlMs: 2_000, maxUsers: 5_000 },
+  const c = new TtlCache<string, Promise<Catalog>>({ ttlMs: 2_000, max: 5_000 });
+  onToolsChanged((userId) => c.delete(userId));
+  return c;
 });
-if (!cache.hooked) {
-  cache.hooked = true;
-  onToolsChanged((userId) => void cache.entries.delete(userId));
-}
 
-export function configureCatalog(c: Partial<CatalogConfig>): void {
-  Object.assign(cache.config, c);
-}
-
-export function invalidateCatalog(userId?: string): void {
-  if (userId) cache.entries.delete(userId);
-  else cache.entries.clear();
-}
-
-/** The user's catalog (cached for `ttlMs`). */
+/** The user's catalog (cached briefly). */
 export function loadCatalog(userId: string): Promise<Catalog> {
-  const hit = cache.entries.get(userId);
-  if (hit && performance.now() - hit.at < cache.config.ttlMs) return hit.catalog;
+  const hit = cache.get(userId);
+  if (hit) return hit;
   const catalog = buildCatalog(userId);
-  cache.entries.delete(userId);
-  cache.entries.set(userId, { at: performance.now(), catalog });
+  cache.set(userId, catalog);
   // A failed load must not be served from the cache.
   catalog.catch(() => {
-    if (cache.entries.get(userId)?.catalog === catalog) cache.entries.delete(userId);
+    if (cache.get(userId) === catalog) cache.delete(userId);
   });
-  if (cache.entries.size > cache.config.maxUsers) {
-    const oldest = cache.entries.keys().next().value;
-    if (oldest !== undefined) cache.entries.delete(oldest);
-  }
   return catalog;
 }
 

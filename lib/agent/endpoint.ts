@@ -13,7 +13,6 @@ import {
   type AuthInfo,
   type McpHttpHandler,
 } from "@modelcontextprotocol/server";
-import { invalidateCatalog } from "@/lib/agent/catalog";
 import { onToolsChanged } from "@/lib/agent/events";
 import { closeLegacySessions, handleLegacyRequest, notifyLegacySessions } from "@/lib/agent/legacy-sessions";
 import { buildAgentServer } from "@/lib/agent/server";
@@ -22,24 +21,26 @@ import { env } from "@/lib/env";
 import { isAppError } from "@/lib/errors";
 import { rateLimitedFor } from "@/lib/limits/calls";
 import { log } from "@/lib/log";
+import { processState } from "@/lib/state";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
 type UserHandler = { handler: McpHttpHandler; bus: InMemoryServerEventBus; inflight: number };
-type Registry = { handlers: Map<string, UserHandler>; maxHandlers: number; hooked?: boolean };
+const MAX_HANDLERS = 2_000;
 
-const registry: Registry = ((globalThis as { __pokeAgentHandlers?: Registry }).__pokeAgentHandlers ??= {
-  handlers: new Map(),
-  maxHandlers: 2_000,
-});
-if (!registry.hooked) {
-  registry.hooked = true;
-  onToolsChanged((userId) => {
-    invalidateCatalog(userId);
-    registry.handlers.get(userId)?.handler.notify.toolsChanged();
-    notifyLegacySessions(userId);
-  });
-}
+/** One handler per user, least recently used first (Map order). */
+const handlers = processState(
+  "agentHandlers",
+  () => {
+    const map = new Map<string, UserHandler>();
+    onToolsChanged((userId) => {
+      map.get(userId)?.handler.notify.toolsChanged();
+      notifyLegacySessions(userId);
+    });
+    return map;
+  },
+  (map) => closeHandlers(map),
+);
 
 /** GET/POST/DELETE /api/mcp. */
 export async function handleAgentRequest(req: Request): Promise<Response> {
@@ -159,7 +160,6 @@ function toolCallRateLimited(userId: string, body: unknown): Response | undefine
 }
 
 function handlerFor(userId: string): UserHandler {
-  const { handlers } = registry;
   let entry = handlers.get(userId);
   if (entry) {
     // Map order is the LRU order.
@@ -183,18 +183,21 @@ function handlerFor(userId: string): UserHandler {
 
 /** Drops least recently used handlers with nothing in flight and no open listen stream. */
 function evictIdleHandlers(): void {
-  const { handlers, maxHandlers } = registry;
-  if (handlers.size <= maxHandlers) return;
+  if (handlers.size <= MAX_HANDLERS) return;
   for (const [userId, e] of handlers) {
-    if (handlers.size <= maxHandlers) break;
+    if (handlers.size <= MAX_HANDLERS) break;
     if (e.inflight === 0 && e.bus.listenerCount === 0) handlers.delete(userId);
   }
 }
 
-/** Closes every handler and legacy session (tests, shutdown). */
-export async function closeAgentEndpoint(): Promise<void> {
-  const all = [...registry.handlers.values()];
-  registry.handlers.clear();
+async function closeHandlers(map: Map<string, UserHandler>): Promise<void> {
+  const all = [...map.values()];
+  map.clear();
   await Promise.all(all.map((e) => e.handler.close().catch(() => {})));
+}
+
+/** Closes every handler and legacy session (tests; the process's shutdown closes both on its own). */
+export async function closeAgentEndpoint(): Promise<void> {
+  await closeHandlers(handlers);
   await closeLegacySessions();
 }

@@ -1,18 +1,18 @@
 // In-process "a user's tools changed" events: the sync path publishes, the agent endpoint forwards them to its
 // connected clients as notifications/tools/list_changed. Dependency-free so lib/mcp/sync.ts can import it
-// without cycles; on globalThis so every Next.js bundle and the custom server share one set of listeners.
+// without cycles; in the process state so every Next.js bundle and the custom server share one set of listeners.
 // Per process: with several app instances, clients connected to another instance learn about the change on
 // their next tools/list (or when that instance syncs); a PostgreSQL LISTEN/NOTIFY relay would close the gap.
 
 import { log } from "@/lib/log";
+import { processState } from "@/lib/state";
 
 type Listener = (userId: string) => void;
-type Bus = { listeners: Set<Listener> };
 
-const bus: Bus = ((globalThis as { __pokeAgentEvents?: Bus }).__pokeAgentEvents ??= { listeners: new Set() });
+const listeners = processState("agentEvents", () => new Set<Listener>());
 
 export function emitToolsChanged(userId: string): void {
-  for (const listener of bus.listeners) {
+  for (const listener of listeners) {
     try {
       listener(userId);
     } catch (err) {
@@ -24,8 +24,8 @@ export function emitToolsChanged(userId: string): void {
 
 /** Registers a listener; returns its unsubscribe function. */
 export function onToolsChanged(listener: Listener): () => void {
-  bus.listeners.add(listener);
-  return () => void bus.listeners.delete(listener);
+  listeners.add(listener);
+  return () => void listeners.delete(listener);
 }
 
 type DiffLike = { added: string[]; removed: string[]; changed: string[] };

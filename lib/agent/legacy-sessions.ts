@@ -12,6 +12,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { buildAgentServer } from "@/lib/agent/server";
 import { log } from "@/lib/log";
+import { processState } from "@/lib/state";
 
 type Session = {
   id: string;
@@ -24,10 +25,11 @@ type Session = {
 type SessionConfig = { maxPerUser: number; maxTotal: number; idleMs: number };
 type Store = { sessions: Map<string, Session>; config: SessionConfig; sweeper?: NodeJS.Timeout };
 
-const store: Store = ((globalThis as { __pokeAgentSessions?: Store }).__pokeAgentSessions ??= {
-  sessions: new Map(),
-  config: { maxPerUser: 16, maxTotal: 5_000, idleMs: 60 * 60_000 },
-});
+const store = processState<Store>(
+  "agentSessions",
+  () => ({ sessions: new Map(), config: { maxPerUser: 16, maxTotal: 5_000, idleMs: 60 * 60_000 } }),
+  () => closeLegacySessions(),
+);
 
 export function configureLegacySessions(c: Partial<SessionConfig>): void {
   Object.assign(store.config, c);

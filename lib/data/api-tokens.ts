@@ -4,6 +4,7 @@ import { hashSecret, randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { apiTokenCreateSchema, type ApiTokenCreateInput } from "@/lib/schemas/auth";
+import { processState, TtlCache } from "@/lib/state";
 import type { SessionUser } from "@/lib/data/users";
 
 const TOKEN_PREFIX = "poke_";
@@ -16,8 +17,10 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  */
 const CACHE_TTL_MS = 10_000;
 type Verified = SessionUser & { tokenId: string };
-const verified = ((globalThis as { __pokeTokenCache?: Map<string, { at: number; expiresAt: Date | null; who: Verified }> })
-  .__pokeTokenCache ??= new Map());
+const verified = processState(
+  "apiTokens",
+  () => new TtlCache<string, Verified>({ ttlMs: CACHE_TTL_MS, max: 10_000 }),
+);
 
 export async function createApiToken(user: SessionUser, input: ApiTokenCreateInput) {
   const { name, expiresInDays } = apiTokenCreateSchema.parse(input);
@@ -53,7 +56,7 @@ export async function revokeApiToken(user: SessionUser, id: string) {
     data: { revokedAt: new Date() },
   });
   if (!res.count) throw new AppError("not_found", "Token not found", 404);
-  for (const [hash, v] of verified) if (v.who.tokenId === id) verified.delete(hash);
+  verified.deleteWhere((_hash, who) => who.tokenId === id);
   await audit(user.id, "api_token.revoke", { type: "api_token", id });
 }
 
@@ -63,8 +66,7 @@ export async function authenticateApiToken(raw: string): Promise<Verified> {
     throw new AppError("invalid_token", "Invalid API token", 401);
   const tokenHash = hashSecret(raw);
   const hit = verified.get(tokenHash);
-  if (hit && Date.now() - hit.at < CACHE_TTL_MS && (!hit.expiresAt || hit.expiresAt > new Date())) return hit.who;
-  verified.delete(tokenHash);
+  if (hit) return hit;
   const db = await getDb();
   const row = await db.apiToken.findUnique({
     where: { tokenHash },
@@ -84,7 +86,8 @@ export async function authenticateApiToken(raw: string): Promise<Verified> {
     await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
   }
   const who = { ...row.user, tokenId: row.id };
-  if (verified.size > 10_000) verified.clear();
-  verified.set(tokenHash, { at: Date.now(), expiresAt: row.expiresAt, who });
+  // Never past the token's own expiry.
+  const ttl = row.expiresAt ? Math.min(CACHE_TTL_MS, row.expiresAt.getTime() - Date.now()) : CACHE_TTL_MS;
+  verified.set(tokenHash, who, ttl);
   return who;
 }

@@ -1,7 +1,7 @@
 // The limits every tool call passes (applied in lib/mcp/pool.ts callTool): a per-user rate limit (token
 // bucket) and concurrency limit → 429 with details.retryAfterSec, and a circuit breaker per server origin.
 //
-// State is per process (kept on globalThis so Next.js bundles and the custom server share it). With several
+// State is per process (in the process state, lib/state.ts, so every Next.js bundle shares it). With several
 // app instances each enforces its own budget, so a user's effective rate is (instances × rate) at worst, and
 // each instance's breaker learns a failing server on its own (N failures per instance before it opens).
 // Sticky load balancing keeps both close to the configured values; a shared store (Redis) is the upgrade.
@@ -15,6 +15,7 @@ import {
 } from "@/lib/limits/breaker";
 import { ConcurrencyLimiter } from "@/lib/limits/concurrency";
 import { TokenBuckets } from "@/lib/limits/rate-limit";
+import { processState } from "@/lib/state";
 
 export type LimitsConfig = {
   /** tool calls one user may have in flight at once */
@@ -63,13 +64,13 @@ function configuredLimits(): LimitsConfig {
   return config;
 }
 
-const state: State = ((globalThis as { __pokeLimits?: State }).__pokeLimits ??= (() => {
+const state = processState<State>("callLimits", () => {
   const s = { config: configuredLimits() } as State;
   s.buckets = new TokenBuckets(() => s.config);
   s.concurrency = new ConcurrencyLimiter();
   s.breakers = new CircuitBreakers(() => s.config.breaker);
   return s;
-})());
+});
 
 export type LimitsPatch = Partial<Omit<LimitsConfig, "breaker">> & { breaker?: Partial<BreakerConfig> };
 

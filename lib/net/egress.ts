@@ -15,6 +15,7 @@ import {
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { classifyAddress, isAddressAllowed, parseIpLiteral, type PolicyInput } from "@/lib/net/ip-policy";
+import { processState } from "@/lib/state";
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 export type EgressPurpose = "mcp" | "oauth" | "metadata";
@@ -210,7 +211,11 @@ function sniName(hostname: string): string | undefined {
 // One Agent per policy: changing ALLOW_PRIVATE_NETWORK/EGRESS_ALLOWLIST must not reuse sockets that
 // were checked under the old policy.
 type AgentHolder = { key?: string; agent?: Agent; timed?: Map<number, Dispatcher> };
-const agents = ((globalThis as { __pokeEgressAgent?: AgentHolder }).__pokeEgressAgent ??= {});
+const agents = processState<AgentHolder>(
+  "egressAgent",
+  () => ({}),
+  (a) => a.agent?.destroy(),
+);
 
 function agentFor(): Agent {
   const p = currentPolicy();

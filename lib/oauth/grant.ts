@@ -68,7 +68,7 @@ function needsRefresh(g: Grant, o: FreshTokenOptions): boolean {
 
 // One chain per integration in this process, so a burst of callers queues behind one refresh and then
 // finds the new token; the row lock does the same across processes.
-const serialized = keyedSerializer("__pokeOAuthRefresh");
+const serialized = keyedSerializer("oauthRefresh");
 
 /**
  * Returns a usable access token for the integration, refreshing first when it expires within the window

@@ -1,7 +1,8 @@
-// Live tunnels of THIS process, by tunnel id. Kept on globalThis: the WebSocket endpoint is installed from
-// the instrumentation bundle while route handlers (which reach tunnels through the MCP engine) live in other
-// bundles — each bundle has its own module instances, but they share one globalThis.
-// Past one process (DESIGN §7) this map is a per-instance cache; see docs/cli.md "Several app instances".
+// Live tunnels of THIS process, by tunnel id. Kept in the process state (lib/state.ts): the WebSocket endpoint
+// is installed from the instrumentation bundle while route handlers (which reach tunnels through the MCP
+// engine) live in other bundles, each with its own module instances.
+// Past one process this map is a per-instance cache; see docs/cli.md "Several app instances".
+import { processState } from "@/lib/state";
 import type { HeaderList } from "@/lib/tunnel/protocol";
 
 export type TunnelRequest = {
@@ -28,8 +29,7 @@ export type LiveTunnel = {
   close(code: number, reason: string): void;
 };
 
-type Registry = Map<string, LiveTunnel>;
-const registry: Registry = ((globalThis as { __pokeTunnels?: Registry }).__pokeTunnels ??= new Map());
+const registry = processState("tunnels", () => new Map<string, LiveTunnel>());
 
 export function liveTunnel(tunnelId: string): LiveTunnel | undefined {
   return registry.get(tunnelId);

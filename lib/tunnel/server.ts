@@ -1,5 +1,5 @@
 // Server side of `poke tunnel` (DESIGN §5 Tunnel, SECURITY §18–19): the WebSocket endpoint the CLI dials
-// out to, attached to the app's one HTTP server through globalThis.__pokeUpgrade (see server.ts).
+// out to, attached to the app's one HTTP server through the process state (lib/state.ts `upgrades`).
 // A connection authenticates with an API token at the upgrade, names its integration in `hello`, and is
 // then bound to that owner's Tunnel + Integration rows; the MCP engine reaches the local server through it
 // (lib/tunnel/fetch.ts). Heartbeats detect dead peers; a drop fails in-flight calls and marks it offline.
@@ -27,6 +27,7 @@ import { dropSession } from "@/lib/mcp/pool";
 import { quoteServerText } from "@/lib/mcp/errors";
 import { validateUserUrl } from "@/lib/net/egress";
 import { setCliClient } from "@/lib/data/grants";
+import { processState, upgrades } from "@/lib/state";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
 import { publicTunnelUrl, tunnelOfflineError } from "@/lib/tunnel/fetch";
 import {
@@ -56,35 +57,38 @@ import {
   type TunnelResponse,
 } from "@/lib/tunnel/registry";
 
-type Upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
-type Globals = {
-  __pokeUpgrade?: Upgrade;
-  __pokeShutdown?: () => Promise<void>;
-  __pokeTunnelEndpoint?: boolean;
-};
-
 const HELLO_TIMEOUT_MS = 10_000;
 const LAST_SEEN_WRITE_MS = 30_000;
 /** How often a tunnel waiting for the person to authorize it checks whether that happened. */
 const AUTH_WATCH_MS = 2_000;
 const INSTANCE_ID = `${os.hostname()}:${process.pid}`;
 
-/** Installs the upgrade hook once per process (idempotent: bundles may evaluate this module twice). */
+/**
+ * Installs the upgrade handler once per process (idempotent: bundles may evaluate this module twice);
+ * shutdown closes every live tunnel.
+ */
 export function installTunnelEndpoint(): void {
-  const g = globalThis as Globals;
-  if (g.__pokeTunnelEndpoint) return;
-  g.__pokeTunnelEndpoint = true;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
-  g.__pokeUpgrade = (req, socket, head) => {
-    if ((req.url ?? "").split("?")[0] !== TUNNEL_PATH) return false;
-    void acceptUpgrade(wss, req, socket, head);
-    return true;
-  };
-  const previous = g.__pokeShutdown;
-  g.__pokeShutdown = async () => {
-    await Promise.allSettled([previous?.(), closeAllTunnels()]);
-  };
-  void markStaleTunnelsOffline();
+  processState(
+    "tunnelEndpoint",
+    () => {
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: MAX_FRAME_BYTES,
+        perMessageDeflate: false,
+      });
+      upgrades().handle = (req, socket, head) => {
+        if ((req.url ?? "").split("?")[0] !== TUNNEL_PATH) return false;
+        void acceptUpgrade(wss, req, socket, head);
+        return true;
+      };
+      void markStaleTunnelsOffline();
+      return wss;
+    },
+    async (wss) => {
+      await closeAllTunnels();
+      wss.close();
+    },
+  );
 }
 
 /** Rows left "online" by a previous process are stale: no socket survives a restart. */
