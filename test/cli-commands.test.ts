@@ -18,19 +18,30 @@ import {
 } from "./cli-helpers";
 
 let app: App;
-let plain: McpFixture;
-let keyed: McpFixture;
+const servers: McpFixture[] = [];
+
+/** A fixture server of the test's own (closed after the file). */
+async function server(opts: Parameters<typeof startMcpServer>[0] = {}): Promise<McpFixture> {
+  const s = await startMcpServer(opts);
+  servers.push(s);
+  return s;
+}
+
+/** The CLI environment of `name`, logged in with its API token. */
+function loggedIn(name: string): NodeJS.ProcessEnv {
+  const home = tempConfigHome();
+  writeLogin(home, app, app.users[name]);
+  return cliEnv(home);
+}
 
 beforeAll(async () => {
-  app = await startApp(["alice", "bob"]);
-  plain = await startMcpServer();
-  keyed = await startMcpServer({ apiKey: "sk_fixture_key" });
-}, 90_000);
+  // One user per test (PGlite: users are seeded before the app starts).
+  app = await startApp(["alice", "bob", "adder", "keyholder", "nobody", "lister", "owner", "stranger"]);
+});
 
 afterAll(async () => {
   await app?.stop();
-  await plain?.close();
-  await keyed?.close();
+  await Promise.all(servers.map((s) => s.close()));
 });
 
 describe("poke login / whoami / logout", () => {
@@ -80,6 +91,7 @@ describe("poke login / whoami / logout", () => {
     });
     try {
       const page = await browser.newPage();
+      page.setDefaultTimeout(120_000); // a loaded machine renders slowly
       await page.goto(`${app.url}/sign-in`);
       await page.getByLabel("Email").fill(app.users.bob.email);
       await page.getByLabel("Password").fill(PASSWORD);
@@ -105,25 +117,21 @@ describe("poke login / whoami / logout", () => {
       body: JSON.stringify({ pollToken: "pokepoll_unknown" }),
     });
     expect(again.status).toBe(404);
-  }, 60_000);
+  });
 });
 
 describe("poke mcp", () => {
-  let env: NodeJS.ProcessEnv;
-  beforeAll(() => {
-    const home = tempConfigHome();
-    writeLogin(home, app, app.users.alice);
-    env = cliEnv(home);
-  });
-
   it("adds a no-auth server and prints the tools", async () => {
-    const r = await runCli(["mcp", "add", plain.url, "-n", "plain"], env);
+    const plain = await server();
+    const r = await runCli(["mcp", "add", plain.url, "-n", "plain"], loggedIn("adder"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Connected "plain"/);
     expect(r.stdout).toMatch(/\d+ tools · added: .*echo/);
   });
 
   it("adds a server with an API key (-k), and a wrong key fails with the specific error (exit 1)", async () => {
+    const keyed = await server({ apiKey: "sk_fixture_key" });
+    const env = loggedIn("keyholder");
     const ok = await runCli(["mcp", "add", keyed.url, "-n", "keyed", "-k", "sk_fixture_key"], env);
     expect(ok.code, ok.stderr).toBe(0);
     expect(keyed.requests.some((q) => q.headers.authorization === "Bearer sk_fixture_key")).toBe(true);
@@ -133,12 +141,16 @@ describe("poke mcp", () => {
   });
 
   it("a URL where nothing answers → exit 1 and an actionable message", async () => {
-    const r = await runCli(["mcp", "add", `http://127.0.0.1:${await freePort()}/mcp`, "-n", "nothing"], env);
+    const url = `http://127.0.0.1:${await freePort()}/mcp`;
+    const r = await runCli(["mcp", "add", url, "-n", "nothing"], loggedIn("nobody"));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/refused the connection/);
   });
 
   it("lists, syncs (prints the diff) and removes by name", async () => {
+    const plain = await server();
+    const env = loggedIn("lister");
+    expect((await runCli(["mcp", "add", plain.url, "-n", "plain"], env)).code).toBe(0);
     const list = await runCli(["mcp", "list"], env);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/^NAME\s+STATUS\s+TOOLS\s+URL/m);
@@ -158,10 +170,11 @@ describe("poke mcp", () => {
   });
 
   it("another user's integrations are invisible", async () => {
-    const home = tempConfigHome();
-    writeLogin(home, app, app.users.bob);
-    const r = await runCli(["mcp", "remove", "keyed"], cliEnv(home));
+    const owner = loggedIn("owner");
+    expect((await runCli(["mcp", "add", (await server()).url, "-n", "mine"], owner)).code).toBe(0);
+    const r = await runCli(["mcp", "remove", "mine"], loggedIn("stranger"));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/No integration named/);
+    expect((await runCli(["mcp", "list"], owner)).stdout).toMatch(/^mine\s+connected/m);
   });
 });

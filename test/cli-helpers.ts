@@ -81,7 +81,8 @@ export async function spawnApp(
   });
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
-  const deadline = Date.now() + 60_000;
+  // Start-up on a loaded machine can take minutes; the deadline only catches an app that never comes up.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`app exited early:\n${out}`);
     try {
@@ -96,13 +97,13 @@ export async function spawnApp(
   return { url, logs: () => out, stop: () => stopChild(child, "SIGTERM") };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = new Promise((r) => child.once("exit", r));
   child.kill(signal);
-  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+  const t = setTimeout(() => child.kill("SIGKILL"), 30_000);
   await done;
   clearTimeout(t);
 }
@@ -122,7 +123,7 @@ export function cliEnv(configHome: string, extra: Record<string, string> = {}): 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
 /** Runs `poke …` to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<CliResult> {
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [POKE, ...args], {
       cwd: ROOT,
@@ -159,7 +160,7 @@ export class LiveCli {
   }
 
   /** Resolves when stdout matches `re` (searching from `from`), with the match. */
-  async waitFor(re: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
+  async waitFor(re: RegExp, timeoutMs = 120_000, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.stdout.slice(from));
@@ -174,7 +175,7 @@ export class LiveCli {
 
   async stop(signal: NodeJS.Signals = "SIGINT"): Promise<number | null> {
     if (this.child.exitCode === null) this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 8000);
+    const t = setTimeout(() => this.child.kill("SIGKILL"), 30_000);
     const code = await this.exited;
     clearTimeout(t);
     return code;

@@ -19,7 +19,7 @@ describe("poke proxy (stdio → HTTP)", () => {
   beforeAll(async () => {
     proxy = new LiveCli(["proxy", "--env", "PROXY_MARK=42", "--", ...STDIO], env);
     [base] = await proxy.waitFor(/http:\/\/127\.0\.0\.1:\d+/);
-  }, 30_000);
+  });
   afterAll(async () => {
     await proxy?.stop("SIGTERM");
   });
@@ -46,7 +46,7 @@ describe("poke proxy (stdio → HTTP)", () => {
       await t.terminateSession();
       await c.close();
     }
-  }, 30_000);
+  });
 
   it("serves legacy SSE at /sse + /messages", async () => {
     const c = new Client({ name: "t", version: "1" });
@@ -54,7 +54,7 @@ describe("poke proxy (stdio → HTTP)", () => {
     expect((await c.listTools()).tools.map((t) => t.name)).toContain("echo");
     expect(text(await c.callTool({ name: "add", arguments: { a: 2, b: 3 } }))).toBe("5");
     await c.close();
-  }, 30_000);
+  });
 
   it("refuses a non-loopback Host (DNS rebinding) and non-initialize first requests", async () => {
     // fetch() cannot forge Host, so a raw request plays the rebinding page.
@@ -80,12 +80,12 @@ describe("poke proxy (stdio → HTTP)", () => {
     const p = new LiveCli(["proxy", "--", ...STDIO], env);
     await p.waitFor(/http:\/\/127/);
     expect(await p.stop("SIGTERM")).toBe(0);
-    const broken = await runCli(["proxy", "--", process.execPath, "-e", "process.exit(7)"], env, 20_000);
+    const broken = await runCli(["proxy", "--", process.execPath, "-e", "process.exit(7)"], env);
     expect(broken.code).toBe(7);
-    const missing = await runCli(["proxy", "--", "/nonexistent/server-binary"], env, 20_000);
+    const missing = await runCli(["proxy", "--", "/nonexistent/server-binary"], env);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toMatch(/cannot start/);
-  }, 40_000);
+  });
 });
 
 describe("poke proxy (HTTP → stdio)", () => {
@@ -129,7 +129,7 @@ describe("poke proxy (HTTP → stdio)", () => {
     const viaEnv = await stdioClient([remote.url], { API_ACCESS_TOKEN: "remote-token" });
     expect(text(await viaEnv.callTool({ name: "echo", arguments: { text: "env" } }))).toBe("env");
     await viaEnv.close();
-  }, 30_000);
+  });
 
   it("falls back to legacy SSE, and a missing token fails clearly (exit 1)", async () => {
     const c = await stdioClient([sse.url]);
@@ -145,5 +145,5 @@ describe("poke proxy (HTTP → stdio)", () => {
     const code = await new Promise((r) => child.on("exit", r));
     expect(code).toBe(1);
     expect(stderr).toMatch(/401.*api-access-token/);
-  }, 30_000);
+  });
 });

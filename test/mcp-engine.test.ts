@@ -18,6 +18,7 @@ import {
   type RecordedRequest,
 } from "./fixtures/mcp-servers";
 import { expectAppError } from "./app-error";
+import { waitFor } from "./wait";
 
 const servers: FixtureHandle[] = [];
 async function track<T extends FixtureHandle>(p: Promise<T>): Promise<T> {
@@ -61,16 +62,6 @@ async function integration(id: string) {
 }
 
 const rpc = (reqs: RecordedRequest[], method: string) => reqs.filter((r) => r.rpcMethod === method);
-
-async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 50));
-    v = await fn();
-  }
-  return v;
-}
 
 let userId: string;
 beforeAll(async () => {
@@ -162,7 +153,8 @@ describe("connect + discover + sync", () => {
     await syncIntegration(userId, id);
     const { result } = await callTool({ userId, integrationId: id }, "whoami", {});
     expect(JSON.stringify(result.content)).toContain(userId);
-    await new Promise((r) => setTimeout(r, 150)); // GET stream opens after initialized
+    // The GET stream opens after initialized.
+    await waitFor(() => srv.requests.some((r) => r.method === "GET"), { what: "the GET stream" });
     await dropSession(userId, id);
     const kinds = new Set(srv.requests.map((r) => r.method));
     expect(kinds).toEqual(new Set(["POST", "GET", "DELETE"]));
@@ -294,10 +286,9 @@ describe("hostile servers", () => {
     await syncIntegration(userId, goodId);
     const bad = await track(startHostileServer(kind));
     const badId = await makeIntegration(userId, bad.url);
-    const err = await expectAppError(
-      syncIntegration(userId, badId, { timeoutMs: 1500, headersTimeoutMs: 1500 }),
-      code,
-    );
+    // Only a server that never answers properly needs a short deadline; the others answer at once.
+    const deadline = code.source === "timeout" ? { timeoutMs: 1500, headersTimeoutMs: 1500 } : {};
+    const err = await expectAppError(syncIntegration(userId, badId, deadline), code);
     expect(err.message.length).toBeLessThan(400);
     const row = await integration(badId);
     expect(row.status).toBe("error");
@@ -391,13 +382,11 @@ describe("pooled calls", () => {
       await syncIntegration(userId, id);
       const { result } = await callTool({ userId, integrationId: id }, "fail", {});
       expect(result.isError).toBe(true);
-      const t0 = Date.now();
       const err = await expectAppError(
         callTool({ userId, integrationId: id }, "big", { bytes: 9 * 1024 * 1024 }),
         "too_large",
       );
       expect(err.message, mode).toMatch(/8 MiB/);
-      expect(Date.now() - t0).toBeLessThan(5000);
       const ok = await callTool({ userId, integrationId: id }, "big", { bytes: 1000 });
       expect(ok.result.isError).toBeFalsy();
     }
@@ -420,19 +409,15 @@ describe("pooled calls", () => {
     const srv = await track(startMcpServer({ mode: "sessionful" }));
     const id = await makeIntegration(userId, srv.url);
     await syncIntegration(userId, id);
-    const t0 = Date.now();
     const err = await expectAppError(
       callTool({ userId, integrationId: id }, "hang", {}, { timeoutMs: 400 }),
       "timeout",
     );
-    expect(Date.now() - t0).toBeLessThan(3000);
-    expect(err.message).toMatch(/hang/);
-    await waitFor(
-      async () => rpc(srv.requests, "notifications/cancelled").length,
-      (x) => x > 0,
-      2000,
-    );
-    expect(rpc(srv.requests, "notifications/cancelled").length).toBeGreaterThan(0);
+    // The deadline that ended it is the caller's 400 ms, not the 60 s default.
+    expect(err.message).toMatch(/"hang" did not finish within 400 ms/);
+    await waitFor(() => rpc(srv.requests, "notifications/cancelled").length > 0, {
+      what: "notifications/cancelled",
+    });
     const { result } = await callTool({ userId, integrationId: id }, "echo", { text: "after" });
     expect(JSON.stringify(result.content)).toContain("after");
     expect(effectiveTimeout(10 * 60_000)).toBe(300_000);
@@ -445,14 +430,19 @@ describe("pooled calls", () => {
       const id = await makeIntegration(userId, srv.url);
       await syncIntegration(userId, id);
       await callTool({ userId, integrationId: id }, "echo", { text: "open" });
-      await new Promise((r) => setTimeout(r, 200)); // the GET stream / listen subscription opens
-      srv.addTool(`pushed_${mode}`);
-      const names = await waitFor(
-        () => toolNames(id),
-        (x) => x.includes(`pushed_${mode}`),
-        6000,
+      // list_changed reaches only a GET stream / listen subscription that is already open: the change is
+      // announced again until a re-sync shows it (the engine re-syncs only when told).
+      const pushed = `pushed_${mode}`;
+      srv.addTool(pushed);
+      let announced = 0;
+      await waitFor(
+        async () => {
+          if ((await toolNames(id)).includes(pushed)) return true;
+          srv.setDescription(pushed, `announced ${++announced}`);
+          return false;
+        },
+        { intervalMs: 1000, what: `the pushed tool (${mode})` },
       );
-      expect(names, mode).toContain(`pushed_${mode}`);
     }
   });
 
@@ -483,12 +473,7 @@ describe("pooled calls", () => {
       await syncIntegration(userId, id);
       await callTool({ userId, integrationId: id }, "echo", { text: "x" });
       expect(srv.sessionCount()).toBe(1);
-      await waitFor(
-        async () => srv.sessionCount(),
-        (c) => c === 0,
-        3000,
-      );
-      expect(srv.sessionCount()).toBe(0);
+      await waitFor(() => srv.sessionCount() === 0, { what: "the idle session closing" });
     } finally {
       configurePool({ idleMs: 5 * 60_000 });
     }

@@ -1,4 +1,4 @@
-// Hostile tunnel cases (SECURITY §18–19): a hand-written protocol peer on each side of the real code.
+// Hostile tunnel cases (docs/security.md §18–19): a hand-written protocol peer on each side of the real code.
 // - app side: raw WebSocket clients against the real server (bad tokens, oversized frames, garbage,
 //   another user's name) — the app must refuse and keep other users unaffected;
 // - CLI side: a fake "app" sends the real CLI frames asking for other targets — the CLI must refuse them.
@@ -9,6 +9,7 @@ import WebSocket, { WebSocketServer } from "ws";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import { MAX_FRAME_BYTES, TUNNEL_PATH, type ControlFrame } from "../lib/tunnel/protocol";
 import { apiCall, cliEnv, LiveCli, startApp, tempConfigHome, writeLogin, type App } from "./cli-helpers";
+import { waitFor } from "./wait";
 
 type Integration = { id: string; name: string; url: string; status: string };
 
@@ -18,7 +19,7 @@ let local: McpFixture;
 beforeAll(async () => {
   app = await startApp(["alice", "mallory"]);
   local = await startMcpServer();
-}, 90_000);
+});
 
 afterAll(async () => {
   await app?.stop();
@@ -110,7 +111,7 @@ describe("tunnel endpoint (app side)", () => {
     expect(hijack.data.error?.code).toBe("tunnel_offline");
     expect(local.requests.length).toBe(requestsBefore);
     await alice.stop();
-  }, 60_000);
+  });
 
   it("won't turn a regular integration into a tunnel", async () => {
     await apiCall(app, app.users.alice, "POST", "/api/v1/integrations", { name: "regular", url: local.url });
@@ -119,7 +120,7 @@ describe("tunnel endpoint (app side)", () => {
     const cli = new LiveCli(["tunnel", local.url, "-n", "regular"], env);
     expect(await cli.exited).toBe(1);
     expect(cli.stderr).toMatch(/not a tunnel; choose another name/);
-  }, 30_000);
+  });
 });
 
 describe("poke tunnel (CLI side) against a hostile app", () => {
@@ -127,8 +128,10 @@ describe("poke tunnel (CLI side) against a hostile app", () => {
   let wss: WebSocketServer;
   let peer: Promise<WebSocket>;
   let fakeUrl: string;
+  let target: McpFixture;
 
   beforeAll(async () => {
+    target = await startMcpServer();
     fake = http.createServer();
     wss = new WebSocketServer({ server: fake, path: TUNNEL_PATH });
     peer = new Promise((resolve) => wss.once("connection", resolve));
@@ -138,18 +141,19 @@ describe("poke tunnel (CLI side) against a hostile app", () => {
   afterAll(async () => {
     wss?.close();
     fake?.close();
+    await target?.close();
   });
 
   it("forwards only to its one target: other origins, other paths and smuggled URLs are refused", async () => {
     const env = cliEnv(tempConfigHome(), { POKE_URL: fakeUrl, POKE_TOKEN: "poke_fake" });
-    const cli = new LiveCli(["tunnel", local.url, "-n", "victim"], env);
+    const cli = new LiveCli(["tunnel", target.url, "-n", "victim"], env);
     const ws = await peer;
     const frames: ControlFrame[] = [];
     ws.on("message", (d, bin) => {
       if (!bin) frames.push(JSON.parse(d.toString()));
     });
-    await expect.poll(() => frames.find((f) => f.t === "hello"), { timeout: 15_000 }).toBeTruthy();
-    const origin = new URL(local.url).origin;
+    await waitFor(() => frames.find((f) => f.t === "hello"), { what: "the CLI's hello" });
+    const origin = new URL(target.url).origin;
     const hostile = [
       "http://169.254.169.254/latest/meta-data/",
       "http://127.0.0.1:22/",
@@ -159,26 +163,26 @@ describe("poke tunnel (CLI side) against a hostile app", () => {
       `${origin}/token`,
       `${origin}/.well-known/../admin`,
       `${origin}/mcp/../secret`,
-      `http://user:pw@${new URL(local.url).host}/mcp`,
+      `http://user:pw@${new URL(target.url).host}/mcp`,
       `file:///etc/passwd`,
     ];
     hostile.forEach((url, i) =>
       ws.send(JSON.stringify({ t: "req", id: i + 1, method: "GET", url, headers: [], body: false })),
     );
-    await expect
-      .poll(() => frames.filter((f) => f.t === "reset").length, { timeout: 10_000 })
-      .toBe(hostile.length);
+    await waitFor(() => frames.filter((f) => f.t === "reset").length === hostile.length, {
+      what: "a reset for every hostile request",
+    });
     for (const f of frames.filter((x) => x.t === "reset"))
       expect(f).toMatchObject({ code: "refused_target" });
     // Nothing reached the local server for those.
-    expect(local.requests.filter((r) => r.path !== "/mcp").length).toBe(0);
+    expect(target.requests.filter((r) => r.path !== "/mcp").length).toBe(0);
     // A request for the target itself is forwarded.
     ws.send(
       JSON.stringify({
         t: "req",
         id: 100,
         method: "POST",
-        url: local.url,
+        url: target.url,
         headers: [
           ["content-type", "application/json"],
           ["accept", "application/json, text/event-stream"],
@@ -195,10 +199,11 @@ describe("poke tunnel (CLI side) against a hostile app", () => {
     const payload = Buffer.concat([Buffer.from([1, 0, 0, 0, 100]), Buffer.from(body)]);
     ws.send(payload);
     ws.send(JSON.stringify({ t: "end", id: 100 }));
-    await expect
-      .poll(() => frames.find((f) => f.t === "res"), { timeout: 10_000 })
-      .toMatchObject({ id: 100, status: 200 });
+    expect(await waitFor(() => frames.find((f) => f.t === "res"), { what: "the response" })).toMatchObject({
+      id: 100,
+      status: 200,
+    });
     expect(cli.stdout).toMatch(/GET \/admin refused/);
     await cli.stop();
-  }, 40_000);
+  });
 });
