@@ -6,8 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
 import { onToolsChanged } from "@/lib/agent/events";
-import { toolDefinitionSelect } from "@/lib/data/integrations";
-import { getDb } from "@/lib/db";
+import { listEnabledTools } from "@/lib/data/catalog";
 import { processState, TtlCache } from "@/lib/state";
 
 export const SEPARATOR = "__";
@@ -56,23 +55,7 @@ export function loadCatalog(userId: string): Promise<Catalog> {
 }
 
 async function buildCatalog(userId: string): Promise<Catalog> {
-  const db = await getDb();
-  const integrations = await db.integration.findMany({
-    where: { userId },
-    // Stable order decides who keeps the plain name when two integrations slugify alike.
-    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    select: {
-      id: true,
-      name: true,
-      status: true,
-      instructions: true,
-      tools: {
-        where: { enabled: true },
-        orderBy: { name: "asc" },
-        select: toolDefinitionSelect,
-      },
-    },
-  });
+  const integrations = await listEnabledTools(userId);
   const slugs = new Set<string>();
   const tools: CatalogTool[] = [];
   const sections: string[] = [];
@@ -96,6 +79,7 @@ async function buildCatalog(userId: string): Promise<Catalog> {
           inputSchema: t.inputSchema as Tool["inputSchema"],
           ...(t.outputSchema != null ? { outputSchema: t.outputSchema as Tool["outputSchema"] } : {}),
           ...(t.annotations != null ? { annotations: t.annotations as Tool["annotations"] } : {}),
+          ...(t.meta != null ? { _meta: t.meta as Tool["_meta"] } : {}),
         },
       });
     }

@@ -118,3 +118,33 @@ export async function callableTool({ userId, integrationId }: Owner, name: strin
     select: { inputSchema: true, enabled: true },
   });
 }
+
+/** A tool as servers define it (what pages, the API and the agent endpoint pass on). */
+export const toolDefinitionSelect = {
+  name: true,
+  title: true,
+  description: true,
+  inputSchema: true,
+  outputSchema: true,
+  annotations: true,
+  meta: true,
+} satisfies Prisma.ToolSelect;
+
+/**
+ * Every integration of the user with its enabled tools, for the agent endpoint. Oldest first: the order decides
+ * who keeps the plain name when two integrations' names slugify alike.
+ */
+export async function listEnabledTools(userId: string) {
+  const db = await getDb();
+  return db.integration.findMany({
+    where: { userId },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    select: {
+      id: true,
+      name: true,
+      status: true,
+      instructions: true,
+      tools: { where: { enabled: true }, orderBy: { name: "asc" }, select: toolDefinitionSelect },
+    },
+  });
+}

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/data/audit";
+import { toolDefinitionSelect } from "@/lib/data/catalog";
 import { recordCallInBackground, type CallSource } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
@@ -34,6 +35,7 @@ const publicSelect = {
   authKind: true,
   status: true,
   lastError: true,
+  syncNotice: true,
   serverName: true,
   serverTitle: true,
   serverVersion: true,
@@ -62,15 +64,6 @@ async function findOwned(user: Owner, id: string): Promise<Row> {
   return row;
 }
 
-/** A tool as servers define it (what pages, the API and the agent endpoint pass on). */
-export const toolDefinitionSelect = {
-  name: true,
-  title: true,
-  description: true,
-  inputSchema: true,
-  outputSchema: true,
-  annotations: true,
-} satisfies Prisma.ToolSelect;
 
 export async function listIntegrations(user: Owner) {
   const db = await getDb();
@@ -87,19 +80,24 @@ export async function getIntegration(user: Owner, id: string) {
 }
 
 export async function listTools(user: Owner, integrationId: string) {
-  await findOwned(user, integrationId);
   const db = await getDb();
-  return db.tool.findMany({
-    where: { integrationId },
-    orderBy: { name: "asc" },
+  const row = await db.integration.findFirst({
+    where: { id: integrationId, userId: user.id },
     select: {
-      ...toolDefinitionSelect,
-      enabled: true,
-      definitionHash: true,
-      changedAt: true,
-      updatedAt: true,
+      tools: {
+        orderBy: { name: "asc" },
+        select: {
+          ...toolDefinitionSelect,
+          enabled: true,
+          definitionHash: true,
+          changedAt: true,
+          updatedAt: true,
+        },
+      },
     },
   });
+  if (!row) throw notFound("Integration not found");
+  return row.tools;
 }
 
 /** Connects (sync) and reports the outcome on the integration instead of throwing connection errors. */
@@ -160,7 +158,7 @@ export async function updateIntegration(
   const db = await getDb();
   forgetCallPlans(user.id, id);
   try {
-    await db.integration.update({ where: { id }, data });
+    await db.integration.update({ where: { id, userId: user.id }, data });
   } catch (e) {
     if (isUniqueViolation(e))
       throw new AppError("name_taken", `You already have an integration named "${patch.name}"`, 409);
@@ -202,9 +200,11 @@ export async function resyncIntegration(user: Owner, id: string): Promise<SyncDi
 }
 
 export async function setToolEnabled(user: Owner, integrationId: string, toolName: string, enabled: boolean) {
-  await findOwned(user, integrationId);
   const db = await getDb();
-  const res = await db.tool.updateMany({ where: { integrationId, name: toolName }, data: { enabled } });
+  const res = await db.tool.updateMany({
+    where: { integrationId, name: toolName, integration: { userId: user.id } },
+    data: { enabled },
+  });
   if (!res.count) throw notFound("Tool not found");
   forgetCallPlans(user.id, integrationId);
   emitToolsChanged(user.id); // the agent endpoint's tool list follows

@@ -92,6 +92,11 @@ export default async function IntegrationPage({
           <span data-testid="integration-error">{i.lastError}</span>
         </Alert>
       )}
+      {i.syncNotice && (
+        <Alert kind="warn">
+          <span data-testid="sync-notice">{i.syncNotice}</span>
+        </Alert>
+      )}
       {oauth?.state === "authorized" && oauth.missingScopes.length > 0 && (
         <Card>
           <form
