@@ -1,4 +1,4 @@
-// Headless entry for the official MCP conformance suite (`@modelcontextprotocol/conformance`, DESIGN §6).
+// Headless entry for the MCP conformance suite (`@modelcontextprotocol/conformance`, docs/design.md §8).
 // It is the platform itself with the browser and the person taken out: a throwaway PGlite database, a
 // user, an integration pointing at the runner's server, then the same code paths a person triggers —
 // syncIntegration (connectMcp: auto era negotiation, SSE fallback rules, egress fetch; discovery; store)
@@ -18,7 +18,6 @@ import { Client } from "@modelcontextprotocol/client";
 import { generateEncryptionKey, setEnvForProcess } from "@/lib/env";
 import type { AppError } from "@/lib/errors";
 import type { SyncOptions } from "@/lib/mcp/sync";
-import { processState } from "@/lib/state";
 
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? "";
 const context = parseContext(process.env.MCP_CONFORMANCE_CONTEXT);
@@ -30,6 +29,18 @@ const debug = (...a: unknown[]) => verbose && say(`+${Math.round(performance.now
 const MAX_CALLS = 10;
 /** Authorization round trips per operation (step-up scenarios need two; retry-limit must stop). */
 const MAX_AUTHORIZATIONS = 3;
+/**
+ * Each connect, listing and tool call may take this long: the suite's servers answer at once, but on a
+ * machine busy with other work this process and the runner get a sliver of a core each.
+ */
+const STEP_TIMEOUT_MS = 120_000;
+
+/** What the client is doing, for the last words when the runner stops it (its --timeout passed). */
+let step = "starting";
+process.once("SIGTERM", () => {
+  say(`stopped by the runner while ${step}, ${Math.round(performance.now() / 1000)} s after start`);
+  process.exit(1);
+});
 
 function parseContext(raw: string | undefined): Record<string, unknown> {
   if (!raw) return {};
@@ -89,20 +100,19 @@ async function openScratchDatabase(): Promise<string> {
 // capabilities.elicitation.form.applyDefaults is declared); URL elicitations are declined.
 
 function installElicitationResponder(): void {
-  processState("conformanceElicitation", () => {
-    const proto = Client.prototype;
-    const connect = proto.connect;
-    proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
-      this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
-      this.setRequestHandler("elicitation/create", async (req) => {
-        const mode = (req.params as { mode?: string }).mode ?? "form";
-        debug("elicitation/create", mode);
-        return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
-      });
-      return connect.apply(this, args);
-    };
-    return true;
-  });
+  const proto = Client.prototype as Client & { __pokeElicitation?: boolean };
+  if (proto.__pokeElicitation) return;
+  proto.__pokeElicitation = true;
+  const connect = proto.connect;
+  proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
+    this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
+    this.setRequestHandler("elicitation/create", async (req) => {
+      const mode = (req.params as { mode?: string }).mode ?? "form";
+      debug("elicitation/create", mode);
+      return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
+    });
+    return connect.apply(this, args);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -236,6 +246,7 @@ function authScopeNeeded(err: unknown): { scope?: string } | undefined {
 // ---------------------------------------------------------------------------------------------------------
 
 async function run(serverUrl: string): Promise<void> {
+  step = "opening the database";
   const dataDir = await openScratchDatabase();
   debug("database copied");
   const { getDb, closeDb } = await import("@/lib/db");
@@ -263,12 +274,14 @@ async function run(serverUrl: string): Promise<void> {
     async function withAuthorization<T>(what: string, op: () => Promise<T>): Promise<T> {
       for (;;) {
         try {
+          step = what;
           return await op();
         } catch (err) {
           const need = authScopeNeeded(err);
           if (!need || authorizations >= MAX_AUTHORIZATIONS) throw err;
           authorizations++;
           say(`${what}: ${(err as Error).message} → authorizing (${authorizations})`);
+          step = `authorizing for ${what} (${authorizations})`;
           await authorize(user.id, integ.id, need.scope);
           await pool.dropSession(user.id, integ.id);
         }
@@ -283,7 +296,11 @@ async function run(serverUrl: string): Promise<void> {
     };
 
     const diff = await withAuthorization("sync", async () =>
-      syncIntegration(user.id, integ.id, { authProvider: await oauthProvider() }),
+      syncIntegration(user.id, integ.id, {
+        authProvider: await oauthProvider(),
+        timeoutMs: STEP_TIMEOUT_MS,
+        headersTimeoutMs: STEP_TIMEOUT_MS,
+      }),
     );
     const row = await db.integration.findUniqueOrThrow({ where: { id: integ.id } });
     say(
@@ -300,7 +317,9 @@ async function run(serverUrl: string): Promise<void> {
     for (const tool of tools) {
       const args = sampleArguments(tool.inputSchema as Schema);
       const out = await withAuthorization(`call ${tool.name}`, () =>
-        pool.callTool({ userId: user.id, integrationId: integ.id }, tool.name, args, { timeoutMs: 20_000 }),
+        pool.callTool({ userId: user.id, integrationId: integ.id }, tool.name, args, {
+          timeoutMs: STEP_TIMEOUT_MS,
+        }),
       );
       const text = out.result.content?.find((c) => c.type === "text");
       say(
@@ -308,6 +327,7 @@ async function run(serverUrl: string): Promise<void> {
           `${out.result.isError ? " → isError" : ""}: ${text && "text" in text ? text.text.slice(0, 120) : "(no text)"}`,
       );
     }
+    step = "closing";
     await pool.closeAll();
   } finally {
     await closeDb().catch(() => {});

@@ -56,6 +56,6 @@ if (!only || only.includes("e2e")) {
     run("e2e:postgres", bin("playwright"), ["test"], { E2E_DB: "postgres", E2E_DATABASE_URL: url }),
   );
 }
-// Protocol bar (DESIGN §6): the official MCP conformance suite's client scenarios against the engine.
+// Protocol bar (docs/design.md §8): the official MCP conformance suite's client scenarios against the engine.
 run("conformance", process.execPath, ["scripts/conformance.mjs", "--suite", "bar"]);
 console.log(`\nAll checks passed in ${((Date.now() - t0) / 60000).toFixed(1)} min.`);
