@@ -380,14 +380,14 @@ describe("catalog sync, generated", () => {
     "after every step of random catalog changes, the diff and the stored catalog equal the model's",
     async () => {
       const srv = await server();
-      // Always among the runs: a removal alone, then the removed tool coming back (enabled again).
+      // Always among the runs: "drop" is disabled, then removed alone, then listed again (and enabled again).
       const removalOnly: [Definition[], Step[]] = [
         [
           { name: "keep", inputSchema: { type: "object" } },
           { name: "drop", description: "goes", inputSchema: { type: "object" } },
         ],
         [
-          { ops: [{ kind: "remove", at: 1 }], toggles: [{ at: 1, enabled: false }] },
+          { ops: [{ kind: "remove", at: 1 }], toggles: [{ at: 0, enabled: false }] },
           {
             ops: [
               { kind: "add", tool: { name: "drop", description: "goes", inputSchema: { type: "object" } } },
