@@ -14,9 +14,9 @@ import {
   inProcessFetch,
   makeUserWithToken,
   textOf,
-  waitFor,
   type AgentClient,
 } from "./agent-helpers";
+import { waitFor } from "./wait";
 
 let alpha: McpFixture;
 let beta: McpFixture;
@@ -24,6 +24,7 @@ let a: { userId: string; token: string; alphaId: string; betaId: string };
 let b: { userId: string; token: string; alphaId: string };
 const clients: AgentClient[] = [];
 const track = (c: AgentClient) => (clients.push(c), c);
+const ownServers: McpFixture[] = [];
 
 beforeAll(async () => {
   alpha = await startMcpServer({ name: "alpha", instructions: "Alpha: use echo to echo." });
@@ -43,7 +44,7 @@ afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await closeAgentEndpoint();
   await closeAll();
-  await Promise.all([alpha?.close(), beta?.close()]);
+  await Promise.all([alpha, beta, ...ownServers].map((s) => s?.close()));
 });
 
 describe("authentication", () => {
@@ -132,24 +133,31 @@ describe.each(["auto", "legacy"] as const)("an SDK client (%s negotiation)", (er
   });
 
   it("receives tools/list_changed after a fixture adds a tool", async () => {
+    // A user and a server of its own: the tool added here shows up in no other test.
+    const fixture = await startMcpServer(era === "auto" ? {} : { mode: "sessionful" });
+    ownServers.push(fixture);
+    const owner = await makeUserWithToken(`push-${era}`);
+    await addIntegration(owner.user.id, "Pushy", fixture.url);
     const seen: string[][] = [];
     const agent = track(
-      await connectAgent(a.token, { era, onToolsChanged: (t) => seen.push(t.map((x) => x.name)) }),
+      await connectAgent(owner.token, { era, onToolsChanged: (t) => seen.push(t.map((x) => x.name)) }),
     );
     // Opens the pooled session to the fixture, which is where the fixture's own list_changed arrives.
-    await agent.client.callTool({ name: "alpha__echo", arguments: { text: "open" } });
-    await agent.client.callTool({ name: "beta_server__echo", arguments: { text: "open" } });
-    await new Promise((r) => setTimeout(r, 300)); // the listen / GET streams open
-    const fixture = era === "auto" ? alpha : beta;
+    await agent.client.callTool({ name: "pushy__echo", arguments: { text: "open" } });
     const added = `pushed_${era}`;
     fixture.addTool(added);
-    const expected = `${era === "auto" ? "alpha" : "beta_server"}__${added}`;
-    const got = await waitFor(
-      () => seen.flat(),
-      (names) => names.includes(expected),
-      8000,
+    const expected = `pushy__${added}`;
+    // list_changed reaches only streams already open (the pooled session's, the agent's): the change is
+    // announced again until the agent has seen it.
+    let announced = 0;
+    await waitFor(
+      () => {
+        if (seen.flat().includes(expected)) return true;
+        fixture.setDescription(added, `announced ${++announced}`);
+        return false;
+      },
+      { intervalMs: 1000, what: `${expected} announced to the agent` },
     );
-    expect(got).toContain(expected);
     const called = await agent.client.callTool({ name: expected, arguments: {} });
     expect(textOf(called)).toBe(added);
   });

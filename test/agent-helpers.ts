@@ -72,16 +72,6 @@ export async function connectAgent(
   };
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 25));
-    v = await fn();
-  }
-  return v;
-}
-
 export const textOf = (result: unknown) =>
   ((result as { content?: { type: string; text?: string }[] }).content ?? [])
     .map((c) => c.text ?? "")
