@@ -31,6 +31,7 @@ import {
 } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthFixture } from "./fixtures/oauth-servers";
 import { PNG_1X1 } from "./fixtures/tools";
+import { waitFor } from "./wait";
 
 type Era = "legacy" | "auto";
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -82,7 +83,7 @@ async function connect(
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.apiKey ? { authProvider: { token: async () => opts.apiKey } } : {}),
   });
-  await client.connect(transport, { timeout: 5_000 });
+  await client.connect(transport, { timeout: 60_000 });
   track(client);
   return { client, transport };
 }
@@ -99,21 +100,13 @@ function nextToolsChange(): { onToolsChanged: (tools: Tool[]) => void; next: () 
     },
     next: () =>
       new Promise<Tool[]>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no tools/list_changed within 3s")), 3_000);
+        const timer = setTimeout(() => reject(new Error("no tools/list_changed within 30 s")), 30_000);
         waiters.push((tools) => {
           clearTimeout(timer);
           resolve(tools);
         });
       }),
   };
-}
-
-async function eventually(check: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("startMcpServer", () => {
@@ -202,7 +195,7 @@ describe("startMcpServer", () => {
     });
     expect(transport.sessionId).toBeTruthy();
     expect(fx.sessionCount()).toBe(1);
-    await eventually(() => fx.requests.some((r) => r.method === "GET"));
+    await waitFor(() => fx.requests.some((r) => r.method === "GET"));
 
     let next = changes.next();
     fx.addTool("dyn_1");
@@ -230,7 +223,7 @@ describe("startMcpServer", () => {
     const changes = nextToolsChange();
     const { client } = await connect(fx.url, "auto", { onToolsChanged: changes.onToolsChanged });
     expect(client.getProtocolEra()).toBe("modern");
-    await eventually(() => fx.requests.some((r) => r.rpcMethod === "subscriptions/listen"));
+    await waitFor(() => fx.requests.some((r) => r.rpcMethod === "subscriptions/listen"));
     const next = changes.next();
     fx.addTool("late_tool");
     expect((await next).map((t) => t.name)).toContain("late_tool");
@@ -304,7 +297,7 @@ describe("startMcpServer", () => {
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SdkError);
       expect((error as SdkError).code).toBe(SdkErrorCode.RequestTimeout);
-      await eventually(() => fx.calls.some((c) => c.name === "hang" && c.outcome === "cancelled"));
+      await waitFor(() => fx.calls.some((c) => c.name === "hang" && c.outcome === "cancelled"));
       expect(textOf(await client.callTool({ name: "slow", arguments: { ms: 50 } }))).toBe("slept 50ms");
     });
   }
@@ -487,7 +480,7 @@ class MemoryOAuthProvider implements OAuthClientProvider {
 async function oauthConnect(fx: OAuthFixture, provider: MemoryOAuthProvider, era: Era = "auto") {
   const client = new Client({ name: "oauth-test", version: "1.0.0" }, { versionNegotiation: { mode: era } });
   await client.connect(new StreamableHTTPClientTransport(new URL(fx.mcpUrl), { authProvider: provider }), {
-    timeout: 5_000,
+    timeout: 60_000,
   });
   return track(client);
 }
@@ -767,7 +760,7 @@ describe("stdio-server and run.ts", () => {
     const client = track(
       new Client({ name: "stdio-test", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } }),
     );
-    await client.connect(transport, { timeout: 15_000 });
+    await client.connect(transport, { timeout: 60_000 });
     expect(textOf(await client.callTool({ name: "echo", arguments: { text: "stdio" } }))).toBe("stdio");
     expect(textOf(await client.callTool({ name: "env", arguments: { name: "FIXTURE_ENV" } }))).toBe(
       "from-env",
