@@ -9,7 +9,8 @@ function start(env: Record<string, string>) {
   const r = spawnSync(process.execPath, ["--import", "tsx", "server.ts", "--no-build"], {
     env: { NODE_ENV: "development", PATH: process.env.PATH ?? "", HOME: os.tmpdir(), PORT: "0", ...env },
     encoding: "utf8",
-    timeout: 30_000,
+    // Only a launcher that hangs runs into this; loading it on a busy machine can take a minute.
+    timeout: 120_000,
   });
   const lines = r.stderr.trim().split("\n").filter(Boolean);
   return { status: r.status, lines, stdout: r.stdout };
