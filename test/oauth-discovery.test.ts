@@ -12,6 +12,7 @@ import { readGrant, setCliClient } from "@/lib/data/grants";
 import { startMcpServer } from "./fixtures/mcp-servers";
 import { followAuthorization, startOAuthServer, type OAuthServerOptions } from "./fixtures/oauth-servers";
 import { expectAppError } from "./app-error";
+import { waitFor } from "./wait";
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -86,7 +87,11 @@ it("403 insufficient_scope is recorded, shown, and the next authorization asks f
   const ctx = { userId, integrationId: id };
   const denied = await expectAppError(callTool(ctx, "echo", { text: "hi" }), "insufficient_scope");
   expect(denied.details).toMatchObject({ scope: "mcp:write" });
-  await expect.poll(async () => (await oauthStatus(userId, id))?.missingScopes).toEqual(["mcp:write"]);
+  // The scope the server asked for is recorded off the call's path.
+  await waitFor(async () => (await oauthStatus(userId, id))?.missingScopes.includes("mcp:write"), {
+    what: "the missing scope recorded",
+  });
+  expect((await oauthStatus(userId, id))?.missingScopes).toEqual(["mcp:write"]);
   // The integration as a whole still works: only that tool needs more.
   const db = await getDb();
   expect((await db.integration.findUniqueOrThrow({ where: { id } })).status).toBe("connected");
