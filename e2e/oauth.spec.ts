@@ -2,15 +2,13 @@ import { expect, test, type Page } from "@playwright/test";
 import { startOAuthServer, type OAuthFixture } from "../test/fixtures/oauth-servers";
 import { alertOf, signUp, uniqueEmail } from "./helpers";
 
-// Several full consent round trips per test.
-test.describe.configure({ timeout: 120_000 });
-
+// Each test has an authorization server of its own: what one test revokes or counts, no other sees.
 let as: OAuthFixture;
 
-test.beforeAll(async () => {
+test.beforeEach(async () => {
   as = await startOAuthServer({ dcr: true, consent: "page", accessTokenTtlSec: 600, separateOrigins: true });
 });
-test.afterAll(async () => {
+test.afterEach(async () => {
   await as?.close();
 });
 
