@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProtocolError } from "@modelcontextprotocol/client";
 import { closeAgentEndpoint } from "@/lib/agent/endpoint";
+import { storedTool } from "@/lib/data/catalog";
 import { getDb } from "@/lib/db";
 import { historySettled } from "@/lib/data/history";
 import { closeAll } from "@/lib/mcp/pool";
@@ -88,7 +89,9 @@ describe.each(["auto", "legacy"] as const)("an SDK client (%s negotiation)", (er
     );
     expect(names.every((n) => /^[A-Za-z0-9_.-]{1,128}$/.test(n))).toBe(true);
     const db = await getDb();
-    const stored = await db.tool.findFirstOrThrow({ where: { integrationId: a.alphaId, name: "add" } });
+    const stored = storedTool(
+      await db.tool.findFirstOrThrow({ where: { integrationId: a.alphaId, name: "add" } }),
+    );
     const add = tools.find((t) => t.name === "alpha__add")!;
     expect(add.inputSchema).toEqual(stored.inputSchema);
     expect(add.outputSchema).toEqual(stored.outputSchema);

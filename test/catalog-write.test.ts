@@ -1,11 +1,10 @@
 // The catalog write of a sync (lib/mcp/sync.ts, lib/data/catalog.ts): one Prisma transaction per changed
 // catalog, on PGlite and PostgreSQL, and the database handle (lib/db.ts).
-import { Prisma } from "@prisma/client";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { closeDb, getDb } from "@/lib/db";
 import { env } from "@/lib/env";
-import { readCatalog, writeSnapshot } from "@/lib/data/catalog";
+import { readCatalog, storedTool, writeSnapshot } from "@/lib/data/catalog";
 import { syncIntegration } from "@/lib/mcp/sync";
 import { listen, webHandler } from "./fixtures/http";
 import { createMcpEndpoint } from "./fixtures/mcp-endpoint";
@@ -68,13 +67,17 @@ async function makeIntegration(url: string): Promise<string> {
 
 async function tool(integrationId: string, name: string) {
   const db = await getDb();
-  return db.tool.findUniqueOrThrow({ where: { integrationId_name: { integrationId, name } } });
+  return storedTool(
+    await db.tool.findUniqueOrThrow({ where: { integrationId_name: { integrationId, name } } }),
+  );
 }
 
 async function snapshot(integrationId: string) {
   const db = await getDb();
   const integration = await db.integration.findUniqueOrThrow({ where: { id: integrationId } });
-  const tools = await db.tool.findMany({ where: { integrationId }, orderBy: { name: "asc" } });
+  const tools = (await db.tool.findMany({ where: { integrationId }, orderBy: { name: "asc" } })).map(
+    storedTool,
+  );
   return { integration, tools };
 }
 
@@ -165,17 +168,14 @@ describe("catalog write", () => {
     });
     recent(beta.changedAt);
 
-    // Absent parts are SQL NULL (Prisma's DbNull), never a stored JSON null.
+    // Absent parts are SQL NULL, never a stored JSON null.
     const db = await getDb();
-    const nulls = (outputSchema: typeof Prisma.DbNull | typeof Prisma.JsonNull) =>
-      db.tool.findMany({
-        where: { integrationId: id, outputSchema: { equals: outputSchema } },
-        select: { name: true },
-      });
-    expect((await nulls(Prisma.DbNull)).map((t) => t.name)).toEqual(
-      expect.arrayContaining(["alpha", "delta"]),
-    );
-    expect(await nulls(Prisma.JsonNull)).toEqual([]);
+    const absent = await db.tool.findMany({
+      where: { integrationId: id, outputSchema: null },
+      select: { name: true },
+    });
+    expect(absent.map((t) => t.name)).toEqual(expect.arrayContaining(["alpha", "delta"]));
+    expect(await db.tool.count({ where: { integrationId: id, outputSchema: "null" } })).toBe(0);
 
     const delta = await tool(id, "delta");
     expect(delta).toMatchObject({

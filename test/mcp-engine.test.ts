@@ -1,7 +1,7 @@
 // The MCP engine against real fixture servers and a real database (PGlite or PostgreSQL).
-import { Prisma } from "@prisma/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encryptField } from "@/lib/crypto";
+import { storedTool } from "@/lib/data/catalog";
 import { getDb } from "@/lib/db";
 import { setEnvForProcess } from "@/lib/env";
 import { connectMcp } from "@/lib/mcp/connect";
@@ -95,16 +95,14 @@ describe("connect + discover + sync", () => {
     });
     expect(row.lastSyncedAt).toBeInstanceOf(Date);
     const db = await getDb();
-    const add = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "add" } });
+    const add = storedTool(await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "add" } }));
     expect(add.definitionHash).toMatch(/^[0-9a-f]{64}$/);
     expect(add.outputSchema).toMatchObject({ type: "object" });
     // Absent parts are stored as SQL NULL, and re-syncing an unchanged server changes nothing.
     const echo = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "echo" } });
     expect(echo.outputSchema).toBeNull();
     expect(echo.enabled).toBe(true);
-    expect(
-      await db.tool.count({ where: { integrationId: id, outputSchema: { equals: Prisma.DbNull } } }),
-    ).toBeGreaterThan(0);
+    expect(await db.tool.count({ where: { integrationId: id, outputSchema: null } })).toBeGreaterThan(0);
     expect((await syncIntegration(userId, id)).changed).toEqual([]);
   });
 
@@ -209,7 +207,7 @@ describe("connect + discover + sync", () => {
     const echo = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "echo" } });
     expect(echo.description).toBe("Echoes, now differently.");
     expect(echo.changedAt).toBeInstanceOf(Date);
-    const add = await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "add" } });
+    const add = storedTool(await db.tool.findFirstOrThrow({ where: { integrationId: id, name: "add" } }));
     expect(add.changedAt).toBeNull();
     const again = await syncIntegration(userId, id);
     expect(again).toMatchObject({ added: [], removed: [], changed: [] });

@@ -172,7 +172,7 @@ describe(`migrations on ${kind}`, () => {
       expect(await migrate(migrated)).toEqual(listMigrations().map((m) => m.name));
 
       const want = await dumpCatalog(reference);
-      expect(want.columns).toContain("Tool | meta | json | json | YES | - | - | - | -");
+      expect(want.columns).toContain("Tool | meta | text | text | YES | - | - | - | -");
       expect(await dumpCatalog(migrated)).toEqual(want);
       // Applying again changes nothing.
       expect(await migrate(migrated)).toEqual([]);
@@ -205,10 +205,13 @@ describe(`migrations on ${kind}`, () => {
     ).rejects.toThrow(/duplicate key/);
   });
 
-  it("JSON columns become json and keep the stored values", { timeout: 120_000 }, async () => {
-    const db = await emptyDb();
-    await migrate(db, migrationsBefore("20261204084333_json_columns_tool_meta"));
-    await db.exec(`
+  it(
+    "JSON columns become json, a tool definition's JSON text, and both keep the stored values",
+    { timeout: 120_000 },
+    async () => {
+      const db = await emptyDb();
+      await migrate(db, migrationsBefore("20261204084333_json_columns_tool_meta"));
+      await db.exec(`
       INSERT INTO "User" ("id", "email", "updatedAt") VALUES ('u1', 'a@example.com', now());
       INSERT INTO "Integration" ("id", "userId", "name", "url", "capabilities", "updatedAt")
         VALUES ('i1', 'u1', 'One', 'https://example.com/mcp', '{"tools":{"listChanged":true}}', now());
@@ -218,32 +221,34 @@ describe(`migrations on ${kind}`, () => {
       INSERT INTO "RecipeInstall" ("id", "recipeId", "userId", "progress", "updatedAt")
         VALUES ('ri1', 'r1', 'u1', '{"t1":"connected"}', now());`);
 
-    await migrate(db);
-    const [tool] = await db.rows<{ inputSchema: unknown; outputSchema: unknown; meta: unknown }>(
-      `SELECT "inputSchema", "outputSchema", "meta" FROM "Tool"`,
-    );
-    expect(tool).toEqual({
-      inputSchema: { type: "object", properties: { a: {}, b: {} } },
-      outputSchema: null,
-      meta: null,
-    });
-    const [integration] = await db.rows<{ capabilities: unknown; syncNotice: unknown }>(
-      `SELECT "capabilities", "syncNotice" FROM "Integration"`,
-    );
-    expect(integration).toEqual({ capabilities: { tools: { listChanged: true } }, syncNotice: null });
-    // A json column keeps what it is given as given: key order and \u0000 included.
-    await db.exec(`
+      await migrate(db);
+      const [tool] = await db.rows<{ inputSchema: unknown; outputSchema: unknown; meta: unknown }>(
+        `SELECT "inputSchema", "outputSchema", "meta" FROM "Tool"`,
+      );
+      // jsonb had sorted the keys; the text is that value's JSON.
+      expect(tool).toEqual({
+        inputSchema: '{"type": "object", "properties": {"a": {}, "b": {}}}',
+        outputSchema: null,
+        meta: null,
+      });
+      const [integration] = await db.rows<{ capabilities: unknown; syncNotice: unknown }>(
+        `SELECT "capabilities", "syncNotice" FROM "Integration"`,
+      );
+      expect(integration).toEqual({ capabilities: { tools: { listChanged: true } }, syncNotice: null });
+      // A tool definition's text keeps what it is given as given: key order, \u0000 and every digit included.
+      await db.exec(`
       INSERT INTO "User" ("id", "email", "updatedAt") VALUES ('u2', 'b@example.com', now());
       INSERT INTO "RecipeInstall" ("id", "recipeId", "userId", "updatedAt") VALUES ('ri2', 'r1', 'u2', now());`);
-    await db.exec(`UPDATE "Tool" SET "inputSchema" = '{"z":1,"a":"\\u0000"}'`);
-    const [text] = await db.rows<{ s: string }>(`SELECT "inputSchema"::text AS s FROM "Tool"`);
-    expect(text.s).toBe('{"z":1,"a":"\\u0000"}');
-    const installs = await db.rows<{ id: string; progress: unknown }>(
-      `SELECT "id", "progress" FROM "RecipeInstall" ORDER BY "id"`,
-    );
-    expect(installs).toEqual([
-      { id: "ri1", progress: { t1: "connected" } },
-      { id: "ri2", progress: {} },
-    ]);
-  });
+      await db.exec(`UPDATE "Tool" SET "inputSchema" = '{"z":0.30000000000000004,"a":"\\u0000"}'`);
+      const [text] = await db.rows<{ s: string }>(`SELECT "inputSchema" AS s FROM "Tool"`);
+      expect(text.s).toBe('{"z":0.30000000000000004,"a":"\\u0000"}');
+      const installs = await db.rows<{ id: string; progress: unknown }>(
+        `SELECT "id", "progress" FROM "RecipeInstall" ORDER BY "id"`,
+      );
+      expect(installs).toEqual([
+        { id: "ri1", progress: { t1: "connected" } },
+        { id: "ri2", progress: {} },
+      ]);
+    },
+  );
 });

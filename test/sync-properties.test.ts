@@ -3,6 +3,7 @@
 // of what a sync must do. A failure prints fast-check's seed and path; FC_SEED=<seed> FC_PATH=<path> replays it.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedTool } from "@/lib/data/catalog";
 import { getDb } from "@/lib/db";
 import { setToolEnabled } from "@/lib/data/integrations";
 import { closeAll } from "@/lib/mcp/pool";
@@ -73,7 +74,7 @@ const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? 
 async function expectStored(integrationId: string, model: Catalog, step: string) {
   const db = await getDb();
   const rows = await db.tool.findMany({ where: { integrationId } });
-  const actual = rows.map((r) => asStrings(r.name, r, r.enabled)).sort(byName);
+  const actual = rows.map((r) => asStrings(r.name, storedTool(r), r.enabled)).sort(byName);
   const expected = [...model.values()].map((e) => asStrings(e.tool.name, e.tool, e.enabled)).sort(byName);
   expect(actual, `stored catalog after ${step}`).toEqual(expected);
 }

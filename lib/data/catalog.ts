@@ -2,7 +2,7 @@
 // one whole server snapshot at a time (docs/design.md §4); pages, the API and calls read it, owner-scoped.
 import { Prisma } from "@prisma/client";
 import { getDb } from "@/lib/db";
-import type { RefusedTool, ServerMeta, ToolDefinition } from "@/lib/mcp/discover";
+import type { JsonObject, RefusedTool, ServerMeta, ToolDefinition } from "@/lib/mcp/discover";
 
 type Owner = { userId: string; integrationId: string };
 
@@ -88,16 +88,34 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
 
 const json = (v: object | null) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonObject));
 
+/** A definition's JSON parts are stored as JSON text: exact (Prisma's JSON write rounds long decimals). */
+const text = (v: object | null) => (v === null ? null : JSON.stringify(v));
+
 const definition = (t: ToolDefinition) => ({
   name: t.name,
   title: t.title,
   description: t.description,
-  inputSchema: t.inputSchema as Prisma.InputJsonObject,
-  outputSchema: json(t.outputSchema),
-  annotations: json(t.annotations),
-  meta: json(t.meta),
+  inputSchema: JSON.stringify(t.inputSchema),
+  outputSchema: text(t.outputSchema),
+  annotations: text(t.annotations),
+  meta: text(t.meta),
   definitionHash: t.definitionHash,
 });
+
+type StoredJson = { inputSchema?: string; outputSchema?: string | null; annotations?: string | null; meta?: string | null };
+type Parsed<T> = Omit<T, keyof StoredJson> & {
+  [K in keyof StoredJson & keyof T]: null extends T[K] ? JsonObject | null : JsonObject;
+};
+const parse = (s: string | null | undefined) => (s == null ? null : (JSON.parse(s) as JsonObject));
+
+/** A stored tool with its JSON parts read back. */
+export function storedTool<T extends StoredJson>(row: T): Parsed<T> {
+  const out: Record<string, unknown> = { ...row };
+  for (const k of ["inputSchema", "outputSchema", "annotations", "meta"] as const) {
+    if (k in row) out[k] = parse(row[k]);
+  }
+  return out as Parsed<T>;
+}
 
 /** What the integration says about tools the sync could not store, or null. */
 function syncNotice(refused: RefusedTool[]): string | null {
@@ -113,10 +131,11 @@ function syncNotice(refused: RefusedTool[]): string | null {
 /** The one tool a call needs: its input schema and whether it is enabled; null when there is no such tool. */
 export async function callableTool({ userId, integrationId }: Owner, name: string) {
   const db = await getDb();
-  return db.tool.findFirst({
+  const tool = await db.tool.findFirst({
     where: { integrationId, name, integration: { userId } },
     select: { inputSchema: true, enabled: true },
   });
+  return tool && storedTool(tool);
 }
 
 /** A tool as servers define it (what pages, the API and the agent endpoint pass on). */
@@ -136,7 +155,7 @@ export const toolDefinitionSelect = {
  */
 export async function listEnabledTools(userId: string) {
   const db = await getDb();
-  return db.integration.findMany({
+  const rows = await db.integration.findMany({
     where: { userId },
     orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     select: {
@@ -147,4 +166,5 @@ export async function listEnabledTools(userId: string) {
       tools: { where: { enabled: true }, orderBy: { name: "asc" }, select: toolDefinitionSelect },
     },
   });
+  return rows.map((r) => ({ ...r, tools: r.tools.map(storedTool) }));
 }

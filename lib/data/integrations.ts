@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/data/audit";
-import { toolDefinitionSelect } from "@/lib/data/catalog";
+import { storedTool, toolDefinitionSelect } from "@/lib/data/catalog";
 import { recordCallInBackground, type CallSource } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
@@ -97,7 +97,7 @@ export async function listTools(user: Owner, integrationId: string) {
     },
   });
   if (!row) throw notFound("Integration not found");
-  return row.tools;
+  return row.tools.map(storedTool);
 }
 
 /** Connects (sync) and reports the outcome on the integration instead of throwing connection errors. */

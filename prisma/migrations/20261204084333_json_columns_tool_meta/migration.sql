@@ -1,5 +1,6 @@
 -- JSON columns become `json`, which keeps the key order a server sent (`jsonb` reorders keys and refuses
--- \u0000). Existing values convert as they are. Tool gains the server's `_meta`; Integration a sync notice.
+-- \u0000); a tool definition's JSON parts become text, which keeps every digit as well. Existing values
+-- convert as they are. Tool gains the server's `_meta`; Integration a sync notice.
 
 -- AlterTable
 ALTER TABLE "AuditEvent" ALTER COLUMN "data" SET DATA TYPE JSON USING "data"::json;
@@ -9,11 +10,11 @@ ALTER TABLE "Integration" ADD COLUMN     "syncNotice" TEXT,
 ALTER COLUMN "capabilities" SET DATA TYPE JSON USING "capabilities"::json,
 ALTER COLUMN "oauthDiscovery" SET DATA TYPE JSON USING "oauthDiscovery"::json;
 
--- AlterTable
-ALTER TABLE "Tool" ADD COLUMN     "meta" JSON,
-ALTER COLUMN "inputSchema" SET DATA TYPE JSON USING "inputSchema"::json,
-ALTER COLUMN "outputSchema" SET DATA TYPE JSON USING "outputSchema"::json,
-ALTER COLUMN "annotations" SET DATA TYPE JSON USING "annotations"::json;
+-- AlterTable (a tool definition's JSON parts become JSON text, stored exactly as serialized)
+ALTER TABLE "Tool" ADD COLUMN     "meta" TEXT,
+ALTER COLUMN "inputSchema" SET DATA TYPE TEXT USING "inputSchema"::text,
+ALTER COLUMN "outputSchema" SET DATA TYPE TEXT USING "outputSchema"::text,
+ALTER COLUMN "annotations" SET DATA TYPE TEXT USING "annotations"::text;
 
 -- AlterTable
 ALTER TABLE "OAuthPending" ALTER COLUMN "endpoints" SET DATA TYPE JSON USING "endpoints"::json;
