@@ -12,7 +12,7 @@ export type DiscoveryResult = {
   platform: number;
   ratio: number;
 };
-export const discoveryTarget = 1.5;
+export const discoveryTarget = 2;
 
 export async function benchDiscovery(o: {
   runs: number;

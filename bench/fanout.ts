@@ -27,7 +27,6 @@ export type FanOutResult = {
   /** CPU time (user + system) of this process per sync during the 50-way runs, ms: platform vs direct */
   cpuPerSync: { platform: number; direct: number };
 };
-export const fanOutTarget = 3;
 /**
  * The modelled round trip for the target's setup: a server in the same cloud region. Servers across the
  * internet are usually further away (50–150 ms), which gives syncs more waiting to overlap, not less.
@@ -108,7 +107,7 @@ export async function benchFanOut(o: {
 export function describeFanOut(r: FanOutResult): string[] {
   return [
     `${describeSetup(r)}`,
-    `median of ${r.runs}: one re-sync ${fmt(r.one, 1)} ms, ${r.integrations} at once ${fmt(r.all, 1)} ms → ${fmt(r.ratio)}× (target ≤ ${fanOutTarget}×)`,
+    `median of ${r.runs}: one re-sync ${fmt(r.one, 1)} ms, ${r.integrations} at once ${fmt(r.all, 1)} ms → ${fmt(r.ratio)}× (target ≤ the direct client's ${fmt(r.direct.ratio)}×)`,
     ...(r.failures ? [`${r.failures} re-sync(s) failed during the runs`] : []),
     `direct SDK connect + list: one ${fmt(r.direct.one, 1)} ms, ${r.integrations} at once ${fmt(r.direct.all, 1)} ms → ${fmt(r.direct.ratio)}×`,
     `CPU per sync in this process (fixture servers excluded): platform ${fmt(r.cpuPerSync.platform)} ms, direct SDK client ${fmt(r.cpuPerSync.direct)} ms`,
