@@ -12,6 +12,8 @@ import {
 import { ZodError } from "zod";
 import { AppError, findCause, isAppError } from "@/lib/errors";
 import { isOversizedRpcError } from "@/lib/net/egress";
+import { tunnelIdOf, tunnelOfflineError } from "@/lib/tunnel/fetch";
+import { liveTunnel } from "@/lib/tunnel/registry";
 
 /**
  * What the caller knows beside the error itself. The fields after `oauthGranted` are what one connect
@@ -131,6 +133,12 @@ function httpStatusError(status: number, ctx: ErrorContext, message: string): Ap
   return new AppError("http_error", `The server answered HTTP ${status}.`, 502, { status });
 }
 
+/** A tunnel's streams close when the tunnel drops: then the tunnel being gone is the cause. */
+function tunnelDropped(url: URL): AppError | undefined {
+  const id = tunnelIdOf(url);
+  return id && !liveTunnel(id) ? tunnelOfflineError() : undefined;
+}
+
 function notMcp(ctx: ErrorContext, what: string): AppError {
   return new AppError(
     "not_mcp",
@@ -174,10 +182,9 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
       case SdkErrorCode.InvalidResult:
         return notMcp(ctx, "results that do not follow the MCP schema");
       case SdkErrorCode.ConnectionClosed:
-        return new AppError(
-          "connection_closed",
-          `The connection to ${ctx.url.host} closed unexpectedly.`,
-          502,
+        return (
+          tunnelDropped(ctx.url) ??
+          new AppError("connection_closed", `The connection to ${ctx.url.host} closed unexpectedly.`, 502)
         );
       case SdkErrorCode.EraNegotiationFailed: {
         // The probe keeps the real failure (e.g. HTML instead of JSON) as its cause: classify that instead.
