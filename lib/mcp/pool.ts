@@ -182,6 +182,10 @@ function invoke(
   ) as Promise<CallToolResult>;
 }
 
+/**
+ * An expired session: 404, or a 400 whose body names the session (servers built on the v1 SDK say so only in
+ * their error text, which is the one place it is given).
+ */
 function isSessionGone(err: unknown, entry: Entry): boolean {
   if (!(err instanceof SdkHttpError) || entry.conn.kind !== "streamable-http") return false;
   if (!(entry.conn.transport as { sessionId?: string }).sessionId) return false;
