@@ -44,9 +44,3 @@ export function defineAction<S extends z.ZodType, T>(
     }
   };
 }
-
-/** For callers that want the data or an exception. */
-export function unwrap<T>(r: ActionResult<T>): T {
-  if (!r.ok) throw new Error(r.error);
-  return r.data;
-}

@@ -98,11 +98,6 @@ export function env(): Env {
   return cached;
 }
 
-/** For tests that change configuration between cases. */
-export function resetEnvCache() {
-  cached = undefined;
-}
-
 export function generateEncryptionKey(): string {
   return `k${Date.now().toString(36)}:${randomBytes(32).toString("base64")}`;
 }

@@ -17,11 +17,6 @@ export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
 
-/** The message a user may see for any thrown value. */
-export function publicMessage(e: unknown): string {
-  return isAppError(e) ? e.message : "Something went wrong. Please try again.";
-}
-
 /** The first error in a `cause` chain (bounded) that matches `pred`. */
 export function findCause<T>(err: unknown, pred: (e: unknown) => e is T): T | undefined {
   let cur: unknown = err;

@@ -95,8 +95,6 @@ export function withUser(handler: Handler, opts: { admin?: boolean } = {}) {
   };
 }
 
-export const withAdmin = (handler: Handler) => withUser(handler, { admin: true });
-
 export function assertSameOrigin(req: Request) {
   const origin = req.headers.get("origin");
   const allowed = new Set([env().APP_URL, new URL(req.url).origin]);

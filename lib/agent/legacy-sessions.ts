@@ -31,17 +31,6 @@ const store = processState<Store>(
   () => closeLegacySessions(),
 );
 
-export function configureLegacySessions(c: Partial<SessionConfig>): void {
-  Object.assign(store.config, c);
-}
-
-export function legacySessionCount(userId?: string): number {
-  if (!userId) return store.sessions.size;
-  let n = 0;
-  for (const s of store.sessions.values()) if (s.userId === userId) n++;
-  return n;
-}
-
 const rpcError = (status: number, message: string) =>
   Response.json(
     { jsonrpc: "2.0", error: { code: status === 404 ? -32001 : -32000, message }, id: null },

@@ -8,7 +8,7 @@ import { recordCallInBackground, type CallSource } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
-import { runDoctor, runDoctorForUrl, type DoctorStep } from "@/lib/mcp/doctor";
+import { runDoctor, type DoctorStep } from "@/lib/mcp/doctor";
 import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession } from "@/lib/mcp/pool";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
@@ -212,10 +212,6 @@ export async function setToolEnabled(user: Owner, integrationId: string, toolNam
 
 export async function diagnoseIntegration(user: Owner, id: string): Promise<DoctorStep[]> {
   return runDoctor(user.id, id);
-}
-
-export async function diagnoseUrl(user: Owner, url: string, apiKey?: string): Promise<DoctorStep[]> {
-  return runDoctorForUrl({ userId: user.id, url, apiKey });
 }
 
 /** Calls a tool and records the call (without payloads unless the integration opted in). */

@@ -81,10 +81,6 @@ export function configureLimits(patch: LimitsPatch): void {
   if (breaker) Object.assign(state.config.breaker, breaker);
 }
 
-export function limitsConfig(): Readonly<LimitsConfig> {
-  return state.config;
-}
-
 /** Defaults back, every counter and circuit forgotten (tests). */
 export function resetLimits(): void {
   state.config = structuredClone(DEFAULT_LIMITS);

@@ -36,14 +36,6 @@ export function needsReauthError(): AppError {
   return new AppError("needs_reauth", REAUTH_MESSAGE, 401);
 }
 
-export const hostOf = (u: string | undefined) => {
-  try {
-    return u ? new URL(u).host : "(none)";
-  } catch {
-    return quoteServerText(u, 80);
-  }
-};
-
 /** RFC 8414 §3.3: the metadata's issuer is not the one its URL was built from. */
 export function metadataIssuerMismatch(expected: string, received: string): AppError {
   return new AppError(
