@@ -18,6 +18,7 @@ import { Client } from "@modelcontextprotocol/client";
 import { generateEncryptionKey, setEnvForProcess } from "@/lib/env";
 import type { AppError } from "@/lib/errors";
 import type { SyncOptions } from "@/lib/mcp/sync";
+import { processState } from "@/lib/state";
 
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? "";
 const context = parseContext(process.env.MCP_CONFORMANCE_CONTEXT);
@@ -100,19 +101,20 @@ async function openScratchDatabase(): Promise<string> {
 // capabilities.elicitation.form.applyDefaults is declared); URL elicitations are declined.
 
 function installElicitationResponder(): void {
-  const proto = Client.prototype as Client & { __pokeElicitation?: boolean };
-  if (proto.__pokeElicitation) return;
-  proto.__pokeElicitation = true;
-  const connect = proto.connect;
-  proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
-    this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
-    this.setRequestHandler("elicitation/create", async (req) => {
-      const mode = (req.params as { mode?: string }).mode ?? "form";
-      debug("elicitation/create", mode);
-      return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
-    });
-    return connect.apply(this, args);
-  };
+  processState("conformanceElicitation", () => {
+    const proto = Client.prototype;
+    const connect = proto.connect;
+    proto.connect = function (this: Client, ...args: Parameters<Client["connect"]>) {
+      this.registerCapabilities({ elicitation: { form: { applyDefaults: true } } });
+      this.setRequestHandler("elicitation/create", async (req) => {
+        const mode = (req.params as { mode?: string }).mode ?? "form";
+        debug("elicitation/create", mode);
+        return mode === "form" ? { action: "accept", content: {} } : { action: "decline" };
+      });
+      return connect.apply(this, args);
+    };
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -251,6 +253,7 @@ async function run(serverUrl: string): Promise<void> {
   debug("database copied");
   const { getDb, closeDb } = await import("@/lib/db");
   const { syncIntegration } = await import("@/lib/mcp/sync");
+  const { storedTool } = await import("@/lib/data/catalog");
   const pool = await import("@/lib/mcp/pool");
   installElicitationResponder();
   debug("engine loaded");
@@ -315,7 +318,7 @@ async function run(serverUrl: string): Promise<void> {
       select: { name: true, inputSchema: true },
     });
     for (const tool of tools) {
-      const args = sampleArguments(tool.inputSchema as Schema);
+      const args = sampleArguments(storedTool(tool).inputSchema as Schema);
       const out = await withAuthorization(`call ${tool.name}`, () =>
         pool.callTool({ userId: user.id, integrationId: integ.id }, tool.name, args, {
           timeoutMs: STEP_TIMEOUT_MS,
