@@ -10,6 +10,7 @@ import { listen, webHandler } from "./fixtures/http";
 import { createMcpEndpoint } from "./fixtures/mcp-endpoint";
 import type { FixtureTool } from "./fixtures/tools";
 import { expectAppError } from "./app-error";
+import { waitFor } from "./wait";
 
 type Server = {
   url: string;
@@ -81,9 +82,10 @@ async function snapshot(integrationId: string) {
   return { integration, tools };
 }
 
+/** A time written during this test: a time-zone slip would be hours off, a slow machine only seconds. */
 const recent = (d: Date | null) => {
   expect(d).toBeInstanceOf(Date);
-  expect(Math.abs(d!.getTime() - Date.now())).toBeLessThan(10_000);
+  expect(Math.abs(d!.getTime() - Date.now())).toBeLessThan(10 * 60_000);
 };
 
 const objectSchema = (properties: Record<string, { type: string }>) => ({
@@ -372,25 +374,12 @@ describe("database handles", () => {
             db.$transaction(async (tx) => tx.$queryRaw`SELECT 1 AS one FROM pg_sleep(0.3)`),
           ),
         ]);
-        let most = 0;
-        let done = false;
-        void work.finally(() => (done = true));
-        while (!done) {
-          most = Math.max(most, await connections());
-          await new Promise((r) => setTimeout(r, 20));
-        }
         await work;
-        // Idle connections stay in the pool until it ends: read once more after the work.
-        most = Math.max(most, await connections());
-        expect(most).toBe(10);
+        // Connections stay in the pool, idle, until it ends.
+        expect(await connections()).toBe(10);
 
         await closeDb();
-        let left = await connections();
-        for (let i = 0; i < 40 && left > 0; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          left = await connections();
-        }
-        expect(left).toBe(0);
+        await waitFor(async () => (await connections()) === 0, { what: "the pool's connections to end" });
       } finally {
         await observer.end();
       }

@@ -10,6 +10,7 @@ import { randomToken } from "@/lib/crypto";
 import { followAuthorization, startOAuthServer, type OAuthFixture } from "./fixtures/oauth-servers";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import { apiCall, cliEnv, runCli, startApp, tempConfigHome, writeLogin, type App } from "./cli-helpers";
+import { waitFor } from "./wait";
 
 const fixtures: { close(): Promise<void> }[] = [];
 async function track<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
@@ -30,22 +31,6 @@ const removalOf = (name: string, before: number) => ({
   unchanged: before - 1,
   toolCount: before - 1,
 });
-
-/** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */
-async function poll<T>(
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  ms = 20_000,
-  between = 100,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await read();
-  while (!ok(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, between));
-    v = await read();
-  }
-  return v;
-}
 
 describe("in the app's process", () => {
   let userId: string;
@@ -79,27 +64,28 @@ describe("in the app's process", () => {
       await callTool({ userId, integrationId: id }, "echo", { text: "open" });
       const listening = (r: McpFixture["requests"][number]) =>
         mode === "sessionful" ? r.method === "GET" : r.rpcMethod === "subscriptions/listen";
-      expect(await poll(async () => srv.requests.some(listening), Boolean)).toBe(true);
+      await waitFor(() => srv.requests.some(listening), { what: "the pooled session listening" });
 
       srv.removeTool("big");
       // The listener may still be subscribing when the first notification goes out: until the removal shows,
       // the server says "list changed" again every few seconds (nothing else changes on it).
       let nudged = Date.now();
-      const after = await poll(
+      const after = await waitFor(
         async () => {
           const s = await state(id);
-          if (s.names.includes("big") && Date.now() - nudged > 3000) {
+          if (!s.names.includes("big")) return s;
+          if (Date.now() - nudged > 3000) {
             srv.setDescription("echo", "Returns the text it is given.");
             nudged = Date.now();
           }
-          return s;
+          return undefined;
         },
-        (s) => !s.names.includes("big"),
+        { timeoutMs: 60_000, what: "the re-sync after list_changed" },
       );
       expect(after.names).not.toContain("big");
       expect(after.names).toHaveLength(toolCount - 1);
       expect(after).toMatchObject({ status: "connected", lastError: null });
-    }, 60_000);
+    }, 120_000);
   }
 
   it("re-authorization: the sync that follows removes the tool and leaves the integration connected", async () => {
