@@ -34,7 +34,8 @@ export default defineConfig({
           setupFiles: ["test/setup-db.ts"],
           testTimeout: 180_000,
           hookTimeout: 300_000,
-          fileParallelism: false,
+          // Each file has its own database copy, fixture servers and app process on free ports: two at a time.
+          maxWorkers: 2,
         },
       },
     ],
