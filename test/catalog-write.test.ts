@@ -232,6 +232,36 @@ describe("catalog write", () => {
     expect((await tool(id, "gamma")).description).toBe("now described");
   });
 
+  it("text the database refuses: NUL in a name leaves that tool out with a notice, elsewhere it is stored", async () => {
+    const srv = await startServer();
+    srv.add({ name: "bad\u0000name", inputSchema: objectSchema({}) });
+    srv.add({
+      name: "nul-inside",
+      title: "T\u0000",
+      description: "before\u0000after",
+      inputSchema: { type: "object", properties: { "k\u0000": { type: "string", description: "v\u0000" } } },
+    });
+    const id = await makeIntegration(srv.url);
+    const diff = await syncIntegration(userId, id);
+    expect(diff.added).toContain("nul-inside");
+    expect(diff.added).not.toContain("bad\u0000name");
+    const { integration, tools } = await snapshot(id);
+    expect(integration.status).toBe("connected");
+    expect(integration.syncNotice).toBe(
+      'Left out 1 tool the database can\'t store as sent: "bad\uFFFDname" (its name contains a NUL character).',
+    );
+    expect(tools.find((t) => t.name === "nul-inside")).toMatchObject({
+      title: "T\uFFFD",
+      description: "before\uFFFDafter",
+      inputSchema: { type: "object", properties: { "k\u0000": { type: "string", description: "v\u0000" } } },
+    });
+    // The next sync finds nothing changed; once the server drops the tool, the notice goes.
+    expect(await syncIntegration(userId, id)).toMatchObject({ added: [], changed: [], removed: [] });
+    srv.remove("bad\u0000name");
+    await syncIntegration(userId, id);
+    expect((await snapshot(id)).integration.syncNotice).toBeNull();
+  });
+
   it("a write diffed against a generation another writer moved on from applies nothing", async () => {
     const srv = await startServer();
     const id = await makeIntegration(srv.url);
