@@ -21,22 +21,26 @@ const ownedBy = (integ: IntegrationRef) => ({ connect: { id: integ.id, userId: i
 
 export type TokenAuthMethod = "client_secret_basic" | "client_secret_post" | "none";
 const AUTH_METHODS = new Set<string>(["client_secret_basic", "client_secret_post", "none"]);
-const authMethod = (m: string | null | undefined): TokenAuthMethod | undefined =>
+export const authMethod = (m: string | null | undefined): TokenAuthMethod | undefined =>
   m && AUTH_METHODS.has(m) ? (m as TokenAuthMethod) : undefined;
 
 // ---------------------------------------------------------------------------------------------------------
 // Integration
 
-export type OAuthIntegration = {
-  id: string;
-  userId: string;
-  url: string;
-  authKind: string;
-  status: string;
-  templateId: string | null;
-  oauthDiscovery: OAuthDiscoveryState | null;
-  stepUpScope: string | null;
-};
+const oauthIntegrationSelect = {
+  id: true,
+  userId: true,
+  url: true,
+  authKind: true,
+  status: true,
+  templateId: true,
+  oauthDiscovery: true,
+  stepUpScope: true,
+} satisfies Prisma.IntegrationSelect;
+export type OAuthIntegration = Omit<
+  Prisma.IntegrationGetPayload<{ select: typeof oauthIntegrationSelect }>,
+  "oauthDiscovery"
+> & { oauthDiscovery: OAuthDiscoveryState | null };
 
 /** Owner-scoped: another user's id is "not found" before any outbound request. */
 export async function loadOAuthIntegration(userId: string, integrationId: string): Promise<OAuthIntegration> {
@@ -44,23 +48,14 @@ export async function loadOAuthIntegration(userId: string, integrationId: string
   const db = await getDb();
   const row = await db.integration.findFirst({
     where: { id: integrationId, userId },
-    select: {
-      id: true,
-      userId: true,
-      url: true,
-      authKind: true,
-      status: true,
-      templateId: true,
-      oauthDiscovery: true,
-      stepUpScope: true,
-    },
+    select: oauthIntegrationSelect,
   });
   if (!row) throw notFound("Integration not found");
   return { ...row, oauthDiscovery: (row.oauthDiscovery as OAuthDiscoveryState | null) ?? null };
 }
 
 export async function setIntegrationState(
-  integ: { id: string; userId: string },
+  integ: IntegrationRef,
   data: {
     status?: string;
     lastError?: string | null;
@@ -73,14 +68,11 @@ export async function setIntegrationState(
   const { oauthDiscovery, ...rest } = data;
   await db.integration.updateMany({
     where: { id: integ.id, userId: integ.userId },
+    // Undefined leaves the column as it is.
     data: {
       ...rest,
-      ...(oauthDiscovery === undefined
-        ? {}
-        : {
-            oauthDiscovery:
-              oauthDiscovery === null ? Prisma.DbNull : (oauthDiscovery as Prisma.InputJsonValue),
-          }),
+      oauthDiscovery:
+        oauthDiscovery === null ? Prisma.DbNull : (oauthDiscovery as Prisma.InputJsonValue | undefined),
     },
   });
 }
@@ -92,7 +84,7 @@ export const MAX_REQUESTED_SCOPES = 64;
  * A server answered 403 insufficient_scope: remember the scope it asked for (validated tokens, see
  * requiredScopeOf) so the integration page offers to grant it and the next authorization requests it.
  */
-export async function recordStepUpScope(integ: { id: string; userId: string }, scope: string): Promise<void> {
+export async function recordStepUpScope(integ: IntegrationRef, scope: string): Promise<void> {
   const db = await getDb();
   const row = await db.integration.findFirst({
     where: { id: integ.id, userId: integ.userId },
@@ -164,7 +156,9 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
             source: "template",
             rowId: t.id,
             clientId: t.clientId,
-            clientSecret: t.clientSecretEnc ? decryptField(t.clientSecretEnc, aad("Template", "clientSecretEnc", t.id)) : undefined,
+            clientSecret: t.clientSecretEnc
+              ? decryptField(t.clientSecretEnc, aad("Template", "clientSecretEnc", t.id))
+              : undefined,
             tokenEndpointAuthMethod: authMethod(t.tokenEndpointAuthMethod),
             issuer: t.issuer ?? undefined,
           },
@@ -183,7 +177,9 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
         source: "cli",
         rowId: cli.id,
         clientId: cli.clientId,
-        clientSecret: cli.clientSecretEnc ? decryptField(cli.clientSecretEnc, aad("OAuthClient", "clientSecretEnc", cli.id)) : undefined,
+        clientSecret: cli.clientSecretEnc
+          ? decryptField(cli.clientSecretEnc, aad("OAuthClient", "clientSecretEnc", cli.id))
+          : undefined,
         tokenEndpointAuthMethod: authMethod(cli.tokenEndpointAuthMethod),
         issuer: cli.issuer || undefined,
       },
@@ -307,7 +303,10 @@ export async function saveDynamicClient(
       ? encryptField(c.clientSecret, aad("OAuthClient", "clientSecretEnc", rowId))
       : null;
     if (existing) await tx.oAuthClient.update({ where: { id: rowId }, data: { ...data, clientSecretEnc } });
-    else await tx.oAuthClient.create({ data: { id, integration: ownedBy(integ), issuer, ...data, clientSecretEnc } });
+    else
+      await tx.oAuthClient.create({
+        data: { id, integration: ownedBy(integ), issuer, ...data, clientSecretEnc },
+      });
   });
 }
 
@@ -330,17 +329,8 @@ export type GrantRow = Pick<
 >;
 export type Grant = GrantRow & { tokens: StoredTokens };
 
-function decodeGrant(row: GrantRow & { tokensEnc: string }): Grant {
-  const tokens = decryptJson<StoredTokens>(row.tokensEnc, aad("OAuthGrant", "tokensEnc", row.id));
-  return {
-    id: row.id,
-    integrationId: row.integrationId,
-    issuer: row.issuer,
-    expiresAt: row.expiresAt,
-    version: row.version,
-    obtainedAt: row.obtainedAt,
-    tokens,
-  };
+function decodeGrant({ tokensEnc, ...row }: GrantRow & { tokensEnc: string }): Grant {
+  return { ...row, tokens: decryptJson<StoredTokens>(tokensEnc, aad("OAuthGrant", "tokensEnc", row.id)) };
 }
 
 export async function readGrant(integ: IntegrationRef): Promise<Grant | undefined> {
@@ -378,7 +368,9 @@ export async function writeGrant(integ: IntegrationRef, tokens: StoredTokens, is
     }
     const id = randomUUID();
     try {
-      await db.oAuthGrant.create({ data: { id, integration: ownedBy(integ), ...grantColumns(id, tokens, issuer) } });
+      await db.oAuthGrant.create({
+        data: { id, integration: ownedBy(integ), ...grantColumns(id, tokens, issuer) },
+      });
       return;
     } catch (e) {
       // Two callbacks raced to create it: the loser updates the winner's row.
@@ -386,7 +378,6 @@ export async function writeGrant(integ: IntegrationRef, tokens: StoredTokens, is
     }
   }
 }
-
 
 export type LockedGrant = {
   grant: Grant;
@@ -449,7 +440,9 @@ export async function deleteGrantAndPending(integ: IntegrationRef): Promise<void
   const db = await getDb();
   await db.$transaction([
     db.oAuthGrant.deleteMany({ where: owned(integ) }),
-    db.oAuthPending.deleteMany({ where: { integrationId: integ.id, userId: integ.userId, consumedAt: null } }),
+    db.oAuthPending.deleteMany({
+      where: { integrationId: integ.id, userId: integ.userId, consumedAt: null },
+    }),
   ]);
 }
 

@@ -81,7 +81,8 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       client,
       mode: { kind: "start", state },
     });
-    const challenge = await probeChallenge(integ, target.localOrigin);
+    // The 401 challenge's resource_metadata comes first; well-known paths are the SDK's fallback.
+    const challenge = await probeAuthChallenge(new URL(integ.url), integ.userId, target.localOrigin);
     const scope = await requestedScope(integ, input.scope ?? client.template?.scopes ?? challenge.scope);
     const result = await auth(provider, {
       serverUrl: target.serverUrl,
@@ -155,23 +156,6 @@ async function requestedScope(
     );
   }
   return union;
-}
-
-/**
- * SECURITY §7: the 401 challenge's resource_metadata comes first; well-known paths are the SDK's
- * fallback. One unauthenticated request, as any MCP client would send first.
- */
-async function probeChallenge(
-  integ: OAuthIntegration,
-  localOrigin: string | undefined,
-): Promise<{ resourceMetadataUrl?: URL; scope?: string }> {
-  const { status, resourceMetadataUrl, scope } = await probeAuthChallenge(
-    new URL(integ.url),
-    integ.userId,
-    localOrigin,
-  );
-  if (status !== 401 && status !== 403) return {};
-  return { resourceMetadataUrl, scope };
 }
 
 /**

@@ -17,6 +17,7 @@ import { dropSession } from "@/lib/mcp/pool";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
 import { callbackUrl, oauthTargetFor, type OAuthTarget } from "@/lib/oauth/net";
 import {
+  clientInformationOf,
   clientMetadataFor,
   integrationTarget,
   machineGrant,
@@ -252,28 +253,13 @@ async function bindingFor(
     return { reason: isAppError(e) ? e.code : "bad_metadata" };
   }
   const pre = client.preRegistered;
-  if (pre) {
-    if (pre.issuer && pre.issuer !== g.issuer) return { reason: "issuer_mismatch" };
-    return {
-      authorizationServerUrl: discovery.authorizationServerUrl,
-      metadata,
-      clientInformation: {
-        client_id: pre.clientId,
-        ...(pre.clientSecret ? { client_secret: pre.clientSecret } : {}),
-        ...(pre.tokenEndpointAuthMethod ? { token_endpoint_auth_method: pre.tokenEndpointAuthMethod } : {}),
-      },
-    };
-  }
-  const dyn = await findDynamicClient(integ, g.issuer, callbackUrl());
-  if (!dyn) return { reason: "no_client" };
+  if (pre?.issuer && pre.issuer !== g.issuer) return { reason: "issuer_mismatch" };
+  const c = pre ?? (await findDynamicClient(integ, g.issuer, callbackUrl()));
+  if (!c) return { reason: "no_client" };
   return {
     authorizationServerUrl: discovery.authorizationServerUrl,
     metadata,
-    clientInformation: {
-      client_id: dyn.clientId,
-      ...(dyn.clientSecret ? { client_secret: dyn.clientSecret } : {}),
-      ...(dyn.tokenEndpointAuthMethod ? { token_endpoint_auth_method: dyn.tokenEndpointAuthMethod } : {}),
-    },
+    clientInformation: clientInformationOf(c),
   };
 }
 

@@ -20,6 +20,7 @@ import { metadataIssuerMismatch } from "@/lib/oauth/errors";
 import { PROTECTED_AUTH_PARAMS as PROTECTED_AUTH_PARAM_NAMES } from "@/lib/schemas/kitchen";
 import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
 import {
+  authMethod,
   deleteDynamicClients,
   findDynamicClient,
   readGrant,
@@ -28,6 +29,7 @@ import {
   writeGrant,
   type ClientSource,
   type OAuthIntegration,
+  type TokenAuthMethod,
 } from "@/lib/data/grants";
 
 export const CLIENT_NAME = "Poke";
@@ -63,6 +65,17 @@ export function clientMetadataFor(): OAuthClientMetadata {
     token_endpoint_auth_method: "client_secret_basic",
   };
 }
+
+/** The SDK's client information for stored credentials (template, CLI or a dynamic registration). */
+export const clientInformationOf = (c: {
+  clientId: string;
+  clientSecret?: string;
+  tokenEndpointAuthMethod?: TokenAuthMethod;
+}) => ({
+  client_id: c.clientId,
+  ...(c.clientSecret ? { client_secret: c.clientSecret } : {}),
+  ...(c.tokenEndpointAuthMethod ? { token_endpoint_auth_method: c.tokenEndpointAuthMethod } : {}),
+});
 
 /** The resource indicator to send (RFC 8707), per the template's resource mode. */
 export function resourceFor(
@@ -139,39 +152,23 @@ export class DbOAuthProvider implements OAuthClientProvider {
     ctx?: OAuthClientInformationContext,
   ): Promise<StoredOAuthClientInformation | undefined> {
     const pre = this.o.client.preRegistered;
-    if (pre) {
-      return {
-        client_id: pre.clientId,
-        ...(pre.clientSecret ? { client_secret: pre.clientSecret } : {}),
-        ...(pre.tokenEndpointAuthMethod ? { token_endpoint_auth_method: pre.tokenEndpointAuthMethod } : {}),
-        // The stamp makes the SDK refuse to use them at another AS (AuthorizationServerMismatchError).
-        ...(pre.issuer ? { issuer: pre.issuer } : {}),
-      };
-    }
+    // The issuer stamp makes the SDK refuse to use them at another AS (AuthorizationServerMismatchError).
+    if (pre) return { ...clientInformationOf(pre), ...(pre.issuer ? { issuer: pre.issuer } : {}) };
     if (!ctx?.issuer) return undefined;
     const c = await findDynamicClient(this.o.integration, ctx.issuer, callbackUrl());
-    if (!c) return undefined;
-    return {
-      client_id: c.clientId,
-      ...(c.clientSecret ? { client_secret: c.clientSecret } : {}),
-      ...(c.tokenEndpointAuthMethod ? { token_endpoint_auth_method: c.tokenEndpointAuthMethod } : {}),
-      redirect_uris: [c.redirectUri],
-      issuer: ctx.issuer,
-    };
+    return c && { ...clientInformationOf(c), redirect_uris: [c.redirectUri], issuer: ctx.issuer };
   }
 
   private async saveDynamic(info: StoredOAuthClientInformation, ctx?: OAuthClientInformationContext) {
     const issuer = ctx?.issuer ?? info.issuer;
     if (!issuer) throw new AppError("oauth_failed", "The client registration has no issuer to bind to.", 500);
     const cimd = !!this.clientMetadataUrl && info.client_id === this.clientMetadataUrl;
-    const method = (info as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
     await saveDynamicClient(this.o.integration, issuer, {
       clientId: info.client_id,
       clientSecret: info.client_secret,
-      tokenEndpointAuthMethod:
-        method === "client_secret_basic" || method === "client_secret_post" || method === "none"
-          ? method
-          : undefined,
+      tokenEndpointAuthMethod: authMethod(
+        (info as { token_endpoint_auth_method?: string }).token_endpoint_auth_method,
+      ),
       redirectUri: callbackUrl(),
       source: cimd ? "cimd" : "dcr",
     });
