@@ -19,6 +19,7 @@ import { assertSafeOAuthUrl, createOAuthFetch } from "@/lib/oauth/net";
 import { templateTestSchema, type TemplateTestInput } from "@/lib/schemas/kitchen";
 
 export type Check = { id: string; status: "ok" | "warn" | "fail" | "info"; message: string };
+type AddCheck = (id: string, status: Check["status"], message: string) => void;
 
 export type AuthorizationFindings = {
   /** HTTP status of an unauthenticated initialize. */
@@ -52,38 +53,27 @@ export async function testTemplate(actor: Actor, input: TemplateTestInput): Prom
   const t = templateTestSchema.parse(input);
   const url = validateUserUrl(t.serverUrl);
   const checks: Check[] = [];
+  const add: AddCheck = (id, status, message) => void checks.push({ id, status, message });
   const doctor = await runDoctorForUrl({ userId: actor.id, url: url.href });
   const authStep = doctor.find((s) => s.id === "auth");
   // An authorization failure is expected for key/OAuth templates; any earlier failure means no server.
   const failed = doctor.find((s) => s.status === "fail");
   if (failed && failed.id !== "auth") {
-    checks.push({ id: "server", status: "fail", message: "The server could not be reached; see the steps." });
+    add("server", "fail", "The server could not be reached; see the steps.");
     return { url: url.href, doctor, checks };
   }
   if (t.authKind === "none") {
-    checks.push(
-      authStep?.status === "ok"
-        ? { id: "auth", status: "ok", message: "The server answers without authorization." }
-        : {
-            id: "auth",
-            status: "warn",
-            message: "The server asks for authorization, but the template has none.",
-          },
-    );
+    if (authStep?.status === "ok") add("auth", "ok", "The server answers without authorization.");
+    else add("auth", "warn", "The server asks for authorization, but the template has none.");
     return { url: url.href, doctor, checks };
   }
   if (t.authKind === "api_key") {
-    checks.push({
-      id: "auth",
-      status: authStep?.status === "fail" ? "info" : "warn",
-      message:
-        authStep?.status === "fail"
-          ? "The server requires credentials: each user will enter their API key."
-          : "The server answered without a key; an API key may not be needed.",
-    });
+    if (authStep?.status === "fail")
+      add("auth", "info", "The server requires credentials: each user will enter their API key.");
+    else add("auth", "warn", "The server answered without a key; an API key may not be needed.");
     return { url: url.href, doctor, checks };
   }
-  const authorization = await inspectAuthorization(actor, url, t, checks);
+  const authorization = await inspectAuthorization(actor, url, t, add);
   return { url: url.href, doctor, authorization, checks };
 }
 
@@ -91,7 +81,7 @@ async function inspectAuthorization(
   actor: Actor,
   url: URL,
   t: ReturnType<typeof templateTestSchema.parse>,
-  checks: Check[],
+  add: AddCheck,
 ): Promise<AuthorizationFindings> {
   const f: AuthorizationFindings = {
     authorizationServers: [],
@@ -109,14 +99,11 @@ async function inspectAuthorization(
       resourceMetadataUrl = challenge.resourceMetadataUrl;
       if (resourceMetadataUrl) f.resourceMetadataUrl = resourceMetadataUrl.href;
     } else {
-      checks.push({
-        id: "challenge",
-        status: "warn",
-        message: `The server answered ${challenge.status} without a token; OAuth may not be required.`,
-      });
+      const status = challenge.status;
+      add("challenge", "warn", `The server answered ${status} without a token; OAuth may not be required.`);
     }
   } catch (e) {
-    checks.push({ id: "challenge", status: "fail", message: classifyOAuthError(e).message });
+    add("challenge", "fail", classifyOAuthError(e).message);
     return f;
   }
 
@@ -132,27 +119,24 @@ async function inspectAuthorization(
       requestedResource: resourceUrlFromServerUrl(url.href),
       configuredResource: prm.resource,
     });
-    checks.push(
-      matches
-        ? { id: "resource", status: "ok", message: "The protected-resource metadata names this server." }
-        : {
-            id: "resource",
-            status: "fail",
-            message: `The protected-resource metadata names another resource (${f.resource}); connections will be refused.`,
-          },
-    );
+    if (matches) add("resource", "ok", "The protected-resource metadata names this server.");
+    else
+      add(
+        "resource",
+        "fail",
+        `The protected-resource metadata names another resource (${f.resource}); connections will be refused.`,
+      );
   } catch (e) {
     const app = classifyOAuthError(e);
     if (app.code === "unsafe_metadata") {
-      checks.push({ id: "resource", status: "fail", message: app.message });
+      add("resource", "fail", app.message);
       return f;
     }
-    checks.push({
-      id: "resource",
-      status: "warn",
-      message:
-        "No protected-resource metadata (RFC 9728); the server's origin is assumed to be the authorization server.",
-    });
+    add(
+      "resource",
+      "warn",
+      "No protected-resource metadata (RFC 9728); the server's origin is assumed to be the authorization server.",
+    );
   }
 
   // 3. Authorization-server metadata (RFC 8414 / OIDC), issuer checked against where it was fetched from.
@@ -161,20 +145,15 @@ async function inspectAuthorization(
     meta = (await discoverAuthorizationServerMetadata(asUrl, { fetchFn })) as
       Record<string, unknown> | undefined;
   } catch (e) {
-    checks.push({
-      id: "metadata",
-      status: "fail",
-      message: classifyOAuthError(e).message,
-    });
+    add("metadata", "fail", classifyOAuthError(e).message);
     return f;
   }
   if (!meta) {
-    checks.push({
-      id: "metadata",
-      status: "fail",
-      message:
-        "The authorization server publishes no metadata (RFC 8414 / OpenID discovery); Poke can't use it.",
-    });
+    add(
+      "metadata",
+      "fail",
+      "The authorization server publishes no metadata (RFC 8414 / OpenID discovery); Poke can't use it.",
+    );
     return f;
   }
   f.issuer = text(meta.issuer, 2048);
@@ -185,7 +164,7 @@ async function inspectAuthorization(
   f.pkceS256 = strings(meta.code_challenge_methods_supported).includes("S256");
   f.tokenEndpointAuthMethods = strings(meta.token_endpoint_auth_methods_supported);
   f.scopesSupported = strings(meta.scopes_supported);
-  checks.push({ id: "metadata", status: "ok", message: `Authorization server ${f.issuer} found.` });
+  add("metadata", "ok", `Authorization server ${f.issuer} found.`);
 
   for (const [key, label] of [
     ["authorization_endpoint", "authorization endpoint"],
@@ -196,74 +175,56 @@ async function inspectAuthorization(
     try {
       assertSafeOAuthUrl(meta[key], label);
     } catch (e) {
-      checks.push({ id: key, status: "fail", message: isAppError(e) ? e.message : `Unsafe ${label}.` });
+      add(key, "fail", isAppError(e) ? e.message : `Unsafe ${label}.`);
     }
   }
-  checks.push(
-    f.pkceS256
-      ? { id: "pkce", status: "ok", message: "PKCE with S256 is supported." }
-      : {
-          id: "pkce",
-          status: "fail",
-          message: "The authorization server does not advertise PKCE S256; Poke refuses it.",
-        },
-  );
-  if (!t.clientId) {
-    checks.push(
-      f.dynamicRegistration
-        ? {
-            id: "client",
-            status: "ok",
-            message: "Dynamic client registration is offered: no client ID needed.",
-          }
-        : {
-            id: "client",
-            status: "fail",
-            message:
-              "No dynamic client registration: enter the client ID and secret registered at this server.",
-          },
+  if (f.pkceS256) add("pkce", "ok", "PKCE with S256 is supported.");
+  else add("pkce", "fail", "The authorization server does not advertise PKCE S256; Poke refuses it.");
+  if (t.clientId && f.dynamicRegistration) {
+    add(
+      "client",
+      "info",
+      "Dynamic registration is offered too; the template's client credentials will be used.",
     );
+  } else if (t.clientId) {
+    add("client", "info", "No dynamic registration: the template's client credentials will be used.");
+  } else if (f.dynamicRegistration) {
+    add("client", "ok", "Dynamic client registration is offered: no client ID needed.");
   } else {
-    checks.push({
-      id: "client",
-      status: "info",
-      message: f.dynamicRegistration
-        ? "Dynamic registration is offered too; the template's client credentials will be used."
-        : "No dynamic registration: the template's client credentials will be used.",
-    });
+    add(
+      "client",
+      "fail",
+      "No dynamic client registration: enter the client ID and secret registered at this server.",
+    );
   }
   const method = t.tokenEndpointAuthMethod;
   if (method && f.tokenEndpointAuthMethods.length && !f.tokenEndpointAuthMethods.includes(method)) {
-    checks.push({
-      id: "auth_method",
-      status: "warn",
-      message: `The server advertises ${f.tokenEndpointAuthMethods.join(", ")}, not ${method}.`,
-    });
+    add(
+      "auth_method",
+      "warn",
+      `The server advertises ${f.tokenEndpointAuthMethods.join(", ")}, not ${method}.`,
+    );
   }
   const missing = (t.scopes ?? "")
     .split(" ")
     .filter((s) => s && f.scopesSupported.length && !f.scopesSupported.includes(s));
   if (missing.length) {
-    checks.push({
-      id: "scopes",
-      status: "warn",
-      message: `Scopes not advertised by the server: ${missing.join(", ")}.`,
-    });
+    add("scopes", "warn", `Scopes not advertised by the server: ${missing.join(", ")}.`);
   }
   if (t.issuer && f.issuer && t.issuer !== f.issuer) {
-    checks.push({
-      id: "issuer",
-      status: "fail",
-      message: `The credentials are bound to ${t.issuer}, but the server now names ${f.issuer}: its integrations fail closed (the secret is not sent there) until the credentials are updated.`,
-    });
+    add(
+      "issuer",
+      "fail",
+      `The credentials are bound to ${t.issuer}, but the server now names ${f.issuer}: its integrations fail closed (the secret is not sent there) until the credentials are updated.`,
+    );
+  } else if (t.issuer && f.issuer) {
+    add("issuer", "ok", "The credentials' issuer matches.");
   } else if (f.issuer) {
-    checks.push({
-      id: "issuer",
-      status: t.issuer ? "ok" : "info",
-      message: t.issuer
-        ? "The credentials' issuer matches."
-        : `Save ${f.issuer} as the issuer to bind the credentials to it now (otherwise the first sign-in binds them).`,
-    });
+    add(
+      "issuer",
+      "info",
+      `Save ${f.issuer} as the issuer to bind the credentials to it now (otherwise the first sign-in binds them).`,
+    );
   }
   return f;
 }

@@ -15,6 +15,7 @@ import {
   updateTemplateRow,
   type FollowRow,
   type SecretChange,
+  type TemplateColumns,
   type TemplateRow,
 } from "@/lib/data/kitchen";
 import { isAppError, notFound } from "@/lib/errors";
@@ -60,11 +61,6 @@ export async function getTemplate(actor: Actor, id: string): Promise<TemplateLis
 // ---------------------------------------------------------------------------------------------------------
 // Validation beyond the schema: URL policy, credential consistency
 
-type Normalized = Omit<TemplateParsed, "clientSecret" | "clearClientSecret" | "slug" | "extraAuthParams"> & {
-  slug: string;
-  extraAuthParams: Record<string, string>;
-};
-
 function safeOAuthUrl(raw: string, field: string, what: string): string {
   try {
     return assertSafeOAuthUrl(raw, what).href;
@@ -83,7 +79,7 @@ function safeOAuthUrl(raw: string, field: string, what: string): string {
 function normalize(
   p: TemplateParsed,
   current: Pick<TemplateRow, "clientSecretEnc"> | null,
-): { data: Normalized; secret: SecretChange } {
+): { data: TemplateColumns; secret: SecretChange } {
   let serverUrl: string;
   try {
     serverUrl = validateUserUrl(p.serverUrl).href;
@@ -108,7 +104,7 @@ function normalize(
         resourceMode: "default",
         resourceOverride: null,
         extraAuthParams: {},
-        tokenEndpointAuthMethod: undefined,
+        tokenEndpointAuthMethod: null,
       },
       secret: current?.clientSecretEnc ? "clear" : "keep",
     };
@@ -140,54 +136,34 @@ function normalize(
   if (p.resourceMode === "override" && !p.resourceOverride) {
     throw fieldError("resourceOverride", "Enter the resource to send, or choose another resource mode.");
   }
+  // Issuers are compared as strings by the OAuth client: stored exactly as the admin gave it, once checked.
+  if (p.issuer) safeOAuthUrl(p.issuer, "issuer", "issuer");
   return {
     data: {
       ...base,
       clientId: p.clientId,
       scopes: p.scopes,
-      issuer: p.issuer ? safeOAuthUrl(p.issuer, "issuer", "issuer").replace(/\/$/, "") : null,
+      issuer: p.issuer || null,
       resourceMode: p.resourceMode,
       resourceOverride:
         p.resourceMode === "override" && p.resourceOverride
           ? safeOAuthUrl(p.resourceOverride, "resourceOverride", "resource override")
           : null,
       extraAuthParams: p.extraAuthParams,
-      tokenEndpointAuthMethod: method,
+      tokenEndpointAuthMethod: method ?? null,
     },
     secret,
   };
 }
-
-/** Issuers are compared as strings by the OAuth client; keep exactly what the admin (or Test) gave. */
-function issuerAsGiven(p: TemplateParsed, n: Normalized): string | null {
-  return n.issuer && p.issuer ? p.issuer : n.issuer;
-}
-
-const columns = (n: Normalized, issuer: string | null) => ({
-  name: n.name,
-  slug: n.slug,
-  description: n.description,
-  iconUrl: n.iconUrl,
-  serverUrl: n.serverUrl,
-  authKind: n.authKind,
-  clientId: n.clientId,
-  scopes: n.scopes,
-  issuer,
-  resourceMode: n.resourceMode,
-  resourceOverride: n.resourceOverride,
-  extraAuthParams: n.extraAuthParams,
-  tokenEndpointAuthMethod: n.tokenEndpointAuthMethod ?? null,
-});
 
 // ---------------------------------------------------------------------------------------------------------
 // Create / update / delete
 
 export async function createTemplate(actor: Actor, input: TemplateInput): Promise<TemplateView> {
   await assertAdmin(actor);
-  const p = templateInputSchema.parse(input);
-  const { data, secret } = normalize(p, null);
+  const { data, secret } = normalize(templateInputSchema.parse(input), null);
   await assertTemplateNameFree(data.name, data.slug);
-  const row = await insertTemplate(columns(data, issuerAsGiven(p, data)), secret, actor.id);
+  const row = await insertTemplate(data, secret, actor.id);
   await audit(
     actor.id,
     "kitchen.template.create",
@@ -219,12 +195,11 @@ export async function updateTemplate(
   input: TemplateInput,
 ): Promise<TemplateUpdateResult> {
   await assertAdmin(actor);
-  const p = templateInputSchema.parse(input);
+  const parsed = templateInputSchema.parse(input);
   const current = (await findTemplates(id))[0]?.row;
   if (!current) throw notFound("Template not found");
-  const { data, secret } = normalize(p, current);
-  await assertTemplateNameFree(data.name, data.slug, id);
-  const next = columns(data, issuerAsGiven(p, data));
+  const { data: next, secret } = normalize(parsed, current);
+  await assertTemplateNameFree(next.name, next.slug, id);
 
   const changed = (Object.keys(next) as (keyof typeof next)[]).filter(
     (k) =>
@@ -241,7 +216,7 @@ export async function updateTemplate(
     { type: "template", id },
     {
       fields: [...changed, ...(secretChanged ? ["clientSecret"] : [])],
-      ...(urlChanged ? { origin: originOf(data.serverUrl) } : {}),
+      ...(urlChanged ? { origin: originOf(next.serverUrl) } : {}),
     },
   );
   const followed = await followTemplate(actor, current, row, { urlChanged, credentialsChanged });
