@@ -126,21 +126,6 @@ export async function getInstallView(user: Owner, token: string): Promise<Instal
   return buildView(await load(user, token));
 }
 
-/** Writes the derived progress back, so the stored record says how far the install got. */
-async function persist(user: Owner, view: InstallView, skipped: Set<string>): Promise<void> {
-  const progress: Record<string, Stored> = {};
-  for (const i of view.items) {
-    progress[i.templateId] = skipped.has(i.templateId)
-      ? "skipped"
-      : i.status === "connected"
-        ? "connected"
-        : i.status === "error"
-          ? "error"
-          : "pending";
-  }
-  await saveInstallProgress(user, view.recipe.id, progress, view.done ? "done" : "in_progress");
-}
-
 async function refreshed(user: Owner, token: string, skipped?: Set<string>): Promise<InstallView> {
   const data = await load(user, token);
   const stored = storedProgress(data.install?.progress);
@@ -153,7 +138,18 @@ async function refreshed(user: Owner, token: string, skipped?: Set<string>): Pro
     data.install = { ...data.install, progress };
   }
   const view = buildView(data);
-  await persist(user, view, skip);
+  // Written back, so the stored record says how far the install got.
+  const progress: Record<string, Stored> = {};
+  for (const i of view.items) {
+    progress[i.templateId] = skip.has(i.templateId)
+      ? "skipped"
+      : i.status === "connected"
+        ? "connected"
+        : i.status === "error"
+          ? "error"
+          : "pending";
+  }
+  await saveInstallProgress(user, view.recipe.id, progress, view.done ? "done" : "in_progress");
   return { ...view, storedState: view.done ? "done" : "in_progress" };
 }
 

@@ -31,27 +31,7 @@ function newShareToken(): { token: string; hash: string } {
 
 export const shareUrl = (token: string) => `${env().APP_URL}/r/${token}`;
 
-export type RecipeItemView = {
-  templateId: string;
-  name: string;
-  authKind: string;
-  origin: string;
-  required: boolean;
-};
-
-export type RecipeView = {
-  id: string;
-  name: string;
-  description: string;
-  shareEnabled: boolean;
-  hasShareLink: boolean;
-  installCount: number;
-  items: RecipeItemView[];
-  createdAt: Date;
-  updatedAt: Date;
-};
-
-function present(r: RecipeRow): RecipeView {
+function present(r: RecipeRow) {
   return {
     id: r.id,
     name: r.name,
@@ -70,6 +50,7 @@ function present(r: RecipeRow): RecipeView {
     })),
   };
 }
+export type RecipeView = ReturnType<typeof present>;
 
 export async function listRecipes(actor: Actor): Promise<RecipeView[]> {
   await assertAdmin(actor);
@@ -93,21 +74,12 @@ export async function createRecipe(
   await assertRecipeNameFree(p.name);
   await assertTemplatesExist(p.items.map((i) => i.templateId));
   const { token, hash } = newShareToken();
-  const row = await insertRecipe({
-    name: p.name,
-    description: p.description,
-    shareTokenHash: hash,
-    createdById: actor.id,
-    items: p.items,
-  });
+  const row = await insertRecipe({ ...p, shareTokenHash: hash, createdById: actor.id });
   await audit(
     actor.id,
     "kitchen.recipe.create",
     { type: "recipe", id: row.id },
-    {
-      name: p.name,
-      templates: p.items.map((i) => i.templateId),
-    },
+    { name: p.name, templates: p.items.map((i) => i.templateId) },
   );
   return { recipe: present(row), shareUrl: shareUrl(token) };
 }
@@ -124,10 +96,7 @@ export async function updateRecipe(actor: Actor, id: string, input: RecipeInput)
     actor.id,
     "kitchen.recipe.update",
     { type: "recipe", id },
-    {
-      name: p.name,
-      templates: p.items.map((i) => i.templateId),
-    },
+    { name: p.name, templates: p.items.map((i) => i.templateId) },
   );
   return present(row);
 }
