@@ -8,10 +8,6 @@ import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } 
 import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
 import { forwardableHeaders } from "@/lib/tunnel/protocol";
 
-// The same limits as egress (docs/security.md §14).
-const DEFAULT_MAX_MESSAGE = LIMITS.mcpMessageBytes;
-const DEFAULT_HEADERS_MS = LIMITS.headersMs;
-const HARD_MAX_MS = LIMITS.hardMaxMs;
 const ROUTE = /^\/api\/tunnel\/([A-Za-z0-9_-]{1,64})(\/.*)?$/;
 
 /** The integration URL of a tunnel: the app's tunnel route + the local target's path. */
@@ -41,9 +37,11 @@ export function tunnelOfflineError(name?: string): AppError {
   );
 }
 
-async function offline(tunnelId: string, userId: string): Promise<AppError> {
-  // Name the integration in the message when it is the caller's (one owner-scoped lookup, no outbound I/O).
-  return tunnelOfflineError(await tunnelIntegrationName(tunnelId, userId).catch(() => undefined));
+/** The owner's live tunnel, else `tunnel_offline` naming the integration when it is the caller's. */
+async function ownLiveTunnel(tunnelId: string, userId: string): Promise<LiveTunnel> {
+  const live = liveTunnel(tunnelId);
+  if (live && live.userId === userId) return live;
+  throw tunnelOfflineError(await tunnelIntegrationName(tunnelId, userId).catch(() => undefined));
 }
 
 /** Maps a request URL to the local URL inside the tunnel's target, or refuses it. */
@@ -73,9 +71,7 @@ export async function tunnelRouteFor(
 ): Promise<{ tunnelId: string; localUrl: URL } | undefined> {
   const id = tunnelIdOf(url);
   if (!id) return undefined;
-  const live = liveTunnel(id);
-  if (!live || live.userId !== userId) throw await offline(id, userId);
-  return { tunnelId: id, localUrl: localUrlFor(url, live) };
+  return { tunnelId: id, localUrl: localUrlFor(url, await ownLiveTunnel(id, userId)) };
 }
 
 /**
@@ -88,11 +84,11 @@ export function createTunnelFetch(
   tunnelId: string,
   opts: Partial<EgressOptions> = {},
 ): EgressFetch {
-  const max = opts.maxResponseBytes ?? DEFAULT_MAX_MESSAGE;
+  // The same limits as egress (docs/security.md §14).
+  const max = opts.maxResponseBytes ?? LIMITS.mcpMessageBytes;
   return async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    const live = liveTunnel(tunnelId);
-    if (!live || live.userId !== userId) throw await offline(tunnelId, userId);
+    const live = await ownLiveTunnel(tunnelId, userId);
     const local = localUrlFor(url, live);
     const headers = new Headers(init.headers);
     for (const [k, v] of Object.entries(opts.headersFor?.(url, init) ?? {})) headers.set(k, v);
@@ -110,8 +106,8 @@ export function createTunnelFetch(
     // Like egress: a tools/call answered as plain JSON has no headers until the tool finishes.
     const headersMs =
       rpc?.method === "tools/call"
-        ? HARD_MAX_MS
-        : Math.min(opts.headersTimeoutMs ?? DEFAULT_HEADERS_MS, HARD_MAX_MS);
+        ? LIMITS.hardMaxMs
+        : Math.min(opts.headersTimeoutMs ?? LIMITS.headersMs, LIMITS.hardMaxMs);
     const ac = new AbortController();
     const timer = setTimeout(
       () =>

@@ -458,11 +458,9 @@ export class Mux {
       case "end":
         this.streams.get(f.id)?.endInbound();
         return;
-      case "credit": {
-        const s = this.streams.get(f.id);
-        s?.grantCredit(f.n);
+      case "credit":
+        this.streams.get(f.id)?.grantCredit(f.n);
         return;
-      }
       case "reset":
         this.streams.get(f.id)?.abort(new StreamReset(f.code, f.message ?? f.code));
         return;

@@ -291,10 +291,7 @@ class TunnelConnection {
       this.user.id,
       "tunnel.online",
       { type: "integration", id: attached.integrationId },
-      {
-        tunnelId: attached.tunnelId,
-        revived: attached.revived,
-      },
+      { tunnelId: attached.tunnelId, revived: attached.revived },
     );
 
     const ready: ReadyFrame = {
@@ -458,9 +455,7 @@ class TunnelConnection {
         this.user.id,
         "tunnel.offline",
         { type: "integration", id: live.integrationId },
-        {
-          tunnelId: live.tunnelId,
-        },
+        { tunnelId: live.tunnelId },
       );
     } catch (e) {
       log.warn("marking a tunnel offline failed", { tunnelId: live.tunnelId, err: String(e) });
