@@ -62,9 +62,7 @@ function unsafe(what: string, why: string): AppError {
     "unsafe_metadata",
     `The authorization server's ${what} ${why}; refusing to use it.`,
     400,
-    {
-      field: what,
-    },
+    { field: what },
   );
 }
 

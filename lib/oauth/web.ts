@@ -26,6 +26,9 @@ const BASE_HEADERS: Record<string, string> = {
   "content-security-policy": "frame-ancestors 'none'",
 };
 
+const jsonError = (code: string, message: string, status: number) =>
+  Response.json({ error: { code, message } }, { status });
+
 function redirect(location: string, extra: Record<string, string> = {}): Response {
   return new Response(null, { status: 303, headers: { ...BASE_HEADERS, location, ...extra } });
 }
@@ -58,7 +61,7 @@ export function browserCookie(value: string): string {
 export async function handleStartRequest(req: Request, user: { id: string } | null): Promise<Response> {
   if (!user) return redirect(appUrl("/sign-in"));
   if (Number(req.headers.get("content-length") ?? 0) > MAX_FORM_BYTES) {
-    return Response.json({ error: { code: "too_large", message: "Request too large" } }, { status: 413 });
+    return jsonError("too_large", "Request too large", 413);
   }
   let integrationId = "";
   let returnTo: string | undefined;
@@ -72,10 +75,7 @@ export async function handleStartRequest(req: Request, user: { id: string } | nu
     /* answered below */
   }
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(integrationId)) {
-    return Response.json(
-      { error: { code: "invalid_input", message: "integrationId is required" } },
-      { status: 400 },
-    );
+    return jsonError("invalid_input", "integrationId is required", 400);
   }
   // One binding per browser, reused across tabs so parallel flows don't invalidate each other.
   const binding = readBrowserBinding(req) ?? randomToken("", 32);
@@ -91,12 +91,8 @@ export async function handleStartRequest(req: Request, user: { id: string } | nu
     await syncAfterAuthorization(user.id, integrationId);
     return redirect(returnTo ? appUrl(returnTo) : integrationPage(integrationId, "connected=1"));
   } catch (err) {
-    if (isAppError(err) && err.code === "not_found") {
-      return Response.json(
-        { error: { code: "not_found", message: "Integration not found" } },
-        { status: 404 },
-      );
-    }
+    if (isAppError(err) && err.code === "not_found")
+      return jsonError("not_found", "Integration not found", 404);
     if (!isAppError(err)) log.error("oauth start failed", err);
     const code = isAppError(err) ? err.code : "internal";
     return redirect(integrationPage(integrationId, `oauth_error=${encodeURIComponent(code)}`));
