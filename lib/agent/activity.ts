@@ -20,20 +20,8 @@ export type ActivityQuery = {
   limit?: number;
 };
 
-export type ActivityCall = {
-  id: string;
-  at: Date;
-  integrationId: string;
-  integrationName: string;
-  tool: string;
-  source: string;
-  status: string;
-  latencyMs: number;
-  error: string | null;
-  /** only when the integration stored payloads at the time */
-  arguments: unknown;
-  result: unknown;
-};
+/** One recorded call; `arguments` and `result` only when the integration stored payloads at the time. */
+export type ActivityCall = Awaited<ReturnType<typeof readCalls>>[number];
 
 function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString("base64url");

@@ -102,7 +102,9 @@ function storedPayload(p: { args: unknown; result?: unknown }) {
   };
   const cap = (v: unknown): Prisma.InputJsonValue | undefined => {
     const s = JSON.stringify(redact(v) ?? null);
-    return s.length > PAYLOAD_CAP ? { truncated: true, preview: s.slice(0, PAYLOAD_CAP) } : (JSON.parse(s) ?? undefined);
+    return s.length > PAYLOAD_CAP
+      ? { truncated: true, preview: s.slice(0, PAYLOAD_CAP) }
+      : (JSON.parse(s) ?? undefined);
   };
   return { arguments: cap(p.args), result: p.result === undefined ? undefined : cap(p.result) };
 }
@@ -113,7 +115,12 @@ function storedPayload(p: { args: unknown; result?: unknown }) {
 export type CallFilter = { integrationId?: string; status?: string; source?: string };
 
 /** One page of the user's calls, newest first, strictly older than `before` when given. */
-export async function readCalls(user: Owner, f: CallFilter, before: { at: Date; id: string } | undefined, take: number) {
+export async function readCalls(
+  user: Owner,
+  f: CallFilter,
+  before: { at: Date; id: string } | undefined,
+  take: number,
+) {
   await historySettled(); // read your own writes
   const where: Prisma.ToolCallWhereInput = { userId: user.id };
   if (f.integrationId) where.integrationId = f.integrationId;

@@ -11,7 +11,12 @@ export type SessionUser = { id: string; email: string; name: string | null; role
 const sessionUserSelect = { id: true, email: true, name: true, role: true } as const;
 
 async function roleForNewUser(tx: Prisma.TransactionClient, email: string): Promise<Role> {
-  if (env().ADMIN_EMAILS.map((e) => e.toLowerCase()).includes(email)) return "admin";
+  if (
+    env()
+      .ADMIN_EMAILS.map((e) => e.toLowerCase())
+      .includes(email)
+  )
+    return "admin";
   // Serialize first sign-ups so exactly one account becomes the first admin.
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(727002)`;
   return (await tx.user.count()) === 0 ? "admin" : "user";
