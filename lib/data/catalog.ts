@@ -9,18 +9,25 @@ type Owner = { userId: string; integrationId: string };
 /** The stored catalog as a sync compares it (tool name → definition hash), at the integration's generation. */
 export type StoredCatalog = { generation: number; hashes: Map<string, string> };
 
-/** Undefined when the integration is gone or not the user's. */
-export async function readCatalog({ userId, integrationId }: Owner): Promise<StoredCatalog | undefined> {
+/** The integration and its stored catalog, read together; undefined when it is gone or not the user's. */
+export async function readIntegrationCatalog({ userId, integrationId }: Owner) {
   const db = await getDb();
   const row = await db.integration.findFirst({
     where: { id: integrationId, userId },
-    select: { syncGeneration: true, tools: { select: { name: true, definitionHash: true } } },
+    include: { tools: { select: { name: true, definitionHash: true } } },
   });
   if (!row) return undefined;
-  return {
+  const { tools, ...integration } = row;
+  const catalog: StoredCatalog = {
     generation: row.syncGeneration,
-    hashes: new Map(row.tools.map((t) => [t.name, t.definitionHash])),
+    hashes: new Map(tools.map((t) => [t.name, t.definitionHash])),
   };
+  return { integration, catalog };
+}
+
+/** Undefined when the integration is gone or not the user's. */
+export async function readCatalog(owner: Owner): Promise<StoredCatalog | undefined> {
+  return (await readIntegrationCatalog(owner))?.catalog;
 }
 
 /** What one sync found, diffed against the catalog at `generation`. */

@@ -16,6 +16,11 @@ export async function loadIntegration(userId: string, integrationId: string): Pr
   const db = await getDb();
   const row = await db.integration.findFirst({ where: { id: integrationId, userId } });
   if (!row) throw notFound("Integration not found");
+  return engineIntegration(row);
+}
+
+/** What the engine needs beside a row its caller loaded, owner-scoped. */
+export async function engineIntegration(row: Integration): Promise<EngineIntegration> {
   return { ...row, apiKey: decryptApiKey(row), authProvider: await oauthProvider(row) };
 }
 

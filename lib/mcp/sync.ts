@@ -3,7 +3,7 @@
 // one after another in a process; across processes the generation checked in the write keeps them apart.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
-import { readCatalog, writeSnapshot, type StoredCatalog } from "@/lib/data/catalog";
+import { readCatalog, readIntegrationCatalog, writeSnapshot, type StoredCatalog } from "@/lib/data/catalog";
 import { getDb } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
@@ -11,9 +11,9 @@ import { keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
 import {
+  engineIntegration,
   forgetCallPlans,
   knownTransport,
-  loadIntegration,
   type EngineIntegration,
 } from "@/lib/mcp/integration";
 
@@ -41,7 +41,11 @@ export function syncIntegration(
   opts: SyncOptions = {},
 ): Promise<SyncDiff> {
   return serialized(integrationId, async () => {
-    const integ = await loadIntegration(userId, integrationId);
+    // The catalog is read with the integration; the write only applies while it is still current.
+    const read =
+      userId && integrationId ? await readIntegrationCatalog({ userId, integrationId }) : undefined;
+    if (!read) throw notFound("Integration not found");
+    const integ = await engineIntegration(read.integration);
     let found: Discovery;
     try {
       found = await connectAndDiscover(integ, opts);
@@ -49,7 +53,7 @@ export function syncIntegration(
       await recordFailure(integ, err);
       throw err;
     }
-    const diff = await storeSnapshot(integ, found);
+    const diff = await storeSnapshot(integ, found, read.catalog);
     forgetCallPlans(userId, integ.id);
     return afterSync<SyncDiff>(userId)(diff);
   });
@@ -105,10 +109,14 @@ const MAX_ATTEMPTS = 5;
  * Diffs and writes until the write applies at the generation it was diffed against (another process's sync
  * of the same integration may commit in between: then the catalog is read and diffed anew).
  */
-async function storeSnapshot(integ: EngineIntegration, found: Discovery): Promise<SyncDiff> {
+async function storeSnapshot(
+  integ: EngineIntegration,
+  found: Discovery,
+  first: StoredCatalog,
+): Promise<SyncDiff> {
   const owner = { userId: integ.userId, integrationId: integ.id };
   for (let attempt = 1; ; attempt++) {
-    const stored = await readCatalog(owner);
+    const stored = attempt === 1 ? first : await readCatalog(owner);
     if (!stored) throw notFound("Integration not found");
     const diff = diffTools(stored, found.tools);
     const applied = await writeSnapshot({
