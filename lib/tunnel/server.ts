@@ -1,10 +1,10 @@
-// Server side of `poke tunnel` (DESIGN §5 Tunnel, SECURITY §18–19): the WebSocket endpoint the CLI dials
+// Server side of `poke tunnel` (docs/cli.md, docs/security.md §18–19): the WebSocket endpoint the CLI dials
 // out to, attached to the app's one HTTP server through the process state (lib/state.ts `upgrades`).
 // A connection authenticates with an API token at the upgrade, names its integration in `hello`, and is
 // then bound to that owner's Tunnel + Integration rows; the MCP engine reaches the local server through it
 // (lib/tunnel/fetch.ts). Heartbeats detect dead peers; a drop fails in-flight calls and marks it offline.
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { STATUS_CODES, type IncomingMessage } from "node:http";
 import os from "node:os";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
@@ -118,16 +118,10 @@ async function markOffline(t: TunnelRef): Promise<void> {
   await dropSession(t.userId, t.integrationId).catch(() => {});
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  500: "Internal Server Error",
-};
-
 function rejectUpgrade(socket: Duplex, e: AppError): void {
   const body = JSON.stringify({ error: { code: e.code, message: e.message } });
   socket.end(
-    `HTTP/1.1 ${e.status} ${STATUS_TEXT[e.status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
+    `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
