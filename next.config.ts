@@ -9,7 +9,7 @@ const config: NextConfig = {
   // Metadata is resolved before the first byte for every client, so pages that 404 (unknown or foreign ids)
   // answer with a 404 status instead of a streamed not-found page.
   htmlLimitedBots: /.*/,
-  // Nothing here is meant to be framed (OAuth starts and recipe installs especially: SECURITY §5).
+  // Nothing here is meant to be framed (OAuth starts and recipe installs especially: docs/security.md §5).
   async headers() {
     return [
       {

@@ -1,5 +1,5 @@
 // Renders an MCP tool result. Everything a server sends is data: text is rendered as text, links only when
-// https, images only as validated data: URLs of an allowlisted type (SECURITY §15).
+// https, images only as validated data: URLs of an allowlisted type (docs/security.md §15).
 import { Badge } from "@/components/ui";
 
 type Content = { type?: string; [k: string]: unknown };

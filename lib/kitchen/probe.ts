@@ -90,7 +90,7 @@ async function inspectAuthorization(
     tokenEndpointAuthMethods: [],
     scopesSupported: [],
   };
-  // 1. The 401 challenge names the protected-resource metadata first (SECURITY §7).
+  // 1. The 401 challenge names the protected-resource metadata first (docs/security.md §7).
   let resourceMetadataUrl: URL | undefined;
   try {
     const challenge = await probeAuthChallenge(url, actor.id);

@@ -154,7 +154,7 @@ export async function recipeIdForToken(token: string): Promise<string> {
 }
 
 /**
- * What a link shows before anything happens: read-only, no outbound request (SECURITY §6). The exact
+ * What a link shows before anything happens: read-only, no outbound request (docs/security.md §6). The exact
  * origin and requested scopes of each server are shown so the person knows what they agree to.
  */
 export async function previewRecipe(token: string): Promise<RecipePreview> {

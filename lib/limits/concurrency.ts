@@ -1,5 +1,5 @@
 // Counts in-flight work per key and refuses more than `max` at once (no queueing: a caller that waits
-// in a queue behind a hanging server would be slowed by it, SECURITY §24).
+// in a queue behind a hanging server would be slowed by it, docs/security.md §24).
 
 export class ConcurrencyLimiter {
   private readonly inflight = new Map<string, number>();

@@ -1,6 +1,6 @@
 // A small JSON-Schema validator for tool arguments, shared by the engine and the playground. It covers
 // the subset tool schemas use; unknown keywords are ignored and remote $refs are never fetched
-// (SECURITY §16). Pure: no imports, safe for client components.
+// (docs/security.md §16). Pure: no imports, safe for client components.
 
 export type SchemaIssue = { path: string; message: string };
 type Schema = Record<string, unknown> | boolean;

@@ -1,7 +1,7 @@
 // Pooled live MCP sessions keyed by (user, integration) — never shared across users. Sessions close when
 // idle; an expired session re-initializes once before the call is sent; tools/call is never retried
-// otherwise (SECURITY §20). Registered in the process state (lib/state.ts): one pool per process, closed on
-// shutdown.
+// otherwise (docs/security.md §20). Registered in the process state (lib/state.ts): one pool per process,
+// closed on shutdown.
 import {
   SdkError,
   SdkErrorCode,
@@ -285,9 +285,9 @@ function armIdleTimer(entry: Entry): void {
 const ERA_VERDICT_TTL_MS = 24 * 60 * 60_000;
 
 /**
- * The era verdict of the last sync, used to skip the server/discover probe (guide §1.1). Only "legacy"
- * is cached: a modern prior needs the full discover result. It expires, since an upgraded server keeps
- * answering initialize and the verdict would otherwise stick forever.
+ * The era verdict of the last sync, used to skip the server/discover probe (docs/design.md §6.1). Only
+ * "legacy" is cached: a modern prior needs the full discover result. It expires, since an upgraded server
+ * keeps answering initialize and the verdict would otherwise stick forever.
  */
 function eraPrior(integ: EngineIntegration): PriorDiscovery | undefined {
   const fresh = integ.lastSyncedAt && Date.now() - integ.lastSyncedAt.getTime() < ERA_VERDICT_TTL_MS;

@@ -1,6 +1,6 @@
-// Whether a server that answered 401 without a `resource_metadata` challenge uses OAuth at all (SECURITY
-// §7): protected-resource metadata at its well-known paths (path-based, then root), or — servers of the
-// 2025-03-26 revision publish none — authorization-server metadata on its own origin.
+// Whether a server that answered 401 without a `resource_metadata` challenge uses OAuth at all
+// (docs/security.md §7): protected-resource metadata at its well-known paths (path-based, then root), or —
+// servers of the 2025-03-26 revision publish none — authorization-server metadata on its own origin.
 import {
   discoverAuthorizationServerMetadata,
   discoverOAuthProtectedResourceMetadata,

@@ -1,6 +1,6 @@
 // The two legs of an authorization: start (discover, register, PKCE, pending row, authorization URL) and
 // callback (consume the pending row atomically, check iss, exchange the code at the recorded token
-// endpoint, store the grant, re-sync). SECURITY §7–10 and §23.
+// endpoint, store the grant, re-sync). docs/security.md §7–10 and §23.
 import {
   auth,
   computeScopeUnion,
@@ -35,7 +35,7 @@ import {
   type OAuthIntegration,
 } from "@/lib/data/grants";
 
-/** SECURITY §8: a pending authorization lives 10 minutes. */
+/** docs/security.md §8: a pending authorization lives 10 minutes. */
 export const PENDING_TTL_MS = 10 * 60_000;
 
 /** What the pending row records about the flow (public data; the verifier is a separate encrypted column). */
@@ -91,7 +91,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       fetchFn,
       // Connect/Reconnect always asks the person again; refreshing is grant.ts's job.
       forceReauthorization: true,
-      // The issuer check is validateDiscovery's (SECURITY §7), run before anything is sent: the same
+      // The issuer check is validateDiscovery's (docs/security.md §7), run before anything is sent: the same
       // RFC 8414 echo, plus the 2025-03-26 same-origin case.
       skipIssuerMetadataValidation: true,
     });

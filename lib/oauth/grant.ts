@@ -1,6 +1,6 @@
 // Living with a grant: refresh before expiry and on 401 (one refresh per grant at a time, across
 // processes: in-process chain + row lock + version check), the engine's auth provider, the UI status,
-// and disconnect with RFC 7009 revocation. SECURITY §9, §11.
+// and disconnect with RFC 7009 revocation. docs/security.md §9, §11.
 import {
   fetchToken,
   OAuthError,
@@ -234,7 +234,7 @@ type Binding =
     }
   | { reason: string };
 
-/** SECURITY §9: the refresh token and client secret go only to the issuer the grant came from. */
+/** docs/security.md §9: the refresh token and client secret go only to the issuer the grant came from. */
 async function bindingFor(
   integ: OAuthIntegration,
   g: Grant,

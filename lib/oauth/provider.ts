@@ -103,7 +103,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
   constructor(private readonly o: ProviderInit) {
     const pre = o.client.preRegistered;
     if (!pre) {
-      // Only dynamic identities are saved; template/CLI credentials are configuration (guide §2.5).
+      // Only dynamic identities are saved; template/CLI credentials are configuration (docs/design.md §6.5).
       this.saveClientInformation = (info, ctx) => this.saveDynamic(info, ctx);
       this.clientMetadataUrl = clientMetadataDocumentUrl();
     }
@@ -309,7 +309,7 @@ export const integrationTarget = (integ: { id: string }) => ({ type: "integratio
 const METADATA_URL_FIELDS = /(_endpoint|^jwks_uri|^issuer)$/;
 
 /**
- * SECURITY §7–10 on a freshly discovered state, before it is used for anything: metadata must exist,
+ * docs/security.md §7–10 on a freshly discovered state, before it is used for anything: metadata must exist,
  * offer PKCE S256, use safe URLs, and the protected resource must be this server; pre-registered
  * credentials must belong to this issuer.
  */

@@ -18,7 +18,8 @@ export const BROWSER_COOKIE = "poke_oauth_browser";
 const BINDING_RE = /^[A-Za-z0-9_-]{43}$/;
 const MAX_FORM_BYTES = 16 * 1024;
 
-/** Pages that start OAuth can't be framed (SECURITY §5); nothing here may be cached or leak a referrer. */
+/** Pages that start OAuth can't be framed (docs/security.md §5); nothing here may be cached or leak a
+ * referrer. */
 const BASE_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
   "referrer-policy": "no-referrer",

@@ -1,7 +1,7 @@
 // `poke login`, device style: the CLI starts a login and polls with a secret poll token; the signed-in
 // person approves the short code in the browser; the app then mints an API token for them, keeps it
 // encrypted on the CliLogin row, and hands it to the poller exactly once. Codes live 10 minutes and both
-// secrets are stored hashed (SECURITY §3). Lives beside the tunnel because both serve the CLI.
+// secrets are stored hashed (docs/security.md §3). Lives beside the tunnel because both serve the CLI.
 import { randomBytes } from "node:crypto";
 import { audit } from "@/lib/data/audit";
 import { createApiToken, revokeApiToken } from "@/lib/data/api-tokens";

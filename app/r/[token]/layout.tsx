@@ -1,5 +1,5 @@
 // The recipe link lives outside the (app) group: it must render for visitors who are not signed in.
-// Framing is refused for every page by next.config.ts headers (SECURITY §5).
+// Framing is refused for every page by next.config.ts headers (docs/security.md §5).
 import { AppShell } from "@/components/app-shell";
 import { currentUser } from "@/lib/auth/session";
 

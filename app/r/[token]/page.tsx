@@ -1,5 +1,5 @@
 // GET /r/<token> — a shared recipe: what it installs (exact server origins and scopes) and, for a signed-in
-// person, the install wizard. Reads only: no outbound request and no write happen here (SECURITY §6).
+// person, the install wizard. Reads only: no outbound request and no write happen here (docs/security.md §6).
 import type { Metadata } from "next";
 import { cache } from "react";
 import Link from "next/link";
