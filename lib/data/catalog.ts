@@ -2,6 +2,7 @@
 // one whole server snapshot at a time (docs/design.md §4); pages, the API and calls read it, owner-scoped.
 import { Prisma } from "@prisma/client";
 import { getDb } from "@/lib/db";
+import { groupCommit } from "@/lib/serialize";
 import type { JsonObject, RefusedTool, ServerMeta, ToolDefinition } from "@/lib/mcp/discover";
 
 type Owner = { userId: string; integrationId: string };
@@ -67,9 +68,7 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
       syncGeneration: { increment: 1 },
     },
   } satisfies Prisma.IntegrationUpdateManyArgs;
-  if (!s.added.length && !s.changed.length && !s.removed.length) {
-    return (await db.integration.updateMany(metadata)).count > 0;
-  }
+  if (!s.added.length && !s.changed.length && !s.removed.length) return updateMetadata(metadata);
   const integrationId = s.integrationId;
   return db.$transaction(
     async (tx) => {
@@ -93,6 +92,16 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
   );
 }
 
+/**
+ * The metadata of syncs that found nothing to change (the usual re-sync): concurrent ones share one transaction,
+ * so fifty re-syncs at once cost one commit rather than fifty. Each write still applies only at its generation.
+ */
+const updateMetadata = groupCommit(async (writes: Prisma.IntegrationUpdateManyArgs[]) => {
+  const db = await getDb();
+  const done = await db.$transaction(writes.map((w) => db.integration.updateMany(w)));
+  return done.map((r) => r.count > 0);
+});
+
 const json = (v: object | null) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonObject));
 
 /** A definition's JSON parts are stored as JSON text: exact (Prisma's JSON write rounds long decimals). */
@@ -109,7 +118,12 @@ const definition = (t: ToolDefinition) => ({
   definitionHash: t.definitionHash,
 });
 
-type StoredJson = { inputSchema?: string; outputSchema?: string | null; annotations?: string | null; meta?: string | null };
+type StoredJson = {
+  inputSchema?: string;
+  outputSchema?: string | null;
+  annotations?: string | null;
+  meta?: string | null;
+};
 type Parsed<T> = Omit<T, keyof StoredJson> & {
   [K in keyof StoredJson & keyof T]: null extends T[K] ? JsonObject | null : JsonObject;
 };

@@ -55,7 +55,11 @@ type Row = Prisma.IntegrationGetPayload<{ select: typeof publicSelect }>;
 const present = ({ apiKeyEnc, ...row }: Row) => ({ ...row, hasApiKey: !!apiKeyEnc });
 export type IntegrationView = ReturnType<typeof present>;
 
-export type ConnectResult = { integration: IntegrationView; diff?: SyncDiff; error?: { code: string; message: string } };
+export type ConnectResult = {
+  integration: IntegrationView;
+  diff?: SyncDiff;
+  error?: { code: string; message: string };
+};
 
 async function findOwned(user: Owner, id: string): Promise<Row> {
   const db = await getDb();
@@ -63,7 +67,6 @@ async function findOwned(user: Owner, id: string): Promise<Row> {
   if (!row) throw notFound("Integration not found");
   return row;
 }
-
 
 export async function listIntegrations(user: Owner) {
   const db = await getDb();
@@ -132,7 +135,12 @@ export async function createIntegration(user: Owner, input: IntegrationCreateInp
       throw new AppError("name_taken", `You already have an integration named "${name}"`, 409);
     throw e;
   }
-  await audit(user.id, "integration.create", { type: "integration", id }, { url: new URL(normalized).origin });
+  await audit(
+    user.id,
+    "integration.create",
+    { type: "integration", id },
+    { url: new URL(normalized).origin },
+  );
   return connectAndReport(user, id);
 }
 
@@ -164,9 +172,16 @@ export async function updateIntegration(
       throw new AppError("name_taken", `You already have an integration named "${patch.name}"`, 409);
     throw e;
   }
-  await audit(user.id, "integration.update", { type: "integration", id }, {
-    fields: Object.keys(data).filter((k) => k !== "apiKeyEnc").concat(patch.apiKey !== undefined ? ["apiKey"] : []),
-  });
+  await audit(
+    user.id,
+    "integration.update",
+    { type: "integration", id },
+    {
+      fields: Object.keys(data)
+        .filter((k) => k !== "apiKeyEnc")
+        .concat(patch.apiKey !== undefined ? ["apiKey"] : []),
+    },
+  );
   const reconnect = urlChanged || patch.apiKey !== undefined;
   if (patch.name !== undefined && patch.name !== current.name) emitToolsChanged(user.id); // tool names embed it
   if (!reconnect) return { integration: await getIntegration(user, id) };
@@ -228,7 +243,10 @@ export async function callIntegrationTool(
   const integ = { id: integrationId, storePayloads: false };
   try {
     // callTool checks ownership (a foreign id is not found) before anything is sent.
-    const out = await callTool({ userId: user.id, integrationId }, toolName, args, { timeoutMs, signal: opts.signal });
+    const out = await callTool({ userId: user.id, integrationId }, toolName, args, {
+      timeoutMs,
+      signal: opts.signal,
+    });
     // The history row is written off the response path: it never adds latency to the call.
     recordCallInBackground(
       user,
@@ -246,10 +264,18 @@ export async function callIntegrationTool(
     // flood of them would turn into a flood of writes.
     if (!UNRECORDED.has(code)) {
       const { storePayloads } = await findOwned(user, integrationId);
-      recordCallInBackground(user, { ...integ, storePayloads }, toolName, source, statusOf(code), Date.now() - started, {
-        args,
-        error: isAppError(e) ? e.message : "internal error",
-      });
+      recordCallInBackground(
+        user,
+        { ...integ, storePayloads },
+        toolName,
+        source,
+        statusOf(code),
+        Date.now() - started,
+        {
+          args,
+          error: isAppError(e) ? e.message : "internal error",
+        },
+      );
     }
     throw e;
   }
@@ -257,7 +283,8 @@ export async function callIntegrationTool(
 
 const UNRECORDED = new Set(["not_found", "invalid_arguments", "tool_disabled", "too_many_calls"]);
 const REJECTED = new Set(["circuit_open", "too_many_concurrent_calls", "busy"]);
-const statusOf = (code: string) => (code === "timeout" ? "timeout" : REJECTED.has(code) ? "rejected" : "error");
+const statusOf = (code: string) =>
+  code === "timeout" ? "timeout" : REJECTED.has(code) ? "rejected" : "error";
 
 // ---------------------------------------------------------------------------------------------------------
 // Kitchen: integrations made from a template (lib/kitchen/install.ts). Appended; owned by the Kitchen.
@@ -299,7 +326,8 @@ export async function createIntegrationFromTemplate(
 ): Promise<TemplateConnectResult> {
   const url = validateUserUrl(template.serverUrl).href;
   const apiKey = opts.apiKey ? integrationCreateSchema.shape.apiKey.parse(opts.apiKey) : undefined;
-  const authKind = template.authKind === "oauth" || template.authKind === "api_key" ? template.authKind : "none";
+  const authKind =
+    template.authKind === "oauth" || template.authKind === "api_key" ? template.authKind : "none";
   const db = await getDb();
   const id = randomUUID();
   const existing = await db.$transaction(async (tx) => {
@@ -331,10 +359,15 @@ export async function createIntegrationFromTemplate(
       return { ...(await connectAndReport(user, existing.id)), created: false };
     return { integration: await getIntegration(user, existing.id), created: false };
   }
-  await audit(user.id, "integration.create", { type: "integration", id }, {
-    url: new URL(url).origin,
-    templateId: template.id,
-  });
+  await audit(
+    user.id,
+    "integration.create",
+    { type: "integration", id },
+    {
+      url: new URL(url).origin,
+      templateId: template.id,
+    },
+  );
   if (authKind === "oauth" || (authKind === "api_key" && !apiKey))
     return { integration: await getIntegration(user, id), created: true };
   return { ...(await connectAndReport(user, id)), created: true };

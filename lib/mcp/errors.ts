@@ -133,7 +133,7 @@ function httpStatusError(status: number, ctx: ErrorContext, message: string): Ap
   return new AppError("http_error", `The server answered HTTP ${status}.`, 502, { status });
 }
 
-/** A tunnel's streams close when the tunnel drops: then the tunnel being gone is the cause. */
+/** The tunnel's offline error when `url` is a tunnel route whose tunnel is not connected to this process. */
 function tunnelDropped(url: URL): AppError | undefined {
   const id = tunnelIdOf(url);
   return id && !liveTunnel(id) ? tunnelOfflineError() : undefined;
@@ -164,6 +164,9 @@ function isZodError(err: unknown): boolean {
 export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
+  // Whatever the SDK made of it, a request to a tunnel that has dropped failed because the tunnel is gone.
+  const dropped = tunnelDropped(ctx.url);
+  if (dropped) return dropped;
   const scopeErr = findCause(err, (e): e is InsufficientScopeError => e instanceof InsufficientScopeError);
   if (scopeErr) return insufficientScope(scopeErr);
   if (err instanceof UnauthorizedError)
@@ -182,9 +185,10 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
       case SdkErrorCode.InvalidResult:
         return notMcp(ctx, "results that do not follow the MCP schema");
       case SdkErrorCode.ConnectionClosed:
-        return (
-          tunnelDropped(ctx.url) ??
-          new AppError("connection_closed", `The connection to ${ctx.url.host} closed unexpectedly.`, 502)
+        return new AppError(
+          "connection_closed",
+          `The connection to ${ctx.url.host} closed unexpectedly.`,
+          502,
         );
       case SdkErrorCode.EraNegotiationFailed: {
         // The probe keeps the real failure (e.g. HTML instead of JSON) as its cause: classify that instead.
