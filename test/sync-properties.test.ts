@@ -368,6 +368,28 @@ async function syncAndCheck(integrationId: string, model: Catalog, list: Definit
   return expected.after;
 }
 
+/**
+ * Serves `initial` and syncs a new integration, then for each step toggles tools, changes the server's catalog
+ * and re-syncs through `resync` (which checks the outcome and returns the model's catalog after it).
+ */
+async function runSteps(
+  srv: CatalogFixture,
+  initial: Definition[],
+  steps: Step[],
+  resync: (id: string, model: Catalog, list: Definition[], what: string) => Promise<Catalog>,
+) {
+  srv.setTools(initial);
+  const id = await makeIntegration(srv.url);
+  let list = initial;
+  let model = await syncAndCheck(id, new Map(), list, "the first sync");
+  for (const [i, s] of steps.entries()) {
+    await toggleTools(id, model, s.toggles);
+    list = applyOps(list, s.ops);
+    srv.setTools(list);
+    model = await resync(id, model, list, `step ${i + 1}`);
+  }
+}
+
 beforeAll(async () => {
   const db = await getDb();
   userId = (await db.user.create({ data: { email: `props-${Date.now()}@example.com` } })).id;
@@ -399,18 +421,9 @@ describe("catalog sync, generated", () => {
         ],
       ];
       await fc.assert(
-        fc.asyncProperty(catalog, fc.array(step, { minLength: 1, maxLength: 6 }), async (initial, steps) => {
-          srv.setTools(initial);
-          const id = await makeIntegration(srv.url);
-          let list = initial;
-          let model = await syncAndCheck(id, new Map(), list, "the first sync");
-          for (const [i, s] of steps.entries()) {
-            await toggleTools(id, model, s.toggles);
-            list = applyOps(list, s.ops);
-            srv.setTools(list);
-            model = await syncAndCheck(id, model, list, `step ${i + 1}`);
-          }
-        }),
+        fc.asyncProperty(catalog, fc.array(step, { minLength: 1, maxLength: 6 }), (initial, steps) =>
+          runSteps(srv, initial, steps, syncAndCheck),
+        ),
         { ...runParams(16), examples: [removalOnly] },
       );
     },
@@ -457,27 +470,18 @@ describe("catalog sync, generated", () => {
     async () => {
       const srv = await server({ mode: "sessionful" });
       await fc.assert(
-        fc.asyncProperty(catalog, fc.array(step, { minLength: 1, maxLength: 3 }), async (initial, steps) => {
-          srv.setTools(initial);
-          const id = await makeIntegration(srv.url);
-          let list = initial;
-          let model = await syncAndCheck(id, new Map(), list, "the first sync");
-          for (const [i, s] of steps.entries()) {
-            await toggleTools(id, model, s.toggles);
-            list = applyOps(list, s.ops);
-            srv.setTools(list);
+        fc.asyncProperty(catalog, fc.array(step, { minLength: 1, maxLength: 3 }), (initial, steps) =>
+          runSteps(srv, initial, steps, async (id, model, list, what) => {
             const expected = modelSync(model, list);
             const done: SyncDiff[] = [];
             await Promise.all(
               Array.from({ length: 5 }, () => syncIntegration(userId, id).then((d) => void done.push(d))),
             );
-            expect(compose(model, done), `diffs of step ${i + 1}, in completion order`).toEqual(
-              expected.diff,
-            );
-            await expectStored(id, expected.after, `step ${i + 1}`);
-            model = expected.after;
-          }
-        }),
+            expect(compose(model, done), `diffs of ${what}, in completion order`).toEqual(expected.diff);
+            await expectStored(id, expected.after, what);
+            return expected.after;
+          }),
+        ),
         runParams(8),
       );
     },
