@@ -117,9 +117,7 @@ function b64urlDecode(part: string, what: string): Buffer {
   return buf;
 }
 
-type Parsed = { keyId: string; iv: Buffer; tag: Buffer; ct: Buffer };
-
-function parse(ciphertext: string): Parsed {
+function parse(ciphertext: string) {
   if (typeof ciphertext !== "string") throw new CryptoError("Malformed ciphertext (not a string)");
   const parts = ciphertext.split(".");
   if (parts.length !== 5 || parts[0] !== VERSION) throw new CryptoError("Malformed ciphertext (format)");
@@ -188,11 +186,6 @@ export function keyIdOf(ciphertext: string): string {
   return parse(ciphertext).keyId;
 }
 
-/** True when the value is not under the current encrypt key (rotation should rewrite it). */
-export function needsReencryption(ciphertext: string): boolean {
-  return keyIdOf(ciphertext) !== currentKeyId();
-}
-
 /** Decrypts and re-encrypts under the current key (same AAD). */
 export function reencryptField(ciphertext: string, aad: FieldAad): string {
   return encryptField(decryptField(ciphertext, aad), aad);
@@ -213,13 +206,6 @@ export function hashSecret(token: string): string {
 export function randomToken(prefix: string, bytes = 32): string {
   if (!Number.isInteger(bytes) || bytes < 16) throw new RangeError("randomToken needs at least 16 bytes");
   return prefix + randomBytes(bytes).toString("base64url");
-}
-
-/** Constant-time equality. Hashing first gives equal lengths, so not even the length leaks. */
-export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {
-  const ha = createHash("sha256").update(a).digest();
-  const hb = createHash("sha256").update(b).digest();
-  return timingSafeEqual(ha, hb);
 }
 
 // ---------------------------------------------------------------------------------------------------------
