@@ -10,6 +10,12 @@ const bool = z
   .optional()
   .transform((v) => v === "1" || v === "true" || v === "yes");
 
+// On unless set to "0" or "false".
+const flagOn = z
+  .enum(["1", "0", "true", "false"])
+  .optional()
+  .transform((v) => v !== "0" && v !== "false");
+
 const list = z
   .string()
   .optional()
@@ -42,17 +48,11 @@ export const envSchema = z.object({
   OIDC_NAME: z.string().default("SSO"),
   GITHUB_CLIENT_ID: z.string().optional(),
   GITHUB_CLIENT_SECRET: z.string().optional(),
-  SIGNUP_ENABLED: z
-    .enum(["1", "0", "true", "false"])
-    .optional()
-    .transform((v) => v !== "0" && v !== "false"),
+  SIGNUP_ENABLED: flagOn,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   // OAuth with servers of the 2025-03-26 revision that publish no metadata at all: their default
   // endpoints (/authorize, /token, /register on the server's origin). "0" refuses such servers.
-  OAUTH_LEGACY_ENDPOINTS: z
-    .enum(["1", "0", "true", "false"])
-    .optional()
-    .transform((v) => v !== "0" && v !== "false"),
+  OAUTH_LEGACY_ENDPOINTS: flagOn,
   // Where this app's OAuth client ID metadata document is published, when not at
   // ${APP_URL}/api/oauth/client-metadata (it must be https and serve that route's document).
   OAUTH_CLIENT_METADATA_URL: z.url().optional(),
@@ -72,15 +72,20 @@ export class ConfigError extends Error {}
 
 let cached: Env | undefined;
 
-/** Validated configuration. Throws ConfigError with one readable line per problem. */
-export function env(): Env {
-  if (cached) return cached;
+/** process.env checked against the schema; ConfigError with one readable line per problem. */
+function parseEnv(): z.infer<typeof envSchema> {
   const parsed = envSchema.safeParse(process.env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration — ${lines.join("; ")}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Validated configuration, with the secrets present. */
+export function env(): Env {
+  if (cached) return cached;
+  const e = parseEnv();
   const missing = [!e.SESSION_SECRET && "SESSION_SECRET", !e.ENCRYPTION_KEYS && "ENCRYPTION_KEYS"].filter(
     Boolean,
   );
@@ -108,12 +113,7 @@ export function generateEncryptionKey(): string {
  * Returns the names of generated secrets (the launcher prints them).
  */
 export function prepareLocalSecrets(): { generated: string[]; file: string } {
-  const parsed = envSchema.safeParse(process.env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration — ${lines.join("; ")}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv();
   const dataDir = path.resolve(e.DATA_DIR);
   const file = path.join(dataDir, "secrets.json");
   const needed = (["SESSION_SECRET", "ENCRYPTION_KEYS"] as const).filter((k) => !process.env[k]);
