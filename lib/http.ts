@@ -59,17 +59,11 @@ export async function parseBody<T extends z.ZodType>(req: Request, schema: T): P
   return schema.parse(await readJson(req));
 }
 
-function bearer(req: Request): string | null {
-  const h = req.headers.get("authorization");
-  const m = h?.match(/^Bearer\s+(\S+)$/i);
-  return m ? m[1] : null;
-}
-
 /** /api/v1/** — authenticated by `Authorization: Bearer <API token>`. */
 export function withApiToken(handler: Handler) {
   return async (req: Request, ctx: RouteCtx) => {
     try {
-      const token = bearer(req);
+      const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
       if (!token)
         throw new AppError("unauthorized", "Send an API token as Authorization: Bearer <token>", 401);
       const user = await authenticateApiToken(token);
