@@ -81,11 +81,11 @@ function checkOrigin(req: Request): Response | undefined {
   if (!origin) return undefined;
   const allowed = new Set([new URL(env().APP_URL).origin, new URL(req.url).origin]);
   if (origin !== "null" && allowed.has(origin)) return undefined;
-  return Response.json(
-    { error: { code: "bad_origin", message: "Cross-origin request refused" } },
-    { status: 403 },
-  );
+  return jsonError(403, "bad_origin", "Cross-origin request refused");
 }
+
+const jsonError = (status: number, code: string, message: string, headers?: HeadersInit) =>
+  Response.json({ error: { code, message } }, { status, headers });
 
 async function authenticate(req: Request) {
   const m = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i);
@@ -94,30 +94,27 @@ async function authenticate(req: Request) {
       ? `Bearer realm="poke", error="invalid_token", error_description="${error}"`
       : 'Bearer realm="poke"';
   if (!m) {
-    return Response.json(
-      { error: { code: "unauthorized", message: "Send an API token as Authorization: Bearer <token>" } },
-      { status: 401, headers: { "WWW-Authenticate": challenge() } },
-    );
+    return jsonError(401, "unauthorized", "Send an API token as Authorization: Bearer <token>", {
+      "WWW-Authenticate": challenge(),
+    });
   }
   try {
     return await authenticateApiToken(m[1]);
   } catch (err) {
     if (isAppError(err) && err.status === 401) {
-      return Response.json(
-        { error: { code: err.code, message: err.message } },
-        { status: 401, headers: { "WWW-Authenticate": challenge(err.message) } },
-      );
+      return jsonError(401, err.code, err.message, { "WWW-Authenticate": challenge(err.message) });
     }
     log.error("agent endpoint authentication failed", err);
-    return Response.json(
-      { error: { code: "internal", message: "Something went wrong. Please try again." } },
-      { status: 500 },
-    );
+    return jsonError(500, "internal", "Something went wrong. Please try again.");
   }
 }
 
-const rpcError = (status: number, code: number, message: string, headers?: HeadersInit) =>
-  Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
+const rpcError = (status: number, code: number, message: string, more: RpcErrorExtras = {}) =>
+  Response.json(
+    { jsonrpc: "2.0", error: { code, message, data: more.data }, id: more.id ?? null },
+    { status, headers: more.headers },
+  );
+type RpcErrorExtras = { data?: unknown; id?: unknown; headers?: HeadersInit };
 
 /**
  * Reads the JSON body once (capped), so the routing predicate, the rate-limit check and the SDK share it.
@@ -145,18 +142,11 @@ function toolCallRateLimited(userId: string, body: unknown): Response | undefine
   const wait = rateLimitedFor(userId);
   if (wait === undefined) return undefined;
   const id = Array.isArray(body) ? null : ((body as { id?: unknown }).id ?? null);
-  return Response.json(
-    {
-      jsonrpc: "2.0",
-      error: {
-        code: -32000,
-        message: `Too many tool calls. Try again in ${wait} s.`,
-        data: { retryAfterSec: wait },
-      },
-      id,
-    },
-    { status: 429, headers: { "Retry-After": String(wait) } },
-  );
+  return rpcError(429, -32000, `Too many tool calls. Try again in ${wait} s.`, {
+    data: { retryAfterSec: wait },
+    id,
+    headers: { "Retry-After": String(wait) },
+  });
 }
 
 function handlerFor(userId: string): UserHandler {
