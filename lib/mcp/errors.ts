@@ -125,18 +125,10 @@ function httpStatusError(status: number, ctx: ErrorContext, message: string): Ap
       "server_error",
       `The server failed with HTTP ${status}. Try again later or check its logs.`,
       502,
-      {
-        status,
-      },
+      { status },
     );
   }
   return new AppError("http_error", `The server answered HTTP ${status}.`, 502, { status });
-}
-
-/** The tunnel's offline error when `url` is a tunnel route whose tunnel is not connected to this process. */
-function tunnelDropped(url: URL): AppError | undefined {
-  const id = tunnelIdOf(url);
-  return id && !liveTunnel(id) ? tunnelOfflineError() : undefined;
 }
 
 function notMcp(ctx: ErrorContext, what: string): AppError {
@@ -165,8 +157,8 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
   // Whatever the SDK made of it, a request to a tunnel that has dropped failed because the tunnel is gone.
-  const dropped = tunnelDropped(ctx.url);
-  if (dropped) return dropped;
+  const tunnelId = tunnelIdOf(ctx.url);
+  if (tunnelId && !liveTunnel(tunnelId)) return tunnelOfflineError();
   const scopeErr = findCause(err, (e): e is InsufficientScopeError => e instanceof InsufficientScopeError);
   if (scopeErr) return insufficientScope(scopeErr);
   if (err instanceof UnauthorizedError)
@@ -217,9 +209,7 @@ export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
       "protocol_error",
       `The server returned an error: ${quoteServerText(err.message)}`,
       502,
-      {
-        rpcCode: err.code,
-      },
+      { rpcCode: err.code },
     );
   }
   if (err instanceof SyntaxError) return notMcp(ctx, "a response that is not valid JSON-RPC");
