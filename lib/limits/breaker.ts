@@ -29,15 +29,7 @@ export type Admission =
   { ok: true; probe: boolean } | { ok: false; retryAfterMs: number; snapshot: BreakerSnapshot };
 export type Outcome = "success" | "failure" | "neutral";
 
-type Entry = {
-  state: BreakerState;
-  failures: number;
-  openedAt?: number;
-  retryAt?: number;
-  probeStartedAt?: number;
-  lastFailure?: string;
-  lastFailureAt?: number;
-};
+type Entry = Omit<BreakerSnapshot, "consecutiveFailures"> & { failures: number; probeStartedAt?: number };
 
 export class CircuitBreakers {
   private readonly entries = new Map<string, Entry>();

@@ -19,22 +19,15 @@ export class TokenBuckets {
 
   /** Consumes one token, or says how long until one is available. */
   take(key: string): TakeResult {
-    const b = this.refill(key);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return { ok: true };
-    }
-    return { ok: false, retryAfterMs: this.wait(b) };
+    const r = this.peek(key);
+    if (r.ok) this.buckets.get(key)!.tokens -= 1;
+    return r;
   }
 
   /** Like take() without consuming: used to shed load before any work is done. */
   peek(key: string): TakeResult {
     const b = this.refill(key);
     return b.tokens >= 1 ? { ok: true } : { ok: false, retryAfterMs: this.wait(b) };
-  }
-
-  size(): number {
-    return this.buckets.size;
   }
 
   clear(): void {
