@@ -6,16 +6,8 @@ import { discover } from "@/lib/mcp/discover";
 import { loadIntegration } from "@/lib/mcp/integration";
 import { resolveChecked, validateUserUrl } from "@/lib/net/egress";
 
-export type DoctorStepId = "url" | "dns" | "egress" | "transport" | "protocol" | "auth" | "tools";
-export type DoctorStep = {
-  id: DoctorStepId;
-  label: string;
-  status: "ok" | "fail" | "skip" | "warn";
-  detail: string;
-  hint?: string;
-};
-
-const LABELS: Record<DoctorStepId, string> = {
+// The steps, in the order they run.
+const LABELS = {
   url: "URL",
   dns: "DNS",
   egress: "Egress policy",
@@ -23,8 +15,17 @@ const LABELS: Record<DoctorStepId, string> = {
   protocol: "MCP protocol",
   auth: "Authorization",
   tools: "Tools",
+} as const;
+const ORDER = Object.keys(LABELS) as DoctorStepId[];
+
+export type DoctorStepId = keyof typeof LABELS;
+export type DoctorStep = {
+  id: DoctorStepId;
+  label: string;
+  status: "ok" | "fail" | "skip" | "warn";
+  detail: string;
+  hint?: string;
 };
-const ORDER: DoctorStepId[] = ["url", "dns", "egress", "transport", "protocol", "auth", "tools"];
 
 // Which step an engine error belongs to, and what a person can do about it.
 const STEP_OF: Record<string, { step: DoctorStepId; hint: string }> = {
@@ -104,7 +105,7 @@ const STEP_OF: Record<string, { step: DoctorStepId; hint: string }> = {
 
 class Steps {
   list: DoctorStep[] = [];
-  ok(id: DoctorStepId, detail: string, status: "ok" | "warn" = "ok", hint?: string) {
+  add(id: DoctorStepId, detail: string, status: DoctorStep["status"] = "ok", hint?: string) {
     this.list.push({ id, label: LABELS[id], status, detail, ...(hint ? { hint } : {}) });
   }
   /** Records a failure at the step the error belongs to; steps before it that did not run are "ok". */
@@ -116,22 +117,14 @@ class Steps {
     };
     const at = Math.max(ORDER.indexOf(where.step), ORDER.indexOf(fallback));
     for (const id of ORDER.slice(0, at)) {
-      if (!this.list.some((s) => s.id === id)) this.ok(id, "Passed.");
+      if (!this.list.some((s) => s.id === id)) this.add(id, "Passed.");
     }
-    this.list.push({
-      id: ORDER[at],
-      label: LABELS[ORDER[at]],
-      status: "fail",
-      detail: app.message,
-      hint: where.hint,
-    });
+    this.add(ORDER[at], app.message, "fail", where.hint);
     return this.finish();
   }
   finish(): DoctorStep[] {
     for (const id of ORDER) {
-      if (!this.list.some((s) => s.id === id)) {
-        this.list.push({ id, label: LABELS[id], status: "skip", detail: "Not run: an earlier step failed." });
-      }
+      if (!this.list.some((s) => s.id === id)) this.add(id, "Not run: an earlier step failed.", "skip");
     }
     return this.list.sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
   }
@@ -146,18 +139,9 @@ export type DoctorInput = {
 };
 
 /** Doctor for a saved integration (owner-scoped: a foreign id is not_found before any request). */
-export async function runDoctor(
-  userId: string,
-  integrationId: string,
-  opts: { authProvider?: DoctorInput["authProvider"] } = {},
-) {
+export async function runDoctor(userId: string, integrationId: string) {
   const integ = await loadIntegration(userId, integrationId);
-  return runDoctorForUrl({
-    userId,
-    url: integ.url,
-    apiKey: integ.apiKey,
-    authProvider: opts.authProvider ?? integ.authProvider,
-  });
+  return runDoctorForUrl({ userId, url: integ.url, apiKey: integ.apiKey, authProvider: integ.authProvider });
 }
 
 /** Doctor for an unsaved URL + key (the add form). */
@@ -169,7 +153,7 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   } catch (err) {
     return steps.fail(err, "url");
   }
-  steps.ok("url", url.href);
+  steps.add("url", url.href);
 
   let addrs;
   try {
@@ -177,7 +161,7 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   } catch (err) {
     return steps.fail(err, "dns");
   }
-  steps.ok("dns", `${url.hostname} → ${addrs.map((a) => a.address).join(", ")}`);
+  steps.add("dns", `${url.hostname} → ${addrs.map((a) => a.address).join(", ")}`);
   const blocked = addrs.find((a) => !a.allowed);
   if (blocked) {
     const err = new AppError(
@@ -188,13 +172,13 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   }
   const special = addrs.find((a) => a.reason);
   if (special) {
-    steps.ok(
+    steps.add(
       "egress",
       `Allowed by configuration (${special.address} is ${special.reason}).`,
       "warn",
       "Private addresses are reachable because ALLOW_PRIVATE_NETWORK or EGRESS_ALLOWLIST permits them.",
     );
-  } else steps.ok("egress", "Public address: allowed.");
+  } else steps.add("egress", "Public address: allowed.");
 
   let conn: McpConnection;
   try {
@@ -209,7 +193,7 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
     return steps.fail(err, "transport");
   }
   try {
-    steps.ok(
+    steps.add(
       "transport",
       conn.kind === "sse"
         ? "Legacy HTTP+SSE (the server does not support Streamable HTTP)."
@@ -219,11 +203,11 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
     );
     const c = conn.client;
     const info = c.getServerVersion();
-    steps.ok(
+    steps.add(
       "protocol",
       `${c.getNegotiatedProtocolVersion() ?? "unknown"} (${c.getProtocolEra() ?? "?"} era) with ${info?.name ?? "server"} ${info?.version ?? ""}`.trim(),
     );
-    steps.ok(
+    steps.add(
       "auth",
       input.authProvider
         ? "Authorized with OAuth."
@@ -232,7 +216,7 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
           : "No authorization needed.",
     );
     const found = await discover(conn, { url, hasApiKey: !!input.apiKey }, { timeoutMs: input.timeoutMs });
-    steps.ok(
+    steps.add(
       "tools",
       `${found.tools.length} tool${found.tools.length === 1 ? "" : "s"} listed.`,
       found.tools.length ? "ok" : "warn",
