@@ -1,32 +1,43 @@
 import { z } from "zod";
 
-const name = z
+/** Integration names, and template names (a template's name becomes the installed integration's name). */
+export const nameSchema = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `Give the ${what} a name`)
+    .max(64, "Use at most 64 characters")
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, "Use letters, digits, spaces, dots, dashes and underscores");
+
+export const urlSchema = z
   .string()
   .trim()
-  .min(1, "Give the integration a name")
-  .max(64, "Use at most 64 characters")
-  .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, "Use letters, digits, spaces, dots, dashes and underscores");
+  .min(1, "Enter the MCP server URL")
+  .max(2048, "The URL is too long");
 
-const url = z.string().trim().min(1, "Enter the MCP server URL").max(2048, "The URL is too long");
+/** A credential or identifier sent in a header or form field: visible ASCII only. */
+export const visible = (what: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `The ${what} is too long`)
+    .regex(/^[\x21-\x7e]*$/, `The ${what} may only contain visible ASCII characters`);
 
-const apiKey = z
-  .string()
-  .trim()
-  .max(4096, "The API key is too long")
-  .regex(/^[\x21-\x7e]*$/, "The API key may only contain visible ASCII characters");
+export const apiKeySchema = visible("API key", 4096);
+const name = nameSchema("integration");
 
 export const integrationCreateSchema = z.object({
   name,
-  url,
-  apiKey: apiKey.optional().transform((k) => k || undefined),
+  url: urlSchema,
+  apiKey: apiKeySchema.optional().transform((k) => k || undefined),
 });
 export type IntegrationCreateInput = z.input<typeof integrationCreateSchema>;
 
 export const integrationUpdateSchema = z.object({
   name: name.optional(),
-  url: url.optional(),
+  url: urlSchema.optional(),
   // undefined keeps the key, "" removes it
-  apiKey: apiKey.optional(),
+  apiKey: apiKeySchema.optional(),
   storePayloads: z.boolean().optional(),
 });
 export type IntegrationUpdateInput = z.input<typeof integrationUpdateSchema>;

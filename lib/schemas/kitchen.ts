@@ -1,22 +1,13 @@
 // Kitchen input schemas (templates, recipes, installs), shared by the admin UI, server actions and tests.
 // Pure: no server-only imports.
 import { z } from "zod";
-
-/** Same rules as integration names: a template's name becomes the installed integration's name. */
-export const templateNameSchema = z
-  .string()
-  .trim()
-  .min(1, "Give the template a name")
-  .max(64, "Use at most 64 characters")
-  .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, "Use letters, digits, spaces, dots, dashes and underscores");
+import { apiKeySchema, nameSchema, urlSchema as url, visible } from "@/lib/schemas/integrations";
 
 const slug = z
   .string()
   .trim()
   .max(64, "Use at most 64 characters for the slug")
   .regex(/^([a-z0-9]+(-[a-z0-9]+)*)?$/, "The slug may only contain lowercase letters, digits and dashes");
-
-const url = z.string().trim().min(1, "Enter the MCP server URL").max(2048, "The URL is too long");
 
 // RFC 6749 §3.3 scope-token characters, space-separated.
 const scopes = z
@@ -26,12 +17,8 @@ const scopes = z
   .regex(/^[\x21\x23-\x5b\x5d-\x7e]*( +[\x21\x23-\x5b\x5d-\x7e]+)*$/, "Separate scopes with spaces")
   .transform((s) => s.split(/ +/).filter(Boolean).join(" "));
 
-const visible = (what: string, max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max, `The ${what} is too long`)
-    .regex(/^[\x21-\x7e]*$/, `The ${what} may only contain visible ASCII characters`);
+/** Optional text: empty or absent is stored as null. */
+const orNull = <T extends z.ZodType<string>>(schema: T) => schema.nullish().transform((s) => s || null);
 
 /** Authorization parameters a template can't set: the flow's security rests on them (lib/oauth). */
 export const PROTECTED_AUTH_PARAMS = [
@@ -103,29 +90,17 @@ export const RESOURCE_MODES = ["default", "omit", "override"] as const;
 const emptyToUndefined = (v: unknown) => (v === "" || v === null ? undefined : v);
 
 const templateFields = {
-  name: templateNameSchema,
+  name: nameSchema("template"),
   slug: slug.nullish().transform((s) => s || undefined),
   description: z.string().trim().max(2000, "Keep the description under 2000 characters").default(""),
-  iconUrl: iconUrl.nullish().transform((s) => s || null),
+  iconUrl: orNull(iconUrl),
   serverUrl: url,
   authKind: z.enum(AUTH_KINDS, { message: "Choose how users authenticate" }).default("oauth"),
-  clientId: visible("client ID", 512)
-    .nullish()
-    .transform((s) => s || null),
-  scopes: scopes.nullish().transform((s) => s || null),
-  issuer: z
-    .string()
-    .trim()
-    .max(2048, "The issuer is too long")
-    .nullish()
-    .transform((s) => s || null),
+  clientId: orNull(visible("client ID", 512)),
+  scopes: orNull(scopes),
+  issuer: orNull(z.string().trim().max(2048, "The issuer is too long")),
   resourceMode: z.enum(RESOURCE_MODES).default("default"),
-  resourceOverride: z
-    .string()
-    .trim()
-    .max(2048, "The resource is too long")
-    .nullish()
-    .transform((s) => s || null),
+  resourceOverride: orNull(z.string().trim().max(2048, "The resource is too long")),
   extraAuthParams: extraAuthParams.nullish().transform((v) => v ?? {}),
   tokenEndpointAuthMethod: z.preprocess(emptyToUndefined, z.enum(TOKEN_AUTH_METHODS).optional()),
 };
@@ -148,20 +123,10 @@ export type TemplateParsed = z.output<typeof templateInputSchema>;
 export const templateTestSchema = z.object({
   serverUrl: url,
   authKind: z.enum(AUTH_KINDS).default("oauth"),
-  clientId: z
-    .string()
-    .trim()
-    .max(512)
-    .nullish()
-    .transform((s) => s || null),
-  scopes: scopes.nullish().transform((s) => s || null),
+  clientId: orNull(z.string().trim().max(512)),
+  scopes: orNull(scopes),
   tokenEndpointAuthMethod: z.preprocess(emptyToUndefined, z.enum(TOKEN_AUTH_METHODS).optional()),
-  issuer: z
-    .string()
-    .trim()
-    .max(2048)
-    .nullish()
-    .transform((s) => s || null),
+  issuer: orNull(z.string().trim().max(2048)),
 });
 export type TemplateTestInput = z.input<typeof templateTestSchema>;
 
@@ -203,12 +168,7 @@ export const installStartSchema = z.object({
 export const installItemSchema = z.object({ token: shareTokenSchema, templateId: idSchema });
 
 export const installApiKeySchema = installItemSchema.extend({
-  apiKey: z
-    .string()
-    .trim()
-    .min(1, "Enter your API key")
-    .max(4096, "The API key is too long")
-    .regex(/^[\x21-\x7e]*$/, "The API key may only contain visible ASCII characters"),
+  apiKey: apiKeySchema.min(1, "Enter your API key"),
 });
 
 /** Slug from a name: lowercase, dashes, at most 64 characters. */
