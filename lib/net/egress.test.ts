@@ -5,7 +5,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { setEnvForProcess } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { mcpHeadersFor } from "@/lib/mcp/connect";
-import { assertRedirectAllowed, createEgressFetch, resolveChecked, validateUserUrl } from "@/lib/net/egress";
+import {
+  assertAllowedHeaderName,
+  assertRedirectAllowed,
+  createEgressFetch,
+  resolveChecked,
+  validateUserUrl,
+} from "@/lib/net/egress";
 import { classifyAddress, isAddressAllowed, parseIpLiteral } from "@/lib/net/ip-policy";
 
 const base = {
@@ -142,6 +148,33 @@ describe("validateUserUrl", () => {
   });
   it("explains what to do", () => {
     expect(() => validateUserUrl("https://u:p@example.com")).toThrow(/API key field/);
+  });
+});
+
+describe("reserved header names", () => {
+  it.each([
+    "Host",
+    "content-length",
+    "Transfer-Encoding",
+    "CONNECTION",
+    "Cookie",
+    "Mcp-Session-Id",
+    "mcp-protocol-version",
+    "X-Poke-User-Id",
+    "x-poke-user-id",
+  ])("%s is reserved", (name) => {
+    expect(code(() => assertAllowedHeaderName(name))).toBe("reserved_header");
+  });
+  it("Authorization is reserved only when OAuth manages it", () => {
+    expect(code(() => assertAllowedHeaderName("Authorization"))).toBeUndefined();
+    expect(code(() => assertAllowedHeaderName("authorization", { oauthManaged: true }))).toBe(
+      "reserved_header",
+    );
+  });
+  it("accepts ordinary names and rejects invalid ones", () => {
+    expect(code(() => assertAllowedHeaderName("X-Api-Version"))).toBeUndefined();
+    expect(code(() => assertAllowedHeaderName("Bad Header"))).toBe("bad_header");
+    expect(code(() => assertAllowedHeaderName("x\r\ny"))).toBe("bad_header");
   });
 });
 

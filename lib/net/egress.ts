@@ -83,6 +83,47 @@ export function validateUserUrl(raw: string): URL {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Reserved headers
+
+const RESERVED = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "proxy-authorization",
+  "cookie",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
+  "x-poke-user-id",
+]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Rejects header names users or templates may not set (case-insensitive). */
+export function assertAllowedHeaderName(name: string, opts: { oauthManaged?: boolean } = {}): void {
+  const lower = name.trim().toLowerCase();
+  if (!TOKEN.test(lower)) throw new AppError("bad_header", `"${name}" is not a valid header name.`);
+  if (
+    RESERVED.has(lower) ||
+    lower.startsWith("mcp-") ||
+    lower.startsWith("proxy-") ||
+    lower.startsWith("sec-")
+  ) {
+    throw new AppError("reserved_header", `The header "${name}" is set by Poke and can't be supplied.`);
+  }
+  if (lower === "authorization" && opts.oauthManaged) {
+    throw new AppError(
+      "reserved_header",
+      `The Authorization header is managed by OAuth for this integration.`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Connection-time address policy
 
 function currentPolicy(): PolicyInput {
@@ -156,12 +197,15 @@ function guardedConnector(): ConnectFn {
         // Connect to the address we checked (no second lookup a rebinding DNS could answer differently);
         // TLS still verifies the certificate against the original host name via `host`/servername.
         const target = addrs[0].address;
-        const servername = opts.servername ?? (parseIpLiteral(opts.hostname) ? undefined : opts.hostname);
-        base({ ...opts, hostname: target, servername }, callback);
+        base({ ...opts, hostname: target, servername: opts.servername ?? sniName(opts.hostname) }, callback);
       },
       (err) => callback(err, null),
     );
   };
+}
+
+function sniName(hostname: string): string | undefined {
+  return parseIpLiteral(hostname) ? undefined : hostname;
 }
 
 // One Agent per policy: changing ALLOW_PRIVATE_NETWORK/EGRESS_ALLOWLIST must not reuse sockets that
@@ -400,9 +444,7 @@ function oversizedEvent(head: string, max: number, fallbackId: unknown): string 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
-type RpcMessage = { method?: string; id?: unknown };
-
-function jsonRpcOf(init: RequestInit): RpcMessage | undefined {
+function jsonRpcOf(init: RequestInit): { method?: string; id?: unknown } | undefined {
   if (typeof init.body !== "string") return undefined;
   try {
     const msg = JSON.parse(init.body);
@@ -416,7 +458,7 @@ function jsonRpcOf(init: RequestInit): RpcMessage | undefined {
 export function createEgressFetch(opts: EgressOptions): EgressFetch {
   const max =
     opts.maxResponseBytes ?? (opts.purpose === "mcp" ? LIMITS.mcpMessageBytes : LIMITS.documentBytes);
-  return async (input, init = {}) => {
+  const fn: EgressFetch = async (input, init = {}) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     try {
       // The JSON-RPC message (MCP POSTs), parsed once: its method picks the headers timeout, its id names
@@ -432,7 +474,10 @@ export function createEgressFetch(opts: EgressOptions): EgressFetch {
       throw classifyNetworkError(err, url);
     }
   };
+  return fn;
 }
+
+type RpcMessage = { method?: string; id?: unknown };
 
 /** A response as the dispatcher returns it: the body is a Node readable, not yet capped. */
 type RawResponse = { status: number; statusText: string; headers: Headers; body: Readable };
