@@ -41,6 +41,15 @@ export async function signInAdmin(page: Page) {
   if (!(await signedIn.isVisible())) await signUp(page, ADMIN.email, ADMIN.password);
 }
 
+/** Adds an integration on the Integrations page (the page then shows how connecting went). */
+export async function addIntegration(page: Page, name: string, url: string, apiKey?: string) {
+  await page.goto("/integrations");
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("MCP server URL").fill(url);
+  if (apiKey) await page.getByLabel("API key (optional)").fill(apiKey);
+  await page.getByRole("button", { name: "Add integration" }).click();
+}
+
 /** Creates an API token in Settings and returns it (as shown once). */
 export async function createApiToken(page: Page, name: string): Promise<string> {
   await page.goto("/settings");

@@ -1,6 +1,6 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { startMcpServer, startSseServer, type McpFixture } from "../test/fixtures/mcp-servers";
-import { alertOf, createApiToken, signUp, uniqueEmail } from "./helpers";
+import { addIntegration, alertOf, createApiToken, signUp, uniqueEmail } from "./helpers";
 
 let modern: McpFixture;
 let keyed: McpFixture;
@@ -16,14 +16,6 @@ test.afterAll(async () => {
   await modern?.close();
   await keyed?.close();
 });
-
-async function addIntegration(page: Page, name: string, url: string, apiKey?: string) {
-  await page.goto("/integrations");
-  await page.getByLabel("Name").fill(name);
-  await page.getByLabel("MCP server URL").fill(url);
-  if (apiKey) await page.getByLabel("API key (optional)").fill(apiKey);
-  await page.getByRole("button", { name: "Add integration" }).click();
-}
 
 test("add a server, see its metadata, instructions and tools, and use the playground", async ({ page }) => {
   await signUp(page, uniqueEmail());

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { startOAuthServer, type OAuthFixture } from "../test/fixtures/oauth-servers";
-import { alertOf, signUp, uniqueEmail } from "./helpers";
+import { addIntegration, alertOf, signUp, uniqueEmail } from "./helpers";
 
 // Each test has an authorization server of its own: what one test revokes or counts, no other sees.
 let as: OAuthFixture;
@@ -28,10 +28,7 @@ test("OAuth with dynamic registration: consent, tools, silent refresh, reconnect
   page,
 }) => {
   await signUp(page, uniqueEmail());
-  await page.goto("/integrations");
-  await page.getByLabel("Name").fill("Protected");
-  await page.getByLabel("MCP server URL").fill(as.mcpUrl);
-  await page.getByRole("button", { name: "Add integration" }).click();
+  await addIntegration(page, "Protected", as.mcpUrl);
   await expect(page.getByText("This server requires authorization (OAuth).")).toBeVisible();
   await page.getByRole("link", { name: "Open Protected" }).click();
   await expect(page.getByTestId("integration-status")).toHaveText("needs authorization");
@@ -70,10 +67,7 @@ test("OAuth with dynamic registration: consent, tools, silent refresh, reconnect
 
 test("denying consent leaves the integration waiting with a clear message", async ({ page }) => {
   await signUp(page, uniqueEmail());
-  await page.goto("/integrations");
-  await page.getByLabel("Name").fill("Denied");
-  await page.getByLabel("MCP server URL").fill(as.mcpUrl);
-  await page.getByRole("button", { name: "Add integration" }).click();
+  await addIntegration(page, "Denied", as.mcpUrl);
   await page.getByRole("link", { name: "Open Denied" }).click();
   await page.getByRole("button", { name: "Authorize" }).click();
   await page.getByRole("button", { name: "Deny" }).click();
@@ -93,10 +87,7 @@ test("a tool that needs more access: the server's 403 asks for it and Grant acce
   });
   try {
     await signUp(page, uniqueEmail());
-    await page.goto("/integrations");
-    await page.getByLabel("Name").fill("Scoped");
-    await page.getByLabel("MCP server URL").fill(scoped.mcpUrl);
-    await page.getByRole("button", { name: "Add integration" }).click();
+    await addIntegration(page, "Scoped", scoped.mcpUrl);
     await page.getByRole("link", { name: "Open Scoped" }).click();
     await page.getByRole("button", { name: "Authorize" }).click();
     await expect(page.locator("#scopes")).toHaveText("mcp:read");

@@ -2,7 +2,7 @@
 import { expect, test } from "@playwright/test";
 import { startMcpServer, type McpFixture } from "../test/fixtures/mcp-servers";
 import { basicTools } from "../test/fixtures/tools";
-import { signUp, uniqueEmail } from "./helpers";
+import { addIntegration, signUp, uniqueEmail } from "./helpers";
 
 let server: McpFixture;
 
@@ -17,10 +17,7 @@ test("Re-sync after the server dropped a tool shows the removal, and the tool le
   page,
 }) => {
   await signUp(page, uniqueEmail());
-  await page.goto("/integrations");
-  await page.getByLabel("Name").fill("Shrinking");
-  await page.getByLabel("MCP server URL").fill(server.url);
-  await page.getByRole("button", { name: "Add integration" }).click();
+  await addIntegration(page, "Shrinking", server.url);
   await expect(page.getByText(/Connected to .*tools discovered/)).toBeVisible();
   await page.getByRole("link", { name: "Open Shrinking" }).click();
   await expect(page.getByTestId("integration-status")).toHaveText("connected");
