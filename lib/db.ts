@@ -89,12 +89,11 @@ export async function closeDb(): Promise<void> {
 /** A unique-constraint violation, as reported by either adapter (PostgreSQL: P2002; PGlite: SQLSTATE 23505). */
 export function isUniqueViolation(e: unknown): boolean {
   if (!e || typeof e !== "object") return false;
-  const err = e as { code?: unknown; message?: unknown; cause?: { code?: unknown; originalCode?: unknown } };
+  const err = e as { code?: unknown; cause?: { code?: unknown; originalCode?: unknown } };
   return (
     err.code === "P2002" ||
     err.code === "23505" ||
     err.cause?.code === "23505" ||
-    err.cause?.originalCode === "23505" ||
-    (typeof err.message === "string" && /duplicate key value violates unique constraint/.test(err.message))
+    err.cause?.originalCode === "23505"
   );
 }

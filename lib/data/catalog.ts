@@ -10,6 +10,12 @@ type Owner = { userId: string; integrationId: string };
 /** The stored catalog as a sync compares it (tool name → definition hash), at the integration's generation. */
 export type StoredCatalog = { generation: number; hashes: Map<string, string> };
 
+/** The integration row, or null when it is gone or not the user's. */
+export async function readIntegration({ userId, integrationId }: Owner) {
+  const db = await getDb();
+  return db.integration.findFirst({ where: { id: integrationId, userId } });
+}
+
 /** The integration and its stored catalog, read together; undefined when it is gone or not the user's. */
 export async function readIntegrationCatalog({ userId, integrationId }: Owner) {
   const db = await getDb();

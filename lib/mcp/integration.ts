@@ -2,7 +2,7 @@
 import type { AuthProvider } from "@modelcontextprotocol/client";
 import type { Integration } from "@prisma/client";
 import { aad, decryptField } from "@/lib/crypto";
-import { getDb } from "@/lib/db";
+import { readIntegration } from "@/lib/data/catalog";
 import { AppError, notFound } from "@/lib/errors";
 import { processState, TtlCache } from "@/lib/state";
 import type { TransportKind } from "@/lib/mcp/connect";
@@ -12,9 +12,7 @@ export type EngineIntegration = Integration & { apiKey: string | null; authProvi
 
 /** Loads by (id, userId): another user's id is "not found", before any outbound request. */
 export async function loadIntegration(userId: string, integrationId: string): Promise<EngineIntegration> {
-  if (!userId || !integrationId) throw notFound("Integration not found");
-  const db = await getDb();
-  const row = await db.integration.findFirst({ where: { id: integrationId, userId } });
+  const row = userId && integrationId ? await readIntegration({ userId, integrationId }) : null;
   if (!row) throw notFound("Integration not found");
   return engineIntegration(row);
 }

@@ -10,7 +10,6 @@ import {
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
 import { callableTool } from "@/lib/data/catalog";
-import { getDb } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
@@ -27,7 +26,7 @@ import {
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { LIMITS } from "@/lib/net/egress";
-import { recordStepUpScope } from "@/lib/data/grants";
+import { recordStepUpScope, setIntegrationState } from "@/lib/data/grants";
 import { processState } from "@/lib/state";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
@@ -226,13 +225,7 @@ function callError(
 
 /** The server keeps rejecting our OAuth tokens: show Reconnect on the integration. */
 async function markNeedsReauth(integ: EngineIntegration, message: string): Promise<void> {
-  const db = await getDb();
-  await db.integration
-    .updateMany({
-      where: { id: integ.id, userId: integ.userId },
-      data: { status: "needs_reauth", lastError: message },
-    })
-    .catch(() => undefined);
+  await setIntegrationState(integ, { status: "needs_reauth", lastError: message }).catch(() => undefined);
 }
 
 function formatSeconds(ms: number): string {

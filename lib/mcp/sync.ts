@@ -4,7 +4,7 @@
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
 import { readCatalog, readIntegrationCatalog, writeSnapshot, type StoredCatalog } from "@/lib/data/catalog";
-import { getDb } from "@/lib/db";
+import { setIntegrationState } from "@/lib/data/grants";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
@@ -93,13 +93,10 @@ async function recordFailure(integ: EngineIntegration, err: unknown): Promise<vo
   const app = isAppError(err) ? err : undefined;
   if (!app) log.error("mcp sync failed", { integrationId: integ.id, err: String(err) });
   const status = app?.code === "needs_auth" || app?.code === "needs_reauth" ? app.code : "error";
-  const db = await getDb();
-  await db.integration
-    .updateMany({
-      where: { id: integ.id, userId: integ.userId },
-      data: { status, lastError: app?.message ?? "Syncing failed unexpectedly. Try again." },
-    })
-    .catch((e) => log.error("recording sync failure failed", { integrationId: integ.id, err: String(e) }));
+  await setIntegrationState(integ, {
+    status,
+    lastError: app?.message ?? "Syncing failed unexpectedly. Try again.",
+  }).catch((e) => log.error("recording sync failure failed", { integrationId: integ.id, err: String(e) }));
 }
 
 /** Attempts at committing one sync while other writers keep moving the catalog on. */
