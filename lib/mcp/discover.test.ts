@@ -77,12 +77,15 @@ describe("tool normalization", () => {
     expect(t.inputSchema).toEqual({ type: "object", properties: { "k\u0000": { description: "v\uFFFD" } } });
   });
 
-  it("rejects nameless tools and over-deep schemas, drops __proto__ keys", () => {
+  it("rejects nameless tools, refuses over-deep schemas, drops __proto__ keys", () => {
     expect(normalizeTool({ description: "no name" })).toBeUndefined();
     let deep: Record<string, unknown> = {};
     const root = deep;
     for (let i = 0; i < 80; i++) deep = (deep.a = {}) as Record<string, unknown>;
-    expect(() => normalizeTool({ name: "deep", inputSchema: root })).toThrow(/nested more than 64/);
+    // only that tool is left out, saying why
+    expect(normalizeTool({ name: "deep", inputSchema: root })).toEqual({
+      refused: { name: "deep", reason: "its definition is nested more than 64 levels deep" },
+    });
     const parsed = JSON.parse('{"name":"p","inputSchema":{"__proto__":{"polluted":true},"ok":1}}');
     expect(Object.keys(tool(parsed).inputSchema)).toEqual(["ok"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

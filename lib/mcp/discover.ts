@@ -3,12 +3,12 @@
 // in the key order the server sent (pages, the API and the agent endpoint show it in that order).
 import { hash } from "node:crypto";
 import { AppError } from "@/lib/errors";
+import { assertJsonShape, jsonProblem } from "@/lib/limits/json-shape";
 import type { McpConnection, TransportKind } from "@/lib/mcp/connect";
 import { classifyMcpError } from "@/lib/mcp/errors";
 
 export const MAX_TOOLS = 1000;
 export const MAX_PAGES = 50;
-export const MAX_JSON_DEPTH = 64;
 const MAX_NAME = 256;
 const MAX_TEXT = 64 * 1024;
 
@@ -42,32 +42,35 @@ export type ToolDefinition = {
 export type RefusedTool = { name: string; reason: string };
 
 /**
- * Copies server JSON: drops `__proto__`, rejects depth > 64, keeps only JSON types and the server's key order.
- * Strings are made well-formed (a lone surrogate becomes U+FFFD); NUL characters are kept: JSON columns store
- * them escaped.
+ * Copies server JSON: drops `__proto__`, refuses depth > 64 and oversized values (lib/limits/json-shape.ts,
+ * checked before the copy recurses), keeps only JSON types and the server's key order. Strings are made
+ * well-formed (a lone surrogate becomes U+FFFD); NUL characters are kept: JSON columns store them escaped.
  */
-export function sanitizeJson(value: unknown, what: string, depth = 0): JsonValue {
-  if (depth > MAX_JSON_DEPTH) {
-    throw new AppError("too_deep", `${what} is nested more than ${MAX_JSON_DEPTH} levels deep.`, 502);
-  }
+export function sanitizeJson(value: unknown, what: string): JsonValue {
+  assertJsonShape(value, what);
+  return copyJson(value);
+}
+
+function copyJson(value: unknown): JsonValue {
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "string") return value.toWellFormed();
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
-  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, what, depth + 1));
+  if (Array.isArray(value)) return value.map(copyJson);
   if (typeof value === "object") {
     const out: JsonObject = {};
     for (const [k, v] of Object.entries(value)) {
       if (k === "__proto__" || v === undefined) continue;
-      out[k.toWellFormed()] = sanitizeJson(v, what, depth + 1);
+      out[k.toWellFormed()] = copyJson(v);
     }
     return out;
   }
   return null;
 }
 
+const isObject = (v: unknown): v is object => !!v && typeof v === "object" && !Array.isArray(v);
+
 function objectOrNull(v: unknown, what: string): JsonObject | null {
-  if (v === undefined || v === null || typeof v !== "object" || Array.isArray(v)) return null;
-  return sanitizeJson(v, what) as JsonObject;
+  return isObject(v) ? (sanitizeJson(v, what) as JsonObject) : null;
 }
 
 /** Display text for a text column: well-formed, NUL (which the database can't store) shown as U+FFFD, capped. */
@@ -102,15 +105,21 @@ export function normalizeTool(raw: unknown): ToolDefinition | { refused: Refused
       : "its name is not valid Unicode";
     return { refused: { name: text(name, 64)!, reason } };
   }
-  const what = `The definition of tool "${name.slice(0, 64)}"`;
+  const json = [r.inputSchema, r.outputSchema, r.annotations, r._meta].map((v) => (isObject(v) ? v : null));
+  for (const v of json) {
+    const problem = v && jsonProblem(v);
+    // Too deep or too large to store, hash or show: only this tool is left out (docs/security.md §17).
+    if (problem) return { refused: { name: text(name, 64)!, reason: `its definition ${problem.text}` } };
+  }
+  const [inputSchema, outputSchema, annotations, meta] = json.map((v) => v && (copyJson(v) as JsonObject));
   const t = {
     name,
     title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
     description: text(r.description),
-    inputSchema: objectOrNull(r.inputSchema, what) ?? { type: "object" },
-    outputSchema: objectOrNull(r.outputSchema, what),
-    annotations: objectOrNull(r.annotations, what),
-    meta: objectOrNull(r._meta, what),
+    inputSchema: inputSchema ?? { type: "object" },
+    outputSchema,
+    annotations,
+    meta,
   };
   return { ...t, definitionHash: definitionHash(t) };
 }

@@ -25,6 +25,7 @@ import {
 } from "@/lib/mcp/integration";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
+import { assertJsonShape, jsonProblem } from "@/lib/limits/json-shape";
 import { LIMITS } from "@/lib/net/egress";
 import { recordStepUpScope, setIntegrationState } from "@/lib/data/grants";
 import { processState } from "@/lib/state";
@@ -129,6 +130,8 @@ async function checkedCall(
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
     throw new AppError("invalid_arguments", "Tool arguments must be a JSON object.", 400);
   }
+  const tooBig = jsonProblem(args); // before the schema check and the request re-serialize them
+  if (tooBig) throw new AppError("invalid_arguments", `Tool arguments ${tooBig.text}.`, 400);
   const issues = validateJsonSchema(tool.inputSchema, args);
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
@@ -168,17 +171,20 @@ async function callOnSession(
   }
 }
 
-function invoke(
+async function invoke(
   entry: Entry,
   name: string,
   args: Record<string, unknown>,
   timeout: number,
   signal?: AbortSignal,
 ): Promise<CallToolResult> {
-  return entry.conn.client.callTool(
+  const result = (await entry.conn.client.callTool(
     { name, arguments: args },
     { timeout, maxTotalTimeout: timeout, signal },
-  ) as Promise<CallToolResult>;
+  )) as CallToolResult;
+  // Checked here, before any caller serializes, stores or renders it (docs/security.md §14).
+  assertJsonShape(result, `The result of "${name.slice(0, 128)}"`);
+  return result;
 }
 
 /**
@@ -219,7 +225,7 @@ function callError(
   if (app.code === "insufficient_scope" && typeof app.details?.scope === "string")
     void recordStepUpScope(integ, app.details.scope).catch(() => undefined);
   // Transport-level failures leave the session in an unknown state: reconnect next time (never resend now).
-  if (app.code !== "protocol_error" && app.code !== "too_large") void closeEntry(entry);
+  if (!["protocol_error", "too_large", "too_deep"].includes(app.code)) void closeEntry(entry);
   return app;
 }
 
