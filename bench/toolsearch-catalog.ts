@@ -1,0 +1,102 @@
+// Builds bench/fixtures/toolsearch-catalog.json: the tool definitions of published MCP servers (npm packages,
+// devDependencies), each started over stdio and listed once with an SDK client. Nothing is written by hand:
+// re-run after upgrading a server to refresh the fixture.
+//
+//   npx tsx bench/toolsearch-catalog.ts [--modules DIR]   (DIR: the node_modules holding the servers)
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+
+type ServerSpec = {
+  pkg: string;
+  bin?: string;
+  args?: (scratch: string) => string[];
+  /** placeholders where a server refuses to start without a credential; listing tools sends nothing */
+  env?: Record<string, string>;
+};
+
+export const SERVERS: ServerSpec[] = [
+  { pkg: "@modelcontextprotocol/server-everything" },
+  { pkg: "@modelcontextprotocol/server-filesystem", args: (dir) => [dir] },
+  { pkg: "@modelcontextprotocol/server-memory" },
+  { pkg: "@modelcontextprotocol/server-github", env: { GITHUB_PERSONAL_ACCESS_TOKEN: "placeholder" } },
+  { pkg: "@modelcontextprotocol/server-gitlab", env: { GITLAB_PERSONAL_ACCESS_TOKEN: "placeholder" } },
+  { pkg: "@modelcontextprotocol/server-slack", env: { SLACK_BOT_TOKEN: "placeholder", SLACK_TEAM_ID: "T0" } },
+  { pkg: "@modelcontextprotocol/server-google-maps", env: { GOOGLE_MAPS_API_KEY: "placeholder" } },
+  { pkg: "@modelcontextprotocol/server-brave-search", env: { BRAVE_API_KEY: "placeholder" } },
+  { pkg: "@modelcontextprotocol/server-sequential-thinking" },
+  { pkg: "@notionhq/notion-mcp-server", env: { NOTION_TOKEN: "placeholder" } },
+  {
+    pkg: "@zereight/mcp-gitlab",
+    bin: "mcp-gitlab",
+    env: {
+      GITLAB_PERSONAL_ACCESS_TOKEN: "placeholder",
+      GITLAB_API_URL: "http://127.0.0.1:1/api/v4",
+      USE_GITLAB_WIKI: "true",
+      USE_MILESTONE: "true",
+      USE_PIPELINE: "true",
+    },
+  },
+  { pkg: "@playwright/mcp" },
+  { pkg: "chrome-devtools-mcp", bin: "chrome-devtools-mcp", args: () => ["--no-usage-statistics"] },
+];
+
+async function listServer(modules: string, spec: ServerSpec, scratch: string) {
+  const require = createRequire(path.join(modules, "noop.js"));
+  const pkgJson = require.resolve(`${spec.pkg}/package.json`);
+  const pkg = require(pkgJson) as { version: string; bin: string | Record<string, string> };
+  const binRel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin[spec.bin ?? Object.keys(pkg.bin)[0]];
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [path.join(path.dirname(pkgJson), binRel), ...(spec.args?.(scratch) ?? [])],
+    env: { PATH: process.env.PATH ?? "", HOME: scratch, ...spec.env },
+    cwd: scratch,
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "toolsearch-catalog", version: "1.0.0" });
+  await client.connect(transport);
+  try {
+    const tools = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : {});
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return {
+      package: spec.pkg,
+      version: pkg.version,
+      server: client.getServerVersion()?.name ?? spec.pkg,
+      instructions: client.getInstructions() ?? null,
+      tools,
+    };
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+async function main() {
+  const i = process.argv.indexOf("--modules");
+  const modules = path.resolve(i > 0 ? process.argv[i + 1] : "node_modules");
+  const scratch = mkdtempSync(path.join(tmpdir(), "toolsearch-"));
+  const servers = [];
+  for (const spec of SERVERS) {
+    try {
+      const s = await listServer(modules, spec, scratch);
+      console.log(`${spec.pkg}@${s.version}: ${s.tools.length} tools`);
+      servers.push(s);
+    } catch (err) {
+      console.error(`${spec.pkg}: ${String(err)}`);
+    }
+  }
+  const total = servers.reduce((n, s) => n + s.tools.length, 0);
+  const out = path.join(import.meta.dirname, "fixtures", "toolsearch-catalog.json");
+  writeFileSync(out, `${JSON.stringify({ servers }, null, 1)}\n`);
+  console.log(`${total} tools from ${servers.length} servers → ${path.relative(process.cwd(), out)}`);
+  process.exit(0);
+}
+
+await main();
