@@ -23,7 +23,6 @@ export const SERVERS: ServerSpec[] = [
   { pkg: "@modelcontextprotocol/server-filesystem", args: (dir) => [dir] },
   { pkg: "@modelcontextprotocol/server-memory" },
   { pkg: "@modelcontextprotocol/server-github", env: { GITHUB_PERSONAL_ACCESS_TOKEN: "placeholder" } },
-  { pkg: "@modelcontextprotocol/server-gitlab", env: { GITLAB_PERSONAL_ACCESS_TOKEN: "placeholder" } },
   { pkg: "@modelcontextprotocol/server-slack", env: { SLACK_BOT_TOKEN: "placeholder", SLACK_TEAM_ID: "T0" } },
   { pkg: "@modelcontextprotocol/server-google-maps", env: { GOOGLE_MAPS_API_KEY: "placeholder" } },
   { pkg: "@modelcontextprotocol/server-brave-search", env: { BRAVE_API_KEY: "placeholder" } },
