@@ -60,6 +60,13 @@ export const envSchema = z.object({
   CALL_RATE_PER_SEC: z.coerce.number().positive().default(10),
   CALL_BURST: z.coerce.number().int().positive().default(50),
   CALL_CONCURRENCY: z.coerce.number().int().positive().default(20),
+  // Circuit breakers (docs/security.md §21): a user's calls to one server URL pause after this many
+  // consecutive failures, for the cool-down; a whole origin pauses only when this many distinct users'
+  // calls to it failed within the window (0 turns the origin circuit off).
+  BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+  BREAKER_COOLDOWN_SEC: z.coerce.number().positive().default(30),
+  BREAKER_ORIGIN_USERS: z.coerce.number().int().min(0).default(3),
+  BREAKER_ORIGIN_WINDOW_SEC: z.coerce.number().positive().default(60),
 });
 
 export type Env = z.infer<typeof envSchema> & {

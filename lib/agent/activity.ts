@@ -76,7 +76,8 @@ export async function listIntegrationHealth(
   const { integrations, stats, errors } = await readCallStats(user, since, integrationId);
   const statsOf = new Map(stats.map((s) => [s.integrationId, s]));
   const errorOf = new Map(errors.map((e) => [e.integrationId, e]));
-  return integrations.map((i) => {
+  const breakers = await Promise.all(integrations.map((i) => breakerState(user.id, i.url)));
+  return integrations.map((i, n) => {
     const s = statsOf.get(i.id);
     const e = errorOf.get(i.id);
     const answered = s ? s.calls - s.rejected : 0;
@@ -94,7 +95,7 @@ export async function listIntegrationHealth(
       p50Ms: s?.p50 != null ? Math.round(s.p50) : null,
       p95Ms: s?.p95 != null ? Math.round(s.p95) : null,
       lastError: e ? { message: e.error, at: e.at } : null,
-      breaker: breakerState(i.url),
+      breaker: breakers[n],
     };
   });
 }

@@ -1,16 +1,20 @@
 // The limits every tool call passes (applied in lib/mcp/pool.ts callTool): a per-user rate limit (token
-// bucket) and concurrency limit → 429 with details.retryAfterSec, and a circuit breaker per server origin.
+// bucket) and concurrency limit → 429 with details.retryAfterSec, and circuit breakers (lib/limits/breaker.ts):
+// one per user and server URL, one per origin that only failures of several users open → 503 circuit_open.
 //
 // State is per process (in the process state, lib/state.ts, so every Next.js bundle shares it). With several
 // app instances each enforces its own budget, so a user's effective rate is (instances × rate) at worst, and
-// each instance's breaker learns a failing server on its own (N failures per instance before it opens).
-// Sticky load balancing keeps both close to the configured values; a shared store (Redis) is the upgrade.
+// each instance's breakers learn a failing server on their own (N failures per instance before one opens).
+// Sticky load balancing keeps both close to the configured values; a shared store (Redis) is the upgrade:
+// the breakers already keep their state behind BreakerStore.
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import {
   CircuitBreakers,
+  type Admission,
   type BreakerConfig,
   type BreakerSnapshot,
+  type BreakerTarget,
   type Outcome,
 } from "@/lib/limits/breaker";
 import { ConcurrencyLimiter } from "@/lib/limits/concurrency";
@@ -27,8 +31,7 @@ export type LimitsConfig = {
   breaker: BreakerConfig;
   /**
    * A timeout counts as a server failure only when the caller allowed at least this long: a deadline the
-   * caller chose to be tiny says nothing about the server, and must not let one user open the circuit
-   * that every user of that server shares.
+   * caller chose to be tiny says nothing about the server, and must not count towards its origin's circuit.
    */
   minCountedTimeoutMs: number;
 };
@@ -37,7 +40,13 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   concurrentPerUser: 20,
   ratePerSec: 10,
   burst: 50,
-  breaker: { failureThreshold: 5, coolDownMs: 30_000, probeTimeoutMs: 5 * 60_000 },
+  breaker: {
+    failureThreshold: 5,
+    coolDownMs: 30_000,
+    probeTimeoutMs: 5 * 60_000,
+    originUsers: 3,
+    originWindowMs: 60_000,
+  },
   minCountedTimeoutMs: 5_000,
 };
 
@@ -48,7 +57,7 @@ type State = {
   breakers: CircuitBreakers;
 };
 
-/** The defaults with the per-user limits from the configuration (CALL_RATE_PER_SEC, CALL_BURST, CALL_CONCURRENCY). */
+/** The defaults with the limits from the configuration (CALL_RATE_PER_SEC, CALL_BURST, CALL_CONCURRENCY, BREAKER_*). */
 function configuredLimits(): LimitsConfig {
   const config = structuredClone(DEFAULT_LIMITS);
   try {
@@ -57,6 +66,12 @@ function configuredLimits(): LimitsConfig {
       ratePerSec: e.CALL_RATE_PER_SEC,
       burst: e.CALL_BURST,
       concurrentPerUser: e.CALL_CONCURRENCY,
+    });
+    Object.assign(config.breaker, {
+      failureThreshold: e.BREAKER_FAILURES,
+      coolDownMs: e.BREAKER_COOLDOWN_SEC * 1000,
+      originUsers: e.BREAKER_ORIGIN_USERS,
+      originWindowMs: e.BREAKER_ORIGIN_WINDOW_SEC * 1000,
     });
   } catch {
     /* configuration not loaded (tooling): defaults */
@@ -86,7 +101,7 @@ export function resetLimits(): void {
   state.config = structuredClone(DEFAULT_LIMITS);
   state.buckets.clear();
   state.concurrency.clear();
-  state.breakers.clear();
+  void state.breakers.clear();
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -131,10 +146,11 @@ export function inflightCalls(userId: string): number {
 }
 
 /**
- * The breaker key of a server: its origin. Tunnelled integrations all live under the app's own origin, so
- * there the whole URL is the key — one user's offline tunnel must not stop everybody else's.
+ * The circuits a call of `userId` to `serverUrl` passes: the user's own for that URL, and the origin's.
+ * Tunnelled integrations all live under the app's own origin, which has no origin circuit: each tunnel is
+ * one user's own server.
  */
-export function breakerKey(serverUrl: string): string {
+function breakerTarget(userId: string, serverUrl: string): BreakerTarget {
   const url = new URL(serverUrl);
   let appOrigin: string | undefined;
   try {
@@ -142,19 +158,27 @@ export function breakerKey(serverUrl: string): string {
   } catch {
     appOrigin = undefined;
   }
-  return url.origin === appOrigin ? `${url.origin}${url.pathname}` : url.origin;
+  const server = `${url.origin}${url.pathname}${url.search}`;
+  return url.origin === appOrigin ? { user: userId, server } : { user: userId, server, origin: url.origin };
 }
 
-export type PublicBreakerState = Omit<BreakerSnapshot, "lastFailure">;
+export type PublicBreakerState = Omit<BreakerSnapshot, "lastFailure"> & {
+  /** which circuit this is: the user's own for the server, or the whole origin's (several users failing) */
+  scope: "server" | "origin";
+};
 
 /**
- * The breaker of the server behind `serverUrl`, for display. Without the last failure's text: the breaker
- * is shared by every user of that server, and another user's error may name their tools.
+ * The circuit that decides `userId`'s next call to `serverUrl`, for display: the user's own unless the
+ * origin's is not closed. Without failure text (the origin's comes from several users' calls).
  */
-export function breakerState(serverUrl: string): PublicBreakerState {
-  const snap: BreakerSnapshot = state.breakers.snapshot(breakerKey(serverUrl));
+export async function breakerState(userId: string, serverUrl: string): Promise<PublicBreakerState> {
+  const { server, origin } = await state.breakers.snapshot(breakerTarget(userId, serverUrl));
+  const [snap, scope] =
+    server.state === "closed" && origin && origin.state !== "closed"
+      ? [origin, "origin" as const]
+      : [server, "server" as const];
   delete snap.lastFailure;
-  return snap;
+  return { ...snap, scope };
 }
 
 // Error codes (lib/net/egress.ts, lib/mcp/errors.ts, lib/mcp/pool.ts) that mean the server is down,
@@ -184,32 +208,53 @@ export function classifyOutcome(err: unknown, timeoutMs: number): Outcome {
 }
 
 /**
- * Runs `fn` (one call to the server behind `serverUrl`) under that server's breaker: fails fast with
- * AppError `circuit_open` (503, details.retryAfterSec) while it is open, and lets one probe through after
- * the cool-down.
+ * Runs `fn` (one call of `userId` to the server behind `serverUrl`) under the user's circuit for that server
+ * and the origin's: fails fast with AppError `circuit_open` (503, details.retryAfterSec) while either is open,
+ * and lets one probe through after the cool-down.
  */
-export async function withBreaker<T>(serverUrl: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const key = breakerKey(serverUrl);
-  const admission = state.breakers.admit(key);
-  if (!admission.ok) {
-    const { snapshot } = admission;
-    const retryAfterSec = seconds(admission.retryAfterMs);
-    const host = new URL(serverUrl).host;
-    // No failure text here: it may come from another user's call to the same server.
-    throw new AppError(
-      "circuit_open",
-      `${host} failed ${snapshot.consecutiveFailures} times in a row (timeouts, connection errors or 5xx); calls to it are paused. Poke tries again in ${retryAfterSec} s.`,
-      503,
-      { retryAfterSec, state: snapshot.state, consecutiveFailures: snapshot.consecutiveFailures },
-    );
-  }
+export async function withBreaker<T>(
+  userId: string,
+  serverUrl: string,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const target = breakerTarget(userId, serverUrl);
+  const admission = await state.breakers.admit(target);
+  if (!admission.ok) throw circuitOpen(serverUrl, admission);
   try {
     const out = await fn();
-    state.breakers.record(key, admission.probe, "success");
+    await state.breakers.record(target, admission, "success");
     return out;
   } catch (err) {
     const outcome = classifyOutcome(err, timeoutMs);
-    state.breakers.record(key, admission.probe, outcome, isAppError(err) ? err.message : undefined);
+    await state.breakers.record(target, admission, outcome, isAppError(err) ? err.message : undefined);
     throw err;
   }
+}
+
+function circuitOpen(serverUrl: string, refused: Extract<Admission, { ok: false }>): AppError {
+  const { snapshot, scope } = refused;
+  const retryAfterSec = seconds(refused.retryAfterMs);
+  const url = new URL(serverUrl);
+  const details = {
+    retryAfterSec,
+    state: snapshot.state,
+    consecutiveFailures: snapshot.consecutiveFailures,
+    scope,
+  };
+  if (scope === "origin") {
+    // No failure text: it comes from other users' calls.
+    return new AppError(
+      "circuit_open",
+      `${url.host} is failing for several users at once (timeouts, connection errors or 5xx); calls to it are paused. Poke tries again in ${retryAfterSec} s.`,
+      503,
+      details,
+    );
+  }
+  return new AppError(
+    "circuit_open",
+    `${url.host}${url.pathname} failed ${snapshot.consecutiveFailures} times in a row (timeouts, connection errors or 5xx); calls to it are paused. Poke tries again in ${retryAfterSec} s.`,
+    503,
+    details,
+  );
 }

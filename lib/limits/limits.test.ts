@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { CircuitBreakers } from "@/lib/limits/breaker";
 import { ConcurrencyLimiter } from "@/lib/limits/concurrency";
 import { TokenBuckets } from "@/lib/limits/rate-limit";
 
@@ -45,59 +44,5 @@ describe("ConcurrencyLimiter", () => {
     expect(l.count("u")).toBe(1);
     expect(l.tryAcquire("u", 2)).not.toBeNull();
     r2();
-  });
-});
-
-describe("CircuitBreakers", () => {
-  const config = { failureThreshold: 3, coolDownMs: 1000, probeTimeoutMs: 60_000 };
-
-  it("opens after N consecutive failures, fails fast, lets one probe through after the cool-down", () => {
-    const c = clock();
-    const b = new CircuitBreakers(() => config, c.now);
-    for (let i = 0; i < 2; i++) b.record("o", false, "failure", "boom");
-    b.record("o", false, "success"); // a success resets the count
-    for (let i = 0; i < 3; i++) {
-      expect(b.admit("o")).toEqual({ ok: true, probe: false });
-      b.record("o", false, "failure", `boom ${i}`);
-    }
-    const refused = b.admit("o");
-    expect(refused.ok).toBe(false);
-    if (!refused.ok) {
-      expect(refused.retryAfterMs).toBe(1000);
-      expect(refused.snapshot).toMatchObject({
-        state: "open",
-        consecutiveFailures: 3,
-        lastFailure: "boom 2",
-      });
-    }
-    c.advance(1000);
-    expect(b.admit("o")).toEqual({ ok: true, probe: true });
-    expect(b.snapshot("o").state).toBe("half_open");
-    expect(b.admit("o").ok).toBe(false); // one probe at a time
-    b.record("o", true, "failure", "still down");
-    expect(b.snapshot("o").state).toBe("open");
-    c.advance(1000);
-    expect(b.admit("o")).toEqual({ ok: true, probe: true });
-    b.record("o", true, "success");
-    expect(b.snapshot("o")).toEqual({ state: "closed", consecutiveFailures: 0 });
-    expect(b.admit("o")).toEqual({ ok: true, probe: false });
-  });
-
-  it("a neutral probe frees the probe slot; a stale success does not close an open circuit", () => {
-    const c = clock();
-    const b = new CircuitBreakers(() => config, c.now);
-    for (let i = 0; i < 3; i++) b.record("o", false, "failure");
-    b.record("o", false, "success"); // admitted before it opened
-    expect(b.snapshot("o").state).toBe("open");
-    c.advance(1000);
-    expect(b.admit("o").ok).toBe(true);
-    b.record("o", true, "neutral");
-    expect(b.admit("o")).toEqual({ ok: true, probe: true });
-  });
-
-  it("neutral outcomes never count", () => {
-    const b = new CircuitBreakers(() => config);
-    for (let i = 0; i < 10; i++) b.record("o", false, "neutral");
-    expect(b.snapshot("o").state).toBe("closed");
   });
 });

@@ -87,7 +87,7 @@ export type CallOutcome = { result: CallToolResult; latencyMs: number; storePayl
 
 /**
  * Calls a tool on the integration's server through a pooled session. Throws AppError. Every call (playground,
- * API, agent endpoint) passes here, so the per-user limits and the per-origin breaker are applied here.
+ * API, agent endpoint) passes here, so the per-user limits and the circuit breakers are applied here.
  */
 export async function callTool(
   ctx: CallContext,
@@ -136,7 +136,7 @@ async function checkedCall(
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
   }
-  const out = await withBreaker(integ.url, effectiveTimeout(opts.timeoutMs), () =>
+  const out = await withBreaker(ctx.userId, integ.url, effectiveTimeout(opts.timeoutMs), () =>
     callOnSession(integ, name, args, opts),
   );
   return { ...out, storePayloads: integ.storePayloads };
