@@ -16,6 +16,8 @@ export type ActivityQuery = {
   integrationId?: string;
   status?: string;
   source?: string;
+  toolsetId?: string;
+  apiTokenId?: string;
   cursor?: string;
   limit?: number;
 };

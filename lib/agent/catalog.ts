@@ -16,6 +16,9 @@ const MAX_SLUG = 40;
 export const BLOCKED_STATUSES = new Set(["needs_auth", "needs_reauth", "offline"]);
 const MAX_INSTRUCTIONS_EACH = 8 * 1024;
 const MAX_INSTRUCTIONS_TOTAL = 64 * 1024;
+const INSTRUCTIONS_INTRO =
+  `Tools of each connected integration are named <integration>${SEPARATOR}<tool>. ` +
+  "Below are the instructions each integration's server gives for its tools.";
 
 export type CatalogTool = {
   /** the exposed (namespaced) name */
@@ -32,6 +35,8 @@ export type Catalog = {
   tools: CatalogTool[];
   byName: Map<string, CatalogTool>;
   instructions?: string;
+  /** each integration's instructions section, for endpoints that merge a subset (toolsets) */
+  sections: { integrationId: string; text: string }[];
 };
 
 const cache = processState("agentCatalog", () => {
@@ -58,7 +63,7 @@ async function buildCatalog(userId: string): Promise<Catalog> {
   const integrations = await listEnabledTools(userId);
   const slugs = new Set<string>();
   const tools: CatalogTool[] = [];
-  const sections: string[] = [];
+  const sections: Catalog["sections"] = [];
   for (const integ of integrations) {
     if (integ.status === "pending" && !integ.tools.length) continue;
     const slug = uniqueSlug(slugify(integ.name), slugs);
@@ -86,20 +91,22 @@ async function buildCatalog(userId: string): Promise<Catalog> {
     const text = integ.instructions?.trim();
     if (text && integ.tools.length) {
       const body = text.length > MAX_INSTRUCTIONS_EACH ? `${text.slice(0, MAX_INSTRUCTIONS_EACH)}…` : text;
-      sections.push(`## ${integ.name} (tools named ${slug}${SEPARATOR}*)\n\n${body}`);
+      sections.push({
+        integrationId: integ.id,
+        text: `## ${integ.name} (tools named ${slug}${SEPARATOR}*)\n\n${body}`,
+      });
     }
   }
   return {
     tools,
     byName: new Map(tools.map((t) => [t.name, t])),
-    instructions: mergeInstructions(sections),
+    instructions: mergeInstructions(sections.map((s) => s.text)),
+    sections,
   };
 }
 
-function mergeInstructions(sections: string[]): string | undefined {
-  const intro =
-    `Tools of each connected integration are named <integration>${SEPARATOR}<tool>. ` +
-    "Below are the instructions each integration's server gives for its tools.";
+/** The servers' instructions under one intro, capped; `intro` defaults to the whole endpoint's. */
+export function mergeInstructions(sections: string[], intro = INSTRUCTIONS_INTRO): string | undefined {
   if (!sections.length) return undefined;
   let out = intro;
   for (const s of sections) {

@@ -1,8 +1,10 @@
-// The agent endpoint (/api/mcp): the app as an MCP server over Streamable HTTP for any agent holding an API
-// token. Web Request → Response, so the route handler, tests and benchmarks all call handleAgentRequest.
+// The agent endpoint (/api/mcp, and /api/mcp/<toolset> for each toolset): the app as an MCP server over
+// Streamable HTTP for any agent holding an API token. Web Request → Response, so the route handlers, tests and
+// benchmarks all call handleAgentRequest / handleToolsetRequest. What a request is served — the whole catalog,
+// a toolset, search mode — is its *view* (lib/agent/toolsets.ts), which also applies the token's scope.
 //
-// - Modern (2026-07-28) traffic: createMcpHandler, one handler per user (bounded LRU). Each handler has its
-//   own event bus, so `notify.toolsChanged()` reaches that user's subscriptions/listen streams only.
+// - Modern (2026-07-28) traffic: createMcpHandler, one handler per view (bounded LRU). Each handler has its
+//   own event bus, so `notify.toolsChanged()` reaches that view's subscriptions/listen streams only.
 // - Legacy (2025) traffic: sessionful Streamable HTTP (lib/agent/legacy-sessions.ts), so those clients get
 //   list_changed on their GET stream too. Sessions are bound to the user who opened them.
 // Every request authenticates; nothing is computed from anything but the token owner's rows.
@@ -13,9 +15,15 @@ import {
   type AuthInfo,
   type McpHttpHandler,
 } from "@modelcontextprotocol/server";
-import { onToolsChanged } from "@/lib/agent/events";
-import { closeLegacySessions, handleLegacyRequest, notifyLegacySessions } from "@/lib/agent/legacy-sessions";
+import {
+  closeLegacySessions,
+  closeViewSessions,
+  handleLegacyRequest,
+  legacySessionViews,
+  notifyLegacySessions,
+} from "@/lib/agent/legacy-sessions";
 import { buildAgentServer } from "@/lib/agent/server";
+import { resolveView, routeViewEvents, type AgentView } from "@/lib/agent/toolsets";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
 import { env } from "@/lib/env";
 import { isAppError } from "@/lib/errors";
@@ -25,17 +33,34 @@ import { processState } from "@/lib/state";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-type UserHandler = { handler: McpHttpHandler; bus: InMemoryServerEventBus; inflight: number };
+type UserHandler = {
+  handler: McpHttpHandler;
+  bus: InMemoryServerEventBus;
+  inflight: number;
+  view: AgentView;
+};
 const MAX_HANDLERS = 2_000;
 
-/** One handler per user, least recently used first (Map order). */
+/** One handler per view, least recently used first (Map order). */
 const handlers = processState(
   "agentHandlers",
   () => {
     const map = new Map<string, UserHandler>();
-    onToolsChanged((userId) => {
-      map.get(userId)?.handler.notify.toolsChanged();
-      notifyLegacySessions(userId);
+    routeViewEvents({
+      views: (userId) => [
+        ...[...map.values()].filter((e) => e.view.userId === userId).map((e) => e.view),
+        ...legacySessionViews(userId),
+      ],
+      notify: (key) => {
+        map.get(key)?.handler.notify.toolsChanged();
+        notifyLegacySessions(key);
+      },
+      close: (key) => {
+        const entry = map.get(key);
+        map.delete(key);
+        void entry?.handler.close().catch(() => {});
+        void closeViewSessions(key);
+      },
     });
     return map;
   },
@@ -43,11 +68,25 @@ const handlers = processState(
 );
 
 /** GET/POST/DELETE /api/mcp. */
-export async function handleAgentRequest(req: Request): Promise<Response> {
+export function handleAgentRequest(req: Request): Promise<Response> {
+  return serveAgentEndpoint(req);
+}
+
+/** GET/POST/DELETE /api/mcp/<toolset>. */
+export async function handleToolsetRequest(
+  req: Request,
+  ctx: { params: Promise<{ toolset: string }> },
+): Promise<Response> {
+  return serveAgentEndpoint(req, (await ctx.params).toolset);
+}
+
+async function serveAgentEndpoint(req: Request, toolset?: string): Promise<Response> {
   const refused = checkOrigin(req);
   if (refused) return refused;
   const user = await authenticate(req);
   if (user instanceof Response) return user;
+  const view = await viewOf(user, toolset);
+  if (view instanceof Response) return view;
 
   let parsedBody: unknown;
   if (req.method === "POST") {
@@ -61,12 +100,12 @@ export async function handleAgentRequest(req: Request): Promise<Response> {
     token: user.tokenId,
     clientId: user.id,
     scopes: [],
-    extra: { userId: user.id },
+    extra: { userId: user.id, view: view.key },
   };
   const options = parsedBody === undefined ? { authInfo } : { authInfo, parsedBody };
-  if (await isLegacyRequest(req, parsedBody)) return handleLegacyRequest(req, user.id, options);
+  if (await isLegacyRequest(req, parsedBody)) return handleLegacyRequest(req, view, options);
 
-  const entry = handlerFor(user.id);
+  const entry = handlerFor(view);
   entry.inflight++;
   try {
     return await entry.handler.fetch(req, options);
@@ -105,6 +144,17 @@ async function authenticate(req: Request) {
       return jsonError(401, err.code, err.message, { "WWW-Authenticate": challenge(err.message) });
     }
     log.error("agent endpoint authentication failed", err);
+    return jsonError(500, "internal", "Something went wrong. Please try again.");
+  }
+}
+
+/** The token's view of this endpoint, or the refusal: a scope that excludes it (403), no such toolset (404). */
+async function viewOf(user: { id: string; tokenId: string }, toolset?: string) {
+  try {
+    return await resolveView(user, toolset);
+  } catch (err) {
+    if (isAppError(err) && err.status < 500) return jsonError(err.status, err.code, err.message);
+    log.error("agent endpoint view failed", err);
     return jsonError(500, "internal", "Something went wrong. Please try again.");
   }
 }
@@ -149,24 +199,24 @@ function toolCallRateLimited(userId: string, body: unknown): Response | undefine
   });
 }
 
-function handlerFor(userId: string): UserHandler {
-  let entry = handlers.get(userId);
+function handlerFor(view: AgentView): UserHandler {
+  let entry = handlers.get(view.key);
   if (entry) {
     // Map order is the LRU order.
-    handlers.delete(userId);
-    handlers.set(userId, entry);
+    handlers.delete(view.key);
+    handlers.set(view.key, entry);
     return entry;
   }
   const bus = new InMemoryServerEventBus((err) => log.warn("agent endpoint listener failed", String(err)));
-  const handler = createMcpHandler(() => buildAgentServer(userId), {
+  const handler = createMcpHandler(() => buildAgentServer(view), {
     // 2025 traffic never reaches this handler (it goes to the sessionful path).
     legacy: "reject",
     bus,
     maxSubscriptions: 16,
     onerror: (err) => log.debug("agent endpoint request rejected", err.message),
   });
-  entry = { handler, bus, inflight: 0 };
-  handlers.set(userId, entry);
+  entry = { handler, bus, inflight: 0, view };
+  handlers.set(view.key, entry);
   evictIdleHandlers();
   return entry;
 }
@@ -174,9 +224,9 @@ function handlerFor(userId: string): UserHandler {
 /** Drops least recently used handlers with nothing in flight and no open listen stream. */
 function evictIdleHandlers(): void {
   if (handlers.size <= MAX_HANDLERS) return;
-  for (const [userId, e] of handlers) {
+  for (const [key, e] of handlers) {
     if (handlers.size <= MAX_HANDLERS) break;
-    if (e.inflight === 0 && e.bus.listenerCount === 0) handlers.delete(userId);
+    if (e.inflight === 0 && e.bus.listenerCount === 0) handlers.delete(key);
   }
 }
 

@@ -1,6 +1,7 @@
 // 2025-era clients of the agent endpoint: sessionful Streamable HTTP (initialize → Mcp-Session-Id, GET stream
 // for notifications, DELETE), so they too receive notifications/tools/list_changed. A session is bound to the
-// user whose token opened it: a request carrying another user's session id gets the same 404 as an unknown id.
+// view it was opened on (the user, and /api/mcp or one toolset): a request carrying a session id of another
+// user or another endpoint gets the same 404 as an unknown id.
 // Sessions live in this process: behind a load balancer, route by Mcp-Session-Id (sticky) or clients
 // re-initialize after the 404 on another instance, as the spec asks them to.
 import { randomUUID } from "node:crypto";
@@ -11,12 +12,14 @@ import {
   type Server,
 } from "@modelcontextprotocol/server";
 import { buildAgentServer } from "@/lib/agent/server";
+import type { AgentView } from "@/lib/agent/toolsets";
 import { log } from "@/lib/log";
 import { processState } from "@/lib/state";
 
 type Session = {
   id: string;
   userId: string;
+  view: AgentView;
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
   lastUsed: number;
@@ -39,27 +42,34 @@ const rpcError = (status: number, message: string) =>
 
 type Options = { authInfo: AuthInfo; parsedBody?: unknown };
 
-export async function handleLegacyRequest(req: Request, userId: string, options: Options): Promise<Response> {
+export async function handleLegacyRequest(
+  req: Request,
+  view: AgentView,
+  options: Options,
+): Promise<Response> {
   const sessionId = req.headers.get("mcp-session-id");
   if (sessionId) {
     const session = store.sessions.get(sessionId);
-    if (!session || session.userId !== userId) return rpcError(404, "Session not found");
+    if (!session || session.userId !== view.userId || session.view.key !== view.key) {
+      return rpcError(404, "Session not found");
+    }
     session.lastUsed = Date.now();
     return session.transport.handleRequest(req, options);
   }
   if (req.method !== "POST" || !isInitializeRequest(options.parsedBody)) {
     return rpcError(400, "Bad Request: No valid session ID provided");
   }
-  return startSession(req, userId, options);
+  return startSession(req, view, options);
 }
 
-async function startSession(req: Request, userId: string, options: Options): Promise<Response> {
+async function startSession(req: Request, view: AgentView, options: Options): Promise<Response> {
+  const userId = view.userId;
   await makeRoom(userId);
-  const server = await buildAgentServer(userId);
+  const server = await buildAgentServer(view);
   const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     onsessioninitialized: (id) => {
-      store.sessions.set(id, { id, userId, server, transport, lastUsed: Date.now() });
+      store.sessions.set(id, { id, userId, view, server, transport, lastUsed: Date.now() });
     },
     onsessionclosed: (id) => void store.sessions.delete(id),
   });
@@ -100,14 +110,24 @@ function ensureSweeper(): void {
   store.sweeper.unref?.();
 }
 
-/** notifications/tools/list_changed on every open session of `userId` (delivered on its GET stream). */
-export function notifyLegacySessions(userId: string): void {
+/** The views the user's open sessions were opened on. */
+export function legacySessionViews(userId: string): AgentView[] {
+  return [...store.sessions.values()].filter((s) => s.userId === userId).map((s) => s.view);
+}
+
+/** notifications/tools/list_changed on every open session of one view (delivered on its GET stream). */
+export function notifyLegacySessions(viewKey: string): void {
   for (const s of store.sessions.values()) {
-    if (s.userId !== userId) continue;
+    if (s.view.key !== viewKey) continue;
     s.server
       .sendToolListChanged()
       .catch((err) => log.debug("list_changed to a legacy session failed", String(err)));
   }
+}
+
+/** Ends the sessions of a view that is gone (a deleted toolset). */
+export async function closeViewSessions(viewKey: string): Promise<void> {
+  await Promise.all([...store.sessions.values()].filter((s) => s.view.key === viewKey).map(closeSession));
 }
 
 export async function closeLegacySessions(): Promise<void> {

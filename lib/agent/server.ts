@@ -1,6 +1,7 @@
-// The MCP server the agent endpoint serves for one user: a low-level `Server` (schemas pass through verbatim)
-// whose tools/list and tools/call are computed from that user's catalog only. Built per request (modern) or
-// per session (legacy); everything it needs is bound to the authenticated user id at construction.
+// The MCP server the agent endpoint serves for one view (lib/agent/toolsets.ts): a low-level `Server` (schemas
+// pass through verbatim) whose tools/list and tools/call are computed from that user's catalog only — all of it
+// on /api/mcp, a toolset's selection on /api/mcp/<toolset>, or the three search tools in search mode. Built per
+// request (modern) or per session (legacy); everything it needs is bound to the authenticated view.
 import {
   ProtocolError,
   ProtocolErrorCode,
@@ -8,7 +9,15 @@ import {
   type CallToolResult,
   type ServerContext,
 } from "@modelcontextprotocol/server";
-import { BLOCKED_STATUSES, loadCatalog, type CatalogTool } from "@/lib/agent/catalog";
+import { BLOCKED_STATUSES, type CatalogTool } from "@/lib/agent/catalog";
+import { callSearchModeTool, SEARCH_MODE_TOOLS } from "@/lib/agent/search";
+import {
+  callRefusal,
+  loadView,
+  rememberServed,
+  type AgentView,
+  type ViewCatalog,
+} from "@/lib/agent/toolsets";
 import { callIntegrationTool } from "@/lib/data/integrations";
 import { env } from "@/lib/env";
 import { isAppError } from "@/lib/errors";
@@ -26,14 +35,17 @@ const NEEDS_PERSON = new Set([
   "tunnel_offline",
 ]);
 
-export async function buildAgentServer(userId: string): Promise<Server> {
-  const catalog = await loadCatalog(userId);
+export async function buildAgentServer(view: AgentView): Promise<Server> {
+  const catalog = await loadView(view);
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: true } },
     ...(catalog.instructions ? { instructions: catalog.instructions } : {}),
   });
   server.setRequestHandler("tools/list", async (req) => {
-    const { tools } = await loadCatalog(userId);
+    const current = await loadView(view);
+    rememberServed(view, current);
+    if (current.searchMode) return { tools: SEARCH_MODE_TOOLS };
+    const { tools } = current;
     const start = Number(req.params?.cursor ?? 0);
     if (!Number.isInteger(start) || start < 0 || start > tools.length) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid cursor");
@@ -44,27 +56,46 @@ export async function buildAgentServer(userId: string): Promise<Server> {
       ...(end < tools.length ? { nextCursor: String(end) } : {}),
     };
   });
-  server.setRequestHandler("tools/call", async (req, ctx) =>
-    callForAgent(userId, req.params.name, req.params.arguments, ctx),
-  );
+  server.setRequestHandler("tools/call", async (req, ctx) => {
+    const current = await loadView(view);
+    const direct = (tool: CatalogTool, args: Record<string, unknown> | undefined) =>
+      callForAgent(view, current, tool, args, ctx);
+    if (current.searchMode) {
+      const result = await callSearchModeTool(
+        { key: view.key, catalog: current },
+        req.params.name,
+        req.params.arguments,
+        direct,
+      );
+      if (result) return result;
+      throw unknownTool(req.params.name);
+    }
+    const tool = current.byName.get(req.params.name);
+    if (!tool) throw unknownTool(req.params.name);
+    return direct(tool, req.params.arguments);
+  });
   return server;
 }
 
+function unknownTool(name: string): ProtocolError {
+  // Unknown tool names are a protocol error (spec); the hint covers a catalog that changed since listing.
+  return new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    `Unknown tool: ${name.slice(0, 128)}. List the tools again: your integrations may have changed.`,
+  );
+}
+
+/** One call of a tool the view exposes: the same path (validation, limits, history, errors) in every mode. */
 async function callForAgent(
-  userId: string,
-  name: string,
+  view: AgentView,
+  catalog: ViewCatalog,
+  tool: CatalogTool,
   args: Record<string, unknown> | undefined,
   ctx: ServerContext,
 ): Promise<CallToolResult> {
-  const { byName } = await loadCatalog(userId);
-  const tool = byName.get(name);
-  if (!tool) {
-    // Unknown tool names are a protocol error (spec); the hint covers a catalog that changed since listing.
-    throw new ProtocolError(
-      ProtocolErrorCode.InvalidParams,
-      `Unknown tool: ${name.slice(0, 128)}. List the tools again: your integrations may have changed.`,
-    );
-  }
+  const userId = view.userId;
+  const refused = await callRefusal(view, catalog, tool);
+  if (refused) return errorResult(refused, "read_only");
   if (BLOCKED_STATUSES.has(tool.status)) return errorResult(blockedMessage(tool));
   try {
     const { result } = await callIntegrationTool(
@@ -73,7 +104,10 @@ async function callForAgent(
       tool.toolName,
       { arguments: args ?? {} },
       "agent",
-      { signal: ctx.mcpReq.signal },
+      {
+        signal: ctx.mcpReq.signal,
+        via: { toolsetId: view.toolsetId, apiTokenId: ctx.http?.authInfo?.token },
+      },
     );
     return result;
   } catch (err) {

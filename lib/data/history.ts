@@ -8,6 +8,8 @@ import { processState } from "@/lib/state";
 
 type Owner = { id: string };
 export type CallSource = "playground" | "api" | "agent";
+/** The agent endpoint's toolset and API token that made a call. */
+export type CallVia = { toolsetId?: string; apiTokenId?: string };
 
 /**
  * Tool-call history is written off the response path and in batches (one insert for many calls), so
@@ -37,6 +39,7 @@ export function recordCallInBackground(
   status: string,
   latencyMs: number,
   payload: { args: unknown; result?: unknown; error?: string },
+  via: CallVia = {},
 ): void {
   const q = queue();
   const now = Date.now();
@@ -50,6 +53,8 @@ export function recordCallInBackground(
     status,
     latencyMs: Math.round(latencyMs),
     error: payload.error?.slice(0, 500),
+    toolsetId: via.toolsetId,
+    apiTokenId: via.apiTokenId,
     ...(integ.storePayloads ? storedPayload(payload) : {}),
   });
   if (q.rows.length >= HISTORY_BATCH) void flush(q);
@@ -112,7 +117,13 @@ function storedPayload(p: { args: unknown; result?: unknown }) {
 // ---------------------------------------------------------------------------------------------------------
 // Reads
 
-export type CallFilter = { integrationId?: string; status?: string; source?: string };
+export type CallFilter = {
+  integrationId?: string;
+  status?: string;
+  source?: string;
+  toolsetId?: string;
+  apiTokenId?: string;
+};
 
 /** One page of the user's calls, newest first, strictly older than `before` when given. */
 export async function readCalls(
@@ -126,6 +137,8 @@ export async function readCalls(
   if (f.integrationId) where.integrationId = f.integrationId;
   if (f.status) where.status = f.status;
   if (f.source) where.source = f.source;
+  if (f.toolsetId) where.toolsetId = f.toolsetId;
+  if (f.apiTokenId) where.apiTokenId = f.apiTokenId;
   if (before) where.OR = [{ at: { lt: before.at } }, { at: before.at, id: { lt: before.id } }];
   const db = await getDb();
   const rows = await db.toolCall.findMany({
@@ -133,9 +146,18 @@ export async function readCalls(
     orderBy: [{ at: "desc" }, { id: "desc" }],
     take,
     omit: { userId: true },
-    include: { integration: { select: { name: true } } },
+    include: {
+      integration: { select: { name: true } },
+      toolset: { select: { name: true } },
+      apiToken: { select: { name: true } },
+    },
   });
-  return rows.map(({ integration, ...r }) => ({ ...r, integrationName: integration.name }));
+  return rows.map(({ integration, toolset, apiToken, ...r }) => ({
+    ...r,
+    integrationName: integration.name,
+    toolsetName: toolset?.name ?? null,
+    apiTokenName: apiToken?.name ?? null,
+  }));
 }
 
 export type CallStats = {

@@ -4,7 +4,7 @@ import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/data/audit";
 import { storedTool, toolDefinitionSelect } from "@/lib/data/catalog";
-import { recordCallInBackground, type CallSource } from "@/lib/data/history";
+import { recordCallInBackground, type CallSource, type CallVia } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
@@ -236,7 +236,7 @@ export async function callIntegrationTool(
   toolName: string,
   input: ToolCallInput,
   source: CallSource,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; via?: CallVia } = {},
 ) {
   const { arguments: args, timeoutMs } = toolCallSchema.parse(input);
   const started = Date.now();
@@ -256,6 +256,7 @@ export async function callIntegrationTool(
       out.result.isError ? "tool_error" : "ok",
       out.latencyMs,
       { args, result: out.result },
+      opts.via,
     );
     return out;
   } catch (e) {
@@ -275,6 +276,7 @@ export async function callIntegrationTool(
           args,
           error: isAppError(e) ? e.message : "internal error",
         },
+        opts.via,
       );
     }
     throw e;

@@ -251,12 +251,15 @@ export function toolsetExposes(
   );
 }
 
-/** The toolset's rule by endpoint name (no rows beyond the selection); null when the user has no such toolset. */
-export async function readToolsetRule(userId: string, name: string) {
-  if (!toolsetNameSchema.safeParse(name).success) return null;
+/**
+ * For the agent endpoint: a toolset by endpoint name or id with its rule (no rows beyond the selection);
+ * null when the user has no such toolset.
+ */
+export async function readToolsetRule(userId: string, by: { name: string } | { id: string }) {
+  if ("name" in by && !toolsetNameSchema.safeParse(by.name).success) return null;
   const db = await getDb();
   return db.toolset.findFirst({
-    where: { name, userId },
+    where: { ...by, userId },
     select: {
       id: true,
       name: true,
