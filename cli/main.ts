@@ -15,7 +15,24 @@ Commands:
 
 Run \`poke <command> --help\` for a command's options. Docs: docs/cli.md`;
 
+/**
+ * A reader that goes away (`poke mcp list | head`) ends the CLI quietly, as closing the pipe ends any Unix
+ * tool, instead of an unhandled EPIPE. Other stream errors still surface.
+ */
+let pipesWatched = false;
+function exitWhenPipesClose(): void {
+  if (pipesWatched) return;
+  pipesWatched = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  exitWhenPipesClose();
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
