@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encryptField } from "@/lib/crypto";
 import { storedTool } from "@/lib/data/catalog";
+import { publicUserId } from "@/lib/data/users";
 import { getDb } from "@/lib/db";
 import { setEnvForProcess } from "@/lib/env";
 import { connectMcp } from "@/lib/mcp/connect";
@@ -150,14 +151,17 @@ describe("connect + discover + sync", () => {
     const id = await makeIntegration(userId, srv.url, "sk-123");
     await syncIntegration(userId, id);
     const { result } = await callTool({ userId, integrationId: id }, "whoami", {});
-    expect(JSON.stringify(result.content)).toContain(userId);
+    // The user's public UUID, never the internal id.
+    const publicId = await publicUserId(userId);
+    expect(JSON.stringify(result.content)).toContain(publicId);
+    expect(JSON.stringify(result.content)).not.toContain(userId);
     // The GET stream opens after initialized.
     await waitFor(() => srv.requests.some((r) => r.method === "GET"), { what: "the GET stream" });
     await dropSession(userId, id);
     const kinds = new Set(srv.requests.map((r) => r.method));
     expect(kinds).toEqual(new Set(["POST", "GET", "DELETE"]));
     for (const r of srv.requests) {
-      expect(r.headers["x-poke-user-id"], `${r.method} ${r.rpcMethod ?? ""}`).toBe(userId);
+      expect(r.headers["x-poke-user-id"], `${r.method} ${r.rpcMethod ?? ""}`).toBe(publicId);
       expect(r.headers.authorization).toBe("Bearer sk-123");
     }
   });
@@ -167,8 +171,9 @@ describe("connect + discover + sync", () => {
     const id = await makeIntegration(userId, srv.url, "sk-sse");
     await syncIntegration(userId, id);
     expect(srv.requests.some((r) => r.path === "/messages")).toBe(true);
+    const publicId = await publicUserId(userId);
     for (const r of srv.requests) {
-      expect(r.headers["x-poke-user-id"]).toBe(userId);
+      expect(r.headers["x-poke-user-id"]).toBe(publicId);
       expect(r.headers.authorization).toBe("Bearer sk-sse");
     }
   });

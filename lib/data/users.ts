@@ -6,6 +6,7 @@ import { getDb, isUniqueViolation } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { signUpSchema, type SignUpInput } from "@/lib/schemas/auth";
+import { processState, TtlCache } from "@/lib/state";
 
 export type SessionUser = { id: string; email: string; name: string | null; role: Role };
 const sessionUserSelect = { id: true, email: true, name: true, role: true } as const;
@@ -41,6 +42,24 @@ export async function signUp(input: SignUpInput): Promise<SessionUser> {
       throw new AppError("email_taken", "An account with this email already exists. Sign in instead.", 409);
     throw e;
   }
+}
+
+/**
+ * The user's public id: a random UUID that never changes, sent to every MCP server as X-Poke-User-Id (the
+ * internal id never leaves the app). Cached, as every request to a server carries it.
+ */
+export async function publicUserId(userId: string): Promise<string> {
+  const cache = processState(
+    "users.publicId",
+    () => new TtlCache<string, string>({ ttlMs: 60 * 60_000, max: 10_000 }),
+  );
+  const hit = cache.get(userId);
+  if (hit) return hit;
+  const db = await getDb();
+  const user = await db.user.findUnique({ where: { id: userId }, select: { publicId: true } });
+  if (!user) throw new AppError("not_found", "No such user", 404);
+  cache.set(userId, user.publicId);
+  return user.publicId;
 }
 
 /** Returns the user for a correct email + password, otherwise null (same answer for both failures). */

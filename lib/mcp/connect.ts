@@ -20,6 +20,7 @@ import {
   type EgressOptions,
   type FetchLike,
 } from "@/lib/net/egress";
+import { publicUserId } from "@/lib/data/users";
 import { tunnelFetchFor } from "@/lib/tunnel/fetch";
 import { classifyMcpError, oauthRequired, type ErrorContext } from "@/lib/mcp/errors";
 import { oauthAdvertised } from "@/lib/oauth/discovery";
@@ -63,14 +64,14 @@ const FALLBACK_STATUSES = new Set([400, 404, 405]);
  */
 export function mcpHeadersFor(
   serverUrl: URL,
-  userId: string,
+  publicUserId: string,
   apiKey: string | null | undefined,
   oauth: boolean,
 ) {
   return (url: URL, init: RequestInit): Record<string, string> | undefined => {
     if (url.origin !== serverUrl.origin) return undefined;
     if (url.pathname.startsWith("/.well-known/") || init.body instanceof URLSearchParams) return undefined;
-    const h: Record<string, string> = { "X-Poke-User-Id": userId };
+    const h: Record<string, string> = { "X-Poke-User-Id": publicUserId };
     if (apiKey && !oauth) h.Authorization = `Bearer ${apiKey}`;
     return h;
   };
@@ -90,9 +91,11 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
     oauthGranted: !!o.authProvider,
     fetch: undefined as unknown as EgressFetch,
   };
+  // X-Poke-User-Id is the user's public UUID, looked up before the first request (lib/data/users.ts).
+  let publicId = "";
   const fetchOpts: EgressOptions = {
     purpose: "mcp",
-    headersFor: mcpHeadersFor(serverUrl, o.userId, o.apiKey, !!o.authProvider),
+    headersFor: (url, init) => mcpHeadersFor(serverUrl, publicId, o.apiKey, !!o.authProvider)(url, init),
     headersTimeoutMs: o.headersTimeoutMs,
     maxResponseBytes: o.maxResponseBytes,
     onResponse: (url, res) => {
@@ -105,7 +108,11 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
   };
   // Tunnel seam (lib/tunnel): a URL on this app's own /api/tunnel/<id>/ route is reached in-process over
   // its owner's `poke tunnel` WebSocket — never through egress (no HTTP hop back into the app).
-  ctx.fetch = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
+  const send = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
+  ctx.fetch = async (input, init) => {
+    publicId ||= await publicUserId(o.userId);
+    return send(input, init);
+  };
   return ctx;
 }
 

@@ -12,6 +12,7 @@ import {
 import { audit } from "@/lib/data/audit";
 import { hashSecret, randomToken } from "@/lib/crypto";
 import { AppError, isAppError } from "@/lib/errors";
+import { publicUserId } from "@/lib/data/users";
 import { log } from "@/lib/log";
 import { mcpHeadersFor } from "@/lib/mcp/connect";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
@@ -167,7 +168,8 @@ export async function probeAuthChallenge(
   userId: string,
   localOrigin?: string,
 ): Promise<{ status: number; resourceMetadataUrl?: URL; scope?: string }> {
-  const opts = { purpose: "mcp" as const, headersFor: mcpHeadersFor(serverUrl, userId, null, true) };
+  const headersFor = mcpHeadersFor(serverUrl, await publicUserId(userId), null, true);
+  const opts = { purpose: "mcp" as const, headersFor };
   const egress = tunnelFetchFor(serverUrl, userId, opts) ?? createEgressFetch(opts);
   const res = await egress(serverUrl, {
     method: "POST",
