@@ -27,14 +27,18 @@ export const TUNNEL_HELP = `Usage: poke tunnel <local-url> -n <name> [--client-i
 
 Makes a local MCP server reachable by Poke: opens an outbound WebSocket to the app (authenticated
 with your login), which creates (or revives) the integration <name>, connects and lists its tools.
-Each forwarded request is logged. Poke can reach only <local-url> (and paths below it) — nothing
-else on your machine. Stops with Ctrl+C; the integration then shows offline. Network drops
+Each forwarded request is logged. Poke can reach only <local-url> (and paths below it, plus the
+endpoints the server itself names on its own origin: OAuth's, and a legacy SSE server's message
+endpoint) — nothing else on your machine. Stops with Ctrl+C; the integration then shows offline. Network drops
 reconnect automatically with backoff; requests in flight when the connection drops fail (never replayed).
 
 Options:
   -n, --name NAME          integration name (created on first use, revived afterwards)
   --client-id ID           OAuth client id pre-registered at the local server's authorization server
-  --client-secret SECRET   its secret (the integration then uses OAuth without dynamic registration)
+  --client-secret SECRET   its secret (the integration then uses OAuth without dynamic registration);
+                           "-" reads it from standard input, and without this option it is taken from
+                           POKE_CLIENT_SECRET — both keep it out of the process list, where a value
+                           given on the command line can be seen by every user of the machine
   --client-auth basic|post how the client authenticates at the token endpoint (default: detected)
   --stdio                  run <command> as a stdio MCP server and tunnel to it (via poke proxy)
   --env KEY=VALUE          extra environment for the --stdio command (repeatable)
@@ -43,6 +47,8 @@ Options:
 
 Examples:
   poke tunnel http://localhost:3000/mcp -n my-local-server
+  POKE_CLIENT_SECRET=… poke tunnel http://localhost:3000/mcp -n my-server --client-id poke
+  pass show my-server/secret | poke tunnel http://localhost:3000/mcp -n my-server --client-id poke --client-secret -
   poke tunnel --stdio -n files -- npx -y @modelcontextprotocol/server-filesystem ~/notes`;
 
 const FATAL_CODES = new Set([
@@ -78,6 +84,8 @@ export async function tunnel(argv: string[]): Promise<number> {
   if (!values.name) throw new UsageError("Name the integration with -n <name>.", TUNNEL_HELP);
   if (values["client-secret"] && !values["client-id"])
     throw new UsageError("--client-secret needs --client-id.", TUNNEL_HELP);
+  if (values["client-secret"] === "-" && values.stdio)
+    throw new UsageError("--client-secret - reads standard input, which --stdio can't share.", TUNNEL_HELP);
   const auth = resolveAuth(values.url);
   const heartbeatMs = Number(
     values["heartbeat-ms"] ?? process.env.POKE_TUNNEL_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS,
@@ -120,7 +128,7 @@ export async function tunnel(argv: string[]): Promise<number> {
   let oauthPaths = new Set<string>();
   if (values["client-id"]) {
     const found = await discoverLocalOAuth(target);
-    const secret = values["client-secret"];
+    const secret = await clientSecret(values["client-secret"]);
     const flag = values["client-auth"];
     if (flag !== undefined && flag !== "basic" && flag !== "post")
       throw new UsageError("--client-auth is basic or post.", TUNNEL_HELP);
@@ -155,6 +163,23 @@ export async function tunnel(argv: string[]): Promise<number> {
   ]);
   await stopLocal?.();
   return code;
+}
+
+/** --client-secret's value; "-" reads the first line of standard input; absent, POKE_CLIENT_SECRET. */
+async function clientSecret(flag: string | undefined): Promise<string | undefined> {
+  if (flag !== "-") return flag || process.env.POKE_CLIENT_SECRET || undefined;
+  if (process.stdin.isTTY) process.stderr.write("Client secret: ");
+  const { createInterface } = await import("node:readline");
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let line: string | undefined;
+  for await (const l of lines) {
+    line = l;
+    break;
+  }
+  lines.close();
+  process.stdin.destroy();
+  if (!line?.trim()) throw new UsageError("--client-secret -: standard input held no secret.", TUNNEL_HELP);
+  return line.trim();
 }
 
 type ClientOptions = {

@@ -119,8 +119,9 @@ export function createTunnelFetch(
     const onAbort = () => ac.abort(init.signal?.reason);
     init.signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      const method = (init.method ?? "GET").toUpperCase();
       const res = await live.request({
-        method: (init.method ?? "GET").toUpperCase(),
+        method,
         url: local,
         headers: forwardableHeaders(headers),
         body: (body ?? null) as string | Uint8Array | ReadableStream<Uint8Array> | null,
@@ -134,7 +135,11 @@ export function createTunnelFetch(
       const capped = nullBody
         ? null
         : isSse
-          ? capSseEvents(res.body, max, rpc?.id)
+          ? capSseEvents(
+              method === "GET" ? announcedThroughTunnel(res.body, local, live, url) : res.body,
+              max,
+              rpc?.id,
+            )
           : capTotal(res.body, max, "The response from the tunneled server");
       const out = new Response(capped, { status: res.status, headers: res.headers });
       Object.defineProperty(out, "url", { value: url.href });
@@ -160,6 +165,78 @@ export function tunnelFetchFor(
 ): EgressFetch | undefined {
   const id = tunnelIdOf(serverUrl);
   return id ? createTunnelFetch(userId, id, opts) : undefined;
+}
+
+/**
+ * A legacy HTTP+SSE server names its message endpoint in its stream's first event, relative to its own
+ * origin. The client resolves it against the tunnel route, so an endpoint on the target's origin is
+ * rewritten to that route (the CLI forwards exactly that path, having seen the same event; docs/security.md
+ * §18); one on any other origin is left as announced, and refused when used.
+ */
+function announcedThroughTunnel(
+  body: ReadableStream<Uint8Array>,
+  local: URL,
+  live: LiveTunnel,
+  route: URL,
+): ReadableStream<Uint8Array> {
+  let head = new Uint8Array(0);
+  let passing = false;
+  const rewrite = (event: string): string => {
+    const lines = event.split(/\r\n|\r|\n/);
+    if (!lines.some((l) => /^event:\s?endpoint$/.test(l))) return event;
+    const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, ""));
+    let target: URL;
+    try {
+      target = new URL(data.join("\n"), local);
+    } catch {
+      return event;
+    }
+    if (target.origin !== live.target.origin || target.username || target.password) return event;
+    const via = new URL(`/api/tunnel/${live.tunnelId}${target.pathname}${target.search}`, route);
+    return `event: endpoint\ndata: ${via.href}\n\n`;
+  };
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        if (passing) return ctl.enqueue(chunk);
+        const joined = new Uint8Array(head.length + chunk.length);
+        joined.set(head);
+        joined.set(chunk, head.length);
+        head = joined;
+        // Events end at a blank line (ASCII), so the bytes before one decode on their own.
+        for (;;) {
+          const end = eventEnd(head);
+          if (end < 0) break;
+          const event = new TextDecoder().decode(head.subarray(0, end));
+          const hasData = /(^|[\r\n])data:/.test(event);
+          const out = hasData ? rewrite(event) : event;
+          ctl.enqueue(out === event ? head.subarray(0, end) : new TextEncoder().encode(out));
+          head = head.subarray(end);
+          if (hasData) passing = true;
+          if (passing) break;
+        }
+        if (passing || head.length > 8192) {
+          passing = true;
+          if (head.length) ctl.enqueue(head);
+          head = new Uint8Array(0);
+        }
+      },
+      flush(ctl) {
+        if (head.length) ctl.enqueue(head);
+      },
+    }),
+  );
+}
+
+/** The index just past the first blank line (an SSE event's end), or -1. */
+function eventEnd(b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] !== 10 && b[i] !== 13) continue;
+    const next = b[i] === 13 && b[i + 1] === 10 ? i + 2 : i + 1;
+    if (b[next] === 10) return next + 1;
+    if (b[next] === 13) return b[next + 1] === 10 ? next + 2 : next + 1;
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------------------
