@@ -135,7 +135,9 @@ function blockedError(host: string, address: string, reason: string): AppError {
   const where = host === address ? address : `${host} (${address})`;
   return new AppError(
     "blocked_address",
-    `${where} is ${reason}; outbound requests there are blocked. An admin can allow it with EGRESS_ALLOWLIST=host:port.`,
+    /metadata/.test(reason)
+      ? `${where} is ${reason}; outbound requests there are always blocked.`
+      : `${where} is ${reason}; outbound requests there are blocked. An admin can allow it with EGRESS_ALLOWLIST=host:port.`,
     400,
     { host, address },
   );
