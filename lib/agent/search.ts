@@ -33,19 +33,31 @@ export type SearchHit = {
 // Text processing
 
 const STOP = new Set(
-  "a an and are as at be by can could do does for from get give go have i in into is it its let me my of on or our please show some than that the their them then there these this to up us want we what when where which with would you your".split(
+  "a about an and any are as at be by can could do does for from get give have i in into is it its let me my of on or our please some than that the their them then there these this to up us want we what when where which with would you your".split(
     " ",
   ),
 );
 
-/** Words people use for the same action or thing; each group is searched as one. */
+/**
+ * Words people use for the same action or thing; a query term also searches its group's other words, weighed
+ * less than the term itself. General English equivalences, not any one server's vocabulary.
+ */
 const SYNONYMS = [
   ["create", "add", "new", "make", "open", "start", "write"],
-  ["delete", "remove", "erase", "drop", "destroy", "discard", "trash"],
+  ["delete", "remove", "erase", "drop", "destroy", "discard", "trash", "forget"],
   ["update", "edit", "change", "modify", "rename", "set"],
   ["list", "all", "enumerate", "browse", "show"],
-  ["get", "read", "fetch", "view", "retrieve", "see", "look", "details", "info", "open"],
-  ["search", "find", "query", "lookup", "locate", "look"],
+  ["get", "read", "fetch", "view", "retrieve", "see", "look", "details", "info", "open", "show"],
+  ["search", "find", "query", "lookup", "locate", "look", "filter"],
+  ["stop", "cancel", "abort", "halt", "kill"],
+  ["retry", "rerun", "again", "restart"],
+  ["wait", "until", "finish", "poll"],
+  ["copy", "fork", "clone", "duplicate"],
+  ["sum", "add", "plus", "total"],
+  ["diff", "change", "changed", "difference"],
+  ["activity", "event", "events", "feed"],
+  ["elevation", "altitude", "height", "high"],
+  ["image", "photo", "picture", "img", "media"],
   ["repository", "repo", "project"],
   ["pr", "pull", "merge", "mr"],
   ["issue", "ticket", "bug"],
@@ -53,13 +65,14 @@ const SYNONYMS = [
   ["file", "document", "doc"],
   ["directory", "folder", "dir"],
   ["page", "tab", "website", "site", "web", "url"],
+  ["navigate", "go", "visit", "goto"],
   ["screenshot", "snapshot", "capture", "picture"],
   ["click", "press", "tap"],
   ["type", "fill", "enter", "input"],
   ["message", "post", "chat"],
   ["user", "member", "person", "people", "account"],
   ["entity", "entities", "memory", "remember", "knowledge"],
-  ["directions", "route", "navigate"],
+  ["directions", "route"],
   ["place", "places", "restaurant", "nearby", "location"],
   ["pipeline", "ci", "build", "job"],
   ["wiki", "documentation"],
@@ -72,6 +85,8 @@ export function stem(word: string): string {
   for (const suffix of ["ing", "ion", "ed", "es", "s", "e"]) {
     if (w.length - suffix.length >= 3 && w.endsWith(suffix) && !(suffix === "s" && w.endsWith("ss"))) {
       w = w.slice(0, -suffix.length);
+      // "logged" → "log", "running" → "run"
+      if ((suffix === "ing" || suffix === "ed") && /([^aeioulsz])\1$/.test(w)) w = w.slice(0, -1);
       break;
     }
   }
@@ -86,11 +101,14 @@ for (const group of SYNONYMS) {
 
 /** Splits names too: "createPullRequest" / "create_pull_request" / "gitlab__get-file" → words. */
 export function tokenize(text: string): string[] {
-  return text
+  const words = text
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
     .split(/[^\p{L}\p{N}]+/u)
-    .filter(Boolean);
+    .filter((w) => w.length > 1);
+  // "to-do" is also "todo", "e-mail" also "email".
+  for (const joined of text.match(/\p{L}+(?:-\p{L}+)+/gu) ?? []) words.push(joined.replaceAll("-", ""));
+  return words;
 }
 
 function processTerm(term: string): string | null {
@@ -106,16 +124,34 @@ type Doc = {
   id: string;
   name: string;
   title: string;
+  summary: string;
   description: string;
   params: string;
   integration: string;
   instructions: string;
 };
 
-const FIELDS = ["name", "title", "description", "params", "integration", "instructions"] as const;
-const BOOST = { name: 4, title: 3, description: 2, params: 0.6, integration: 1.5, instructions: 0.15 };
+const FIELDS = ["name", "title", "summary", "description", "params", "integration", "instructions"] as const;
+// A description's first sentence says what the tool does; the rest is often usage notes shared by a server's
+// tools, which would otherwise match every query that uses their words.
+const BOOST = {
+  name: 4,
+  title: 3,
+  summary: 2.5,
+  description: 0.6,
+  params: 0.5,
+  integration: 1.5,
+  instructions: 0.15,
+};
+/** A query that names an integration ("… in GitLab") is about that integration's tools. */
+const NAMED_INTEGRATION_BOOST = 3;
 
-export type SearchIndex = { search: MiniSearch<Doc>; tools: Map<string, SearchableTool> };
+export type SearchIndex = {
+  search: MiniSearch<Doc>;
+  tools: Map<string, SearchableTool>;
+  /** each integration's name as processed terms, to tell when a query names it */
+  integrations: Map<string, string[]>;
+};
 
 /** Parameter names and descriptions, one level down into nested objects and arrays of objects. */
 function paramText(schema: unknown, depth = 0): string {
@@ -146,18 +182,35 @@ export function buildSearchIndex(
     tools.map((t) => {
       // "github__create_issue": the integration part is matched by its own field.
       const bare = t.name.includes("__") ? t.name.slice(t.name.indexOf("__") + 2) : t.name;
+      const description = t.definition.description ?? "";
+      const summary = firstSentence(description);
       return {
         id: t.name,
         name: bare,
         title: t.definition.title ?? "",
-        description: t.definition.description ?? "",
+        summary,
+        description: description.slice(summary.length),
         params: paramText(t.definition.inputSchema),
         integration: t.integrationName,
         instructions: integrationText.get(t.integrationId) ?? "",
       };
     }),
   );
-  return { search, tools: new Map(tools.map((t) => [t.name, t])) };
+  const integrations = new Map<string, string[]>();
+  for (const t of tools) {
+    if (integrations.has(t.integrationId)) continue;
+    const terms = tokenize(t.integrationName)
+      .map(processTerm)
+      .filter((x): x is string => !!x);
+    if (terms.length) integrations.set(t.integrationId, terms);
+  }
+  return { search, tools: new Map(tools.map((t) => [t.name, t])), integrations };
+}
+
+/** Up to the first sentence end (". " / "\n"), or the whole text. */
+function firstSentence(text: string): string {
+  const m = text.match(/^[\s\S]{12,}?(?:[.!?](?=\s)|\n)/);
+  return m ? m[0] : text;
 }
 
 /** A query's terms and, weighed less, their synonyms: "remove a repo" → remove delete … repo repository …. */
@@ -177,10 +230,19 @@ function expandQuery(query: string): { text: string; asked: Set<string> } {
 export function searchTools(index: SearchIndex, query: string, limit = DEFAULT_LIMIT): SearchHit[] {
   const q = expandQuery(query.slice(0, MAX_QUERY));
   if (!q.text) return [];
+  const named = new Set(
+    [...index.integrations].filter(([, terms]) => terms.every((t) => q.asked.has(t))).map(([id]) => id),
+  );
   const results = index.search.search(q.text, {
     // Terms are already processed; keep MiniSearch from stemming them twice.
     processTerm: (t) => t,
     boostTerm: (term) => (q.asked.has(term) ? 1 : SYNONYM_WEIGHT),
+    ...(named.size
+      ? {
+          boostDocument: (id: string) =>
+            named.has(index.tools.get(id)?.integrationId ?? "") ? NAMED_INTEGRATION_BOOST : 1,
+        }
+      : {}),
   });
   return results.slice(0, limit).map((r) => {
     const tool = index.tools.get(String(r.id))!;

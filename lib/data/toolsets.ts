@@ -134,6 +134,8 @@ export async function createToolset(user: Owner, input: ToolsetCreateInput): Pro
       });
     })
     .catch(nameTaken(data.name));
+  // The name may have been looked up (and found missing) before it existed.
+  emitToolsetChanged({ userId: user.id, toolsetId: row.id, deleted: false });
   await audit(user.id, "toolset.create", { type: "toolset", id: row.id }, { name: row.name });
   return present(row);
 }
