@@ -139,11 +139,13 @@ describe("tenants on one origin", () => {
     expect(await b.admit(at("a", "/a/mcp"))).toEqual({ ok: true, probe: true, originProbe: true });
   });
 
-  it("the store stays bounded: the oldest closed circuits go first", async () => {
+  it("the store stays bounded: the oldest circuits that pause nothing go first", async () => {
     const store = new MemoryBreakerStore(10);
     const b = new CircuitBreakers(() => ({ ...CONFIG, failureThreshold: 1, originUsers: 0 }), store);
     const first = await b.admit(at("u0", "/mcp"));
     if (first.ok) await b.record(at("u0", "/mcp"), first, "failure"); // open: kept
+    const past = { state: "open" as const, failures: 1, retryAt: 0 }; // cool-down long over
+    await store.update(`server\u0000old\u0000${HOST}/mcp`, () => [past, 0]);
     for (let i = 1; i < 30; i++) {
       const t = { user: `u${i}`, server: `${HOST}/mcp` };
       await store.update(`server\u0000${t.user}\u0000${t.server}`, () => [
@@ -153,6 +155,8 @@ describe("tenants on one origin", () => {
     }
     expect((await b.snapshot(at("u0", "/mcp"))).server.state).toBe("open");
     expect((await b.snapshot(at("u1", "/mcp"))).server.state).toBe("closed");
+    expect(await store.read(`server\u0000old\u0000${HOST}/mcp`)).toBeUndefined();
+    expect(await store.read(`server\u0000u29\u0000${HOST}/mcp`)).toBeDefined();
   });
 });
 

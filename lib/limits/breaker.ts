@@ -65,7 +65,11 @@ export interface BreakerStore {
   clear(): Promise<void>;
 }
 
-/** The in-process store: a Map, bounded by dropping the oldest closed entries (a few failures, no circuit). */
+/**
+ * The in-process store: a Map, bounded by dropping the oldest entries that pause nothing: closed ones (a few
+ * failures) and open ones whose cool-down is over (the next call would be a probe; without the entry it is a
+ * plain call).
+ */
 export class MemoryBreakerStore implements BreakerStore {
   private readonly entries = new Map<string, BreakerEntry>();
   constructor(private readonly maxEntries = 100_000) {}
@@ -89,9 +93,10 @@ export class MemoryBreakerStore implements BreakerStore {
   }
 
   private evict(): void {
+    const now = Date.now();
     for (const [key, e] of this.entries) {
       if (this.entries.size <= this.maxEntries * 0.9) return;
-      if (e.state === "closed") this.entries.delete(key);
+      if (e.state === "closed" || (e.state === "open" && (e.retryAt ?? 0) <= now)) this.entries.delete(key);
     }
   }
 }
