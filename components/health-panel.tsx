@@ -29,9 +29,14 @@ export function BreakerBadge({ breaker }: { breaker: IntegrationHealth["breaker"
     breaker.state === "open" && breaker.retryAt
       ? ` Next probe after ${new Date(breaker.retryAt).toISOString().slice(11, 19)} UTC.`
       : "";
+  // The origin's circuit opens only when calls of several users to the server's host fail.
+  const scope = breaker.scope === "origin" && breaker.state !== "closed" ? " (its whole host)" : "";
   return (
     <span data-testid="breaker-state" title={`${b.hint}${retry}`}>
-      <Badge tone={b.tone}>circuit {b.label}</Badge>
+      <Badge tone={b.tone}>
+        circuit {b.label}
+        {scope}
+      </Badge>
     </span>
   );
 }
