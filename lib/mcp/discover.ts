@@ -92,7 +92,8 @@ export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): strin
 
 /**
  * Normalizes one tools/list entry: undefined for an entry without a usable name, `{ refused }` for a tool
- * whose name the database can't store as sent (a tool's name is its identity: it is never altered).
+ * whose name the database can't store as sent (a tool's name is its identity: it is never altered) or whose
+ * definition is nested too deep or too large (lib/limits/json-shape.ts).
  */
 export function normalizeTool(raw: unknown): ToolDefinition | { refused: RefusedTool } | undefined {
   if (!raw || typeof raw !== "object") return undefined;
