@@ -5,6 +5,7 @@ import { SignOutButton } from "@/components/sign-out-button";
 export function AppShell({ user, children }: { user: SessionUser; children: React.ReactNode }) {
   const links = [
     { href: "/integrations", label: "Integrations" },
+    { href: "/toolsets", label: "Toolsets" },
     { href: "/activity", label: "Activity" },
     { href: "/settings", label: "Settings" },
     ...(user.role === "admin"
@@ -17,11 +18,11 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
   return (
     <div className="min-h-screen">
       <header className="border-b border-zinc-200 bg-white">
-        <div className="mx-auto flex max-w-6xl items-center gap-6 px-6 py-3">
+        <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3 sm:px-6">
           <Link href="/integrations" className="text-lg font-bold tracking-tight">
             Poke
           </Link>
-          <nav className="flex gap-1" aria-label="Main">
+          <nav className="flex flex-wrap gap-1" aria-label="Main">
             {links.map((l) => (
               <Link
                 key={l.href}
@@ -32,8 +33,10 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
               </Link>
             ))}
           </nav>
-          <div className="ml-auto flex items-center gap-3 text-sm text-zinc-600">
-            <span data-testid="current-user">{user.email}</span>
+          <div className="ml-auto flex min-w-0 items-center gap-3 text-sm text-zinc-600">
+            <span data-testid="current-user" className="min-w-0 truncate">
+              {user.email}
+            </span>
             {user.role === "admin" && (
               <span className="rounded bg-indigo-100 px-1.5 py-0.5 text-xs text-indigo-800">admin</span>
             )}
@@ -41,7 +44,7 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
           </div>
         </div>
       </header>
-      <main className="mx-auto max-w-6xl px-6 py-8">{children}</main>
+      <main className="mx-auto max-w-6xl px-4 py-8 sm:px-6">{children}</main>
     </div>
   );
 }

@@ -2,8 +2,9 @@
 import { audit } from "@/lib/data/audit";
 import { hashSecret, randomToken } from "@/lib/crypto";
 import { getDb } from "@/lib/db";
-import { AppError } from "@/lib/errors";
+import { AppError, notFound } from "@/lib/errors";
 import { apiTokenCreateSchema, type ApiTokenCreateInput } from "@/lib/schemas/auth";
+import { tokenScopeSchema, type TokenScopeInput } from "@/lib/schemas/toolsets";
 import { processState, TtlCache } from "@/lib/state";
 import type { SessionUser } from "@/lib/data/users";
 
@@ -22,30 +23,64 @@ const verified = processState(
   () => new TtlCache<string, Verified>({ ttlMs: CACHE_TTL_MS, max: 10_000 }),
 );
 
-export async function createApiToken(user: SessionUser, input: ApiTokenCreateInput) {
+/**
+ * A new token, shown once. `scope` limits it to some of the user's toolsets (none = the whole /api/mcp) and
+ * sets whether /api/mcp serves it in search mode; it is part of the same write, so a token never exists
+ * with more reach than it was created with.
+ */
+export async function createApiToken(
+  user: SessionUser,
+  input: ApiTokenCreateInput,
+  scope: TokenScopeInput = {},
+) {
   const { name, expiresInDays } = apiTokenCreateSchema.parse(input);
+  const { toolsetIds, searchMode } = tokenScopeSchema.parse(scope);
+  const ids = [...new Set(toolsetIds)];
   const token = randomToken(TOKEN_PREFIX);
   const db = await getDb();
-  const row = await db.apiToken.create({
-    data: {
-      userId: user.id,
-      name,
-      prefix: token.slice(0, TOKEN_PREFIX.length + 6),
-      tokenHash: hashSecret(token),
-      expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
-    },
-    select: { id: true, name: true, prefix: true, expiresAt: true },
+  const row = await db.$transaction(async (tx) => {
+    if (ids.length) {
+      const owned = await tx.toolset.count({ where: { id: { in: ids }, userId: user.id } });
+      if (owned !== ids.length) throw notFound("Toolset not found");
+    }
+    return tx.apiToken.create({
+      data: {
+        userId: user.id,
+        name,
+        prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+        tokenHash: hashSecret(token),
+        expiresAt: expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null,
+        searchMode,
+        ...(ids.length ? { toolsets: { connect: ids.map((id) => ({ id })) } } : {}),
+      },
+      select: { id: true, name: true, prefix: true, expiresAt: true },
+    });
   });
-  await audit(user.id, "api_token.create", { type: "api_token", id: row.id }, { name });
+  await audit(
+    user.id,
+    "api_token.create",
+    { type: "api_token", id: row.id },
+    ids.length || searchMode ? { name, toolsetIds: ids, searchMode } : { name },
+  );
   return { ...row, token };
 }
 
+/** The user's unrevoked tokens for Settings (never the secret), each with its scope. */
 export async function listApiTokens(user: SessionUser) {
   const db = await getDb();
   return db.apiToken.findMany({
     where: { userId: user.id, revokedAt: null },
     orderBy: { createdAt: "desc" },
-    select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, expiresAt: true },
+    select: {
+      id: true,
+      name: true,
+      prefix: true,
+      createdAt: true,
+      lastUsedAt: true,
+      expiresAt: true,
+      searchMode: true,
+      toolsets: { orderBy: { name: "asc" }, select: { id: true, name: true } },
+    },
   });
 }
 
@@ -90,4 +125,14 @@ export async function authenticateApiToken(raw: string): Promise<Verified> {
   const ttl = row.expiresAt ? Math.min(CACHE_TTL_MS, row.expiresAt.getTime() - Date.now()) : CACHE_TTL_MS;
   verified.set(tokenHash, who, ttl);
   return who;
+}
+
+/** Every token of the user by name, revoked ones too (their calls stay in the history), for filters. */
+export async function listApiTokenNames(user: SessionUser) {
+  const db = await getDb();
+  return db.apiToken.findMany({
+    where: { userId: user.id },
+    orderBy: [{ revokedAt: { sort: "desc", nulls: "first" } }, { createdAt: "desc" }],
+    select: { id: true, name: true, prefix: true, revokedAt: true },
+  });
 }

@@ -1,16 +1,20 @@
 import type { Metadata } from "next";
-import { Card, formatDate } from "@/components/ui";
+import Link from "next/link";
+import { Badge, Card, formatDate } from "@/components/ui";
 import { requireUser } from "@/lib/auth/session";
 import { listApiTokens } from "@/lib/data/api-tokens";
+import { listToolsets } from "@/lib/data/toolsets";
 import { env } from "@/lib/env";
 import { CreateTokenForm } from "./_components/create-token-form";
 import { RevokeTokenButton } from "./_components/revoke-token-button";
+import { TokenScopeEditor } from "./_components/token-scope-editor";
 
 export const metadata: Metadata = { title: "Settings" };
 
 export default async function SettingsPage() {
   const user = await requireUser();
-  const tokens = await listApiTokens(user);
+  const [tokens, toolsets] = await Promise.all([listApiTokens(user), listToolsets(user)]);
+  const toolsetOptions = toolsets.map((t) => ({ id: t.id, name: t.name, searchMode: t.searchMode }));
   const appUrl = env().APP_URL;
   return (
     <div className="space-y-6">
@@ -26,48 +30,75 @@ export default async function SettingsPage() {
         >
           {appUrl}/api/mcp
         </code>
+        <p className="mt-3 text-sm text-zinc-600">
+          To give an agent only some tools, make a <Link href="/toolsets">toolset</Link>: it has its own
+          endpoint, and a token can be scoped to it.
+        </p>
       </Card>
-      <Card title="API tokens">
+      <Card title={<span id="api-tokens">API tokens</span>}>
         <p className="mb-4 text-sm text-zinc-600">
           Tokens authenticate the <code>poke</code> CLI, scripts calling <code>/api/v1</code>, and agents. A
           token is shown once; store it safely.
         </p>
-        <CreateTokenForm />
-        <table className="mt-6 w-full text-left text-sm">
-          <thead className="text-xs uppercase text-zinc-500">
-            <tr>
-              <th className="py-2">Name</th>
-              <th>Token</th>
-              <th>Created</th>
-              <th>Last used</th>
-              <th>Expires</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.length === 0 && (
+        <CreateTokenForm toolsets={toolsetOptions} />
+        <div className="mt-6 overflow-x-auto">
+          <table className="w-full text-left text-sm">
+            <thead className="text-xs uppercase text-zinc-500">
               <tr>
-                <td colSpan={6} className="py-4 text-zinc-500">
-                  No tokens yet.
-                </td>
+                <th className="py-2">Name</th>
+                <th>Token</th>
+                <th>Created</th>
+                <th>Last used</th>
+                <th>Expires</th>
+                <th>Scope</th>
+                <th />
               </tr>
-            )}
-            {tokens.map((t) => (
-              <tr key={t.id} className="border-t border-zinc-100" data-testid="token-row">
-                <td className="py-2 font-medium">{t.name}</td>
-                <td>
-                  <code>{t.prefix}…</code>
-                </td>
-                <td>{formatDate(t.createdAt)}</td>
-                <td>{formatDate(t.lastUsedAt)}</td>
-                <td>{t.expiresAt ? formatDate(t.expiresAt) : "never"}</td>
-                <td className="text-right">
-                  <RevokeTokenButton id={t.id} name={t.name} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {tokens.length === 0 && (
+                <tr>
+                  <td colSpan={7} className="py-4 text-zinc-500">
+                    No tokens yet.
+                  </td>
+                </tr>
+              )}
+              {tokens.map((t) => (
+                <tr key={t.id} className="border-t border-zinc-100 align-top" data-testid="token-row">
+                  <td className="py-2 pr-3 font-medium">{t.name}</td>
+                  <td>
+                    <code>{t.prefix}…</code>
+                  </td>
+                  <td>{formatDate(t.createdAt)}</td>
+                  <td>{formatDate(t.lastUsedAt)}</td>
+                  <td>{t.expiresAt ? formatDate(t.expiresAt) : "never"}</td>
+                  <td className="py-2" data-testid="token-scope">
+                    <div className="flex flex-wrap items-center gap-1">
+                      {t.toolsets.length === 0 ? (
+                        <span>All tools</span>
+                      ) : (
+                        t.toolsets.map((s) => (
+                          <Link key={s.id} href={`/toolsets/${s.id}`} className="hover:underline">
+                            <Badge tone="sky">{s.name}</Badge>
+                          </Link>
+                        ))
+                      )}
+                      {t.toolsets.length === 0 && t.searchMode && <Badge tone="amber">search mode</Badge>}
+                    </div>
+                    <TokenScopeEditor
+                      id={t.id}
+                      name={t.name}
+                      toolsets={toolsetOptions}
+                      initial={{ toolsetIds: t.toolsets.map((s) => s.id), searchMode: t.searchMode }}
+                    />
+                  </td>
+                  <td className="text-right">
+                    <RevokeTokenButton id={t.id} name={t.name} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </Card>
     </div>
   );

@@ -2,9 +2,13 @@
 import { useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
 import { createTokenAction } from "../actions";
+import { ScopeFields, type ScopeValue, type ToolsetOption } from "./scope-fields";
 
-export function CreateTokenForm() {
+const UNSCOPED: ScopeValue = { toolsetIds: [], searchMode: false };
+
+export function CreateTokenForm({ toolsets }: { toolsets: ToolsetOption[] }) {
   const [created, setCreated] = useState<{ token: string; name: string }>();
+  const [scope, setScope] = useState<ScopeValue>(UNSCOPED);
   const [error, setError] = useState<string>();
   const [pending, setPending] = useState(false);
 
@@ -17,11 +21,14 @@ export function CreateTokenForm() {
     const res = await createTokenAction({
       name: form.get("name"),
       expiresInDays: form.get("expiresInDays") || undefined,
+      toolsetIds: scope.toolsetIds,
+      searchMode: scope.toolsetIds.length === 0 && scope.searchMode,
     });
     setPending(false);
     if (!res.ok) return setError(res.error);
     setCreated(res.data);
     formEl.reset();
+    setScope(UNSCOPED);
   }
 
   return (
@@ -38,7 +45,7 @@ export function CreateTokenForm() {
         </Alert>
       )}
       <form onSubmit={onSubmit} className="flex flex-wrap items-end gap-3" noValidate>
-        <div className="w-64">
+        <div className="w-full sm:w-64">
           <Input label="Token name" name="name" placeholder="e.g. laptop CLI" required />
         </div>
         <div className="w-40">
@@ -50,6 +57,9 @@ export function CreateTokenForm() {
             max={3650}
             placeholder="never"
           />
+        </div>
+        <div className="w-full">
+          <ScopeFields toolsets={toolsets} value={scope} onChange={setScope} />
         </div>
         <Button type="submit" disabled={pending}>
           {pending ? "Creating…" : "Create token"}
