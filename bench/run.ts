@@ -1,7 +1,7 @@
 // `npm run bench`: the speed bar of the integrations issue, every figure a ratio (or difference) against a
 // direct SDK baseline measured in the same run, loopback only, bounded counts. Prints a summary table and
 // rewrites the results section of bench/README.md (raw JSON goes to bench/out/, which git ignores).
-//   npm run bench [-- --only call,discovery,fanout] [--calls N] [--no-build] [--no-write]
+//   npm run bench [-- --only call,discovery,fanout,toolsearch] [--calls N] [--no-build] [--no-write]
 //     [--cpu-prof] (the app's CPU profile to bench/out/profiles) [--postgres] (discovery and fan-out also on
 //     the machine's PostgreSQL, BENCH_PG_URL or postgresql://postgres@127.0.0.1:5432/test: a scratch
 //     database, dropped after)
@@ -20,6 +20,7 @@ import { benchDiscovery, describeDiscovery, discoveryTarget, type DiscoveryResul
 import { benchFanOut, describeFanOut, describeSetup, FANOUT_RTT_MS, type FanOutResult } from "./fanout";
 import { fmt, freshDatabase, removeDatabase, ROOT } from "./lib";
 import { benchGatewayFloor, type GatewayFloorResult } from "./gateway-floor";
+import { benchToolSearch, describeToolSearch, toolSearchRows, writeToolSearchSection } from "./toolsearch";
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ const { values } = parseArgs({
     postgres: { type: "boolean" },
   },
 });
-const only = new Set((values.only ?? "call,discovery,fanout").split(",").map((s) => s.trim()));
+const only = new Set((values.only ?? "call,discovery,fanout,toolsearch").split(",").map((s) => s.trim()));
 const calls = Math.min(Math.max(Number(values.calls ?? 1000) || 1000, 10), 5000);
 
 type Row = {
@@ -166,6 +167,21 @@ async function main() {
       await closeAll();
       await removeDatabase(dir);
     }
+  }
+
+  if (only.has("toolsearch")) {
+    console.log("\n▶ tool search (search mode on real servers' tool definitions; its own README section)");
+    const r = benchToolSearch();
+    describeToolSearch(r).forEach((l) => console.log(`  ${l}`));
+    const failed = toolSearchRows(r).filter((x) => x.ok === false);
+    if (failed.length) console.log(`\nMissed: ${failed.map((x) => x.benchmark).join("; ")}`);
+    if (!values["no-write"]) {
+      writeToolSearchSection(r, [
+        `Run ${started.toISOString().slice(0, 16).replace("T", " ")} UTC; machine: ${machine()}.`,
+      ]);
+    }
+    // Alone, it leaves the other benchmarks' results section as it is.
+    if (!rows.length) return;
   }
 
   const seconds = (performance.now() - t0) / 1000;

@@ -6,6 +6,7 @@
 //   3. latency of one search over 1000 tools (the catalog's tools, repeated under other integration names).
 // Everything runs the product's own code: the catalog's naming, the merged instructions, the search index.
 //   npx tsx bench/toolsearch.ts        (or `npm run bench -- --only toolsearch`)
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { countTokens } from "gpt-tokenizer";
@@ -265,6 +266,8 @@ export function writeToolSearchSection(r: ToolSearchResult, notes: string[]): vo
   const section = `${START}\n${lines.join("\n")}\n${END}`;
   if (!text.includes(START)) throw new Error(`bench/README.md has no ${START} section`);
   fs.writeFileSync(file, text.replace(new RegExp(`${START}[\\s\\S]*?${END}`), section));
+  // The repository's format check covers this file: align the generated table the way Prettier does.
+  spawnSync(path.join(ROOT, "node_modules/.bin/prettier"), ["--write", file], { stdio: "ignore" });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {

@@ -145,12 +145,15 @@ const BOOST = {
 };
 /** A query that names an integration ("… in GitLab") is about that integration's tools. */
 const NAMED_INTEGRATION_BOOST = 3;
+const NAME_COVERAGE_BOOST = 1;
 
 export type SearchIndex = {
   search: MiniSearch<Doc>;
   tools: Map<string, SearchableTool>;
   /** each integration's name as processed terms, to tell when a query names it */
   integrations: Map<string, string[]>;
+  /** each tool's own name (without its integration) as processed terms */
+  nameTerms: Map<string, string[]>;
 };
 
 /** Parameter names and descriptions, one level down into nested objects and arrays of objects. */
@@ -180,8 +183,7 @@ export function buildSearchIndex(
   });
   search.addAll(
     tools.map((t) => {
-      // "github__create_issue": the integration part is matched by its own field.
-      const bare = t.name.includes("__") ? t.name.slice(t.name.indexOf("__") + 2) : t.name;
+      const bare = bareName(t.name);
       const description = t.definition.description ?? "";
       const summary = firstSentence(description);
       return {
@@ -204,8 +206,23 @@ export function buildSearchIndex(
       .filter((x): x is string => !!x);
     if (terms.length) integrations.set(t.integrationId, terms);
   }
-  return { search, tools: new Map(tools.map((t) => [t.name, t])), integrations };
+  const nameTerms = new Map(
+    tools.map((t) => [
+      t.name,
+      [
+        ...new Set(
+          tokenize(bareName(t.name))
+            .map(processTerm)
+            .filter((x): x is string => !!x),
+        ),
+      ],
+    ]),
+  );
+  return { search, tools: new Map(tools.map((t) => [t.name, t])), integrations, nameTerms };
 }
+
+/** "github__create_issue" → "create_issue": the integration part is matched by its own field. */
+const bareName = (name: string) => (name.includes("__") ? name.slice(name.indexOf("__") + 2) : name);
 
 /** Up to the first sentence end (". " / "\n"), or the whole text. */
 function firstSentence(text: string): string {
@@ -214,7 +231,7 @@ function firstSentence(text: string): string {
 }
 
 /** A query's terms and, weighed less, their synonyms: "remove a repo" → remove delete … repo repository …. */
-function expandQuery(query: string): { text: string; asked: Set<string> } {
+function expandQuery(query: string): { text: string; asked: Set<string>; all: Set<string> } {
   const asked = new Set<string>();
   const words: string[] = [];
   for (const raw of tokenize(query)) {
@@ -223,7 +240,8 @@ function expandQuery(query: string): { text: string; asked: Set<string> } {
     asked.add(term);
     words.push(term, ...(synonymsOf.get(term) ?? []));
   }
-  return { text: [...new Set(words)].join(" "), asked };
+  const all = new Set(words);
+  return { text: [...all].join(" "), asked, all };
 }
 
 /** The best matches for an intent, best first. */
@@ -233,16 +251,18 @@ export function searchTools(index: SearchIndex, query: string, limit = DEFAULT_L
   const named = new Set(
     [...index.integrations].filter(([, terms]) => terms.every((t) => q.asked.has(t))).map(([id]) => id),
   );
+  const weight = (term: string) => (q.asked.has(term) ? 1 : q.all.has(term) ? SYNONYM_WEIGHT : 0);
   const results = index.search.search(q.text, {
     // Terms are already processed; keep MiniSearch from stemming them twice.
     processTerm: (t) => t,
     boostTerm: (term) => (q.asked.has(term) ? 1 : SYNONYM_WEIGHT),
-    ...(named.size
-      ? {
-          boostDocument: (id: string) =>
-            named.has(index.tools.get(id)?.integrationId ?? "") ? NAMED_INTEGRATION_BOOST : 1,
-        }
-      : {}),
+    boostDocument: (id: string) => {
+      // A tool whose own name the request spells out ("list pipelines" → list_pipelines) ranks first.
+      const terms = index.nameTerms.get(id) ?? [];
+      const covered = terms.length ? terms.reduce((n, t) => n + weight(t), 0) / terms.length : 0;
+      const integration = named.has(index.tools.get(id)?.integrationId ?? "") ? NAMED_INTEGRATION_BOOST : 1;
+      return integration * (1 + NAME_COVERAGE_BOOST * covered);
+    },
   });
   return results.slice(0, limit).map((r) => {
     const tool = index.tools.get(String(r.id))!;
