@@ -689,6 +689,8 @@ describe("hostile authorization servers", () => {
     { hostile: "javascript-endpoint", code: "bad_metadata", withTemplate: true },
     { hostile: "resource-mismatch", code: "resource_mismatch", withTemplate: true },
     { hostile: "huge-metadata", code: "too_large", withTemplate: true },
+    { hostile: "deep-metadata", code: "too_deep", withTemplate: true },
+    { hostile: "deep-metadata", code: "too_deep", withTemplate: false },
     { hostile: "private-redirect", code: "registration_failed", withTemplate: false },
     { hostile: "wrong-issuer", code: "issuer_mismatch", withTemplate: false },
     { hostile: "no-pkce", code: "pkce_unsupported", withTemplate: false },

@@ -16,6 +16,7 @@ import {
 import { audit } from "@/lib/data/audit";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
+import { assertJsonShape } from "@/lib/limits/json-shape";
 import { metadataIssuerMismatch } from "@/lib/oauth/errors";
 import { PROTECTED_AUTH_PARAMS as PROTECTED_AUTH_PARAM_NAMES } from "@/lib/schemas/kitchen";
 import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
@@ -319,6 +320,8 @@ export function validateDiscovery(
   client: ClientSource,
   localOrigin?: string,
 ): void {
+  // Stored as JSON and serialized again later: measured before anything else (docs/security.md §14).
+  assertJsonShape(state, "The authorization server's metadata");
   const meta = state.authorizationServerMetadata as Record<string, unknown> | undefined;
   if (!meta) {
     throw new AppError(
