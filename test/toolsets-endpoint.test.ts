@@ -23,6 +23,7 @@ import {
 } from "@/lib/data/toolsets";
 import type { SessionUser } from "@/lib/data/users";
 import { getDb } from "@/lib/db";
+import { setToolEnabled } from "@/lib/data/integrations";
 import { closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
 import {
@@ -305,6 +306,12 @@ describe("list_changed per toolset", () => {
         await waitFor(() => seen.some((s) => s.includes("dyn__restart_service")), {
           what: "list_changed after a re-sync added a tool",
         });
+
+        await setToolEnabled(u.user, dynId, "restart_service", false);
+        await waitFor(() => seen.at(-1)?.join() === "dyn__read_logs", {
+          what: "list_changed after a tool was switched off",
+        });
+        await setToolEnabled(u.user, dynId, "restart_service", true);
 
         await updateToolset(u.user, ts.id, {
           items: [{ integrationId: dynId }, { integrationId: alphaId, toolName: "echo" }],
