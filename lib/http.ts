@@ -2,6 +2,7 @@
 import "server-only";
 import { z, ZodError } from "zod";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
+import { assertUnscopedToken } from "@/lib/data/toolsets";
 import type { SessionUser } from "@/lib/data/users";
 import { currentUser } from "@/lib/auth/session";
 import { env } from "@/lib/env";
@@ -67,6 +68,7 @@ export function withApiToken(handler: Handler) {
       if (!token)
         throw new AppError("unauthorized", "Send an API token as Authorization: Bearer <token>", 401);
       const user = await authenticateApiToken(token);
+      await assertUnscopedToken(user.id, user.tokenId);
       return await handler({ user, req, params: await ctx.params });
     } catch (e) {
       return errorResponse(e, new URL(req.url).pathname);

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { closeAgentEndpoint, handleAgentRequest, handleToolsetRequest } from "@/lib/agent/endpoint";
 import { listActivity } from "@/lib/agent/activity";
+import { GET as listIntegrationsRoute } from "@/app/api/v1/integrations/route";
 import { createApiToken } from "@/lib/data/api-tokens";
 import { historySettled } from "@/lib/data/history";
 import {
@@ -211,6 +212,17 @@ describe("toolset endpoints", () => {
     const otherToolset = await initialize(token.token, "/api/mcp/everything-ops");
     expect(otherToolset.status).toBe(403);
     expect((await initialize(token.token, "/api/mcp/no-such-toolset")).status).toBe(404);
+
+    // Nor the HTTP API, which would reach every tool of the owner.
+    const api = (t: string) =>
+      listIntegrationsRoute(
+        new Request(`${ORIGIN}/api/v1/integrations`, { headers: { authorization: `Bearer ${t}` } }),
+        { params: Promise.resolve({}) },
+      );
+    const refused = await api(token.token);
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error.code).toBe("token_scoped");
+    expect((await api(owner.token)).status).toBe(200);
 
     const before = [ops.calls.length, alpha.calls.length];
     for (const era of ["auto", "legacy"] as const) {

@@ -422,6 +422,21 @@ export async function listTokenScopes(user: Owner): Promise<TokenScope[]> {
   return rows.map(presentScope);
 }
 
+/**
+ * For everything but the agent endpoints (/api/v1, the tunnel): a token scoped to toolsets is an agent's token
+ * and reaches nothing else, or the scope would be one call away from every tool.
+ */
+export async function assertUnscopedToken(userId: string, tokenId: string): Promise<void> {
+  const { toolsetIds } = await readTokenScope(userId, tokenId);
+  if (toolsetIds.length) {
+    throw new AppError(
+      "token_scoped",
+      "This API token is limited to its toolsets' agent endpoints (/api/mcp/<toolset>): use an unscoped token here.",
+      403,
+    );
+  }
+}
+
 /** For the agent endpoint: an authenticated token's scope (cached briefly). */
 export async function readTokenScope(
   userId: string,

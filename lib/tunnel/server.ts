@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { audit } from "@/lib/data/audit";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
+import { assertUnscopedToken } from "@/lib/data/toolsets";
 import { getIntegration, resyncIntegration } from "@/lib/data/integrations";
 import type { SessionUser } from "@/lib/data/users";
 import {
@@ -138,6 +139,7 @@ async function acceptUpgrade(wss: WebSocketServer, req: IncomingMessage, socket:
         401,
       );
     user = await authenticateApiToken(m[1]);
+    await assertUnscopedToken(user.id, user.tokenId);
   } catch (e) {
     if (!isAppError(e)) log.error("tunnel authentication failed", e);
     return rejectUpgrade(socket, isAppError(e) ? e : new AppError("internal", "Something went wrong.", 500));
