@@ -200,6 +200,7 @@ function wrap(
   fetch: EgressFetch,
 ): McpConnection {
   let closed: Promise<void> | undefined;
+  if (transport instanceof StreamableHTTPClientTransport) endCancelledRequests(transport);
   return {
     client,
     transport,
@@ -214,6 +215,46 @@ function wrap(
       })()),
   };
 }
+
+/**
+ * Ends the HTTP request of every request the client gives up on (docs/security.md §14). On the initialize era
+ * the SDK answers a timeout or a caller's cancel by POSTing notifications/cancelled and leaves the request's
+ * response stream open: a server that keeps it alive (a comment every second) would hold the socket for
+ * as long as it likes. Each request is sent with its own abort signal, and the cancellation naming it aborts
+ * it, which closes its socket; the SDK reads an aborted request signal as intended (no error, no reconnect).
+ * On the 2026 era the SDK aborts the request itself, and the two compose.
+ */
+function endCancelledRequests(transport: StreamableHTTPClientTransport): void {
+  const open = new Map<string | number, AbortController>();
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    const m = message as { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+    if (typeof m.method === "string" && isRequestId(m.id)) {
+      const ac = new AbortController();
+      open.set(m.id, ac);
+      const own = options?.requestSignal;
+      options = { ...options, requestSignal: own ? AbortSignal.any([own, ac.signal]) : ac.signal };
+    } else if (m.method === "notifications/cancelled" && isRequestId(m.params?.requestId)) {
+      open.get(m.params.requestId)?.abort();
+      open.delete(m.params.requestId);
+    }
+    return send(message, options);
+  };
+  // Client.connect set the handler; a response ends its request's entry.
+  const onmessage = transport.onmessage;
+  transport.onmessage = (message) => {
+    const m = message as { id?: unknown; method?: unknown };
+    if (m.method === undefined && isRequestId(m.id)) open.delete(m.id);
+    onmessage?.(message);
+  };
+  const onclose = transport.onclose;
+  transport.onclose = () => {
+    open.clear();
+    onclose?.();
+  };
+}
+
+const isRequestId = (id: unknown): id is string | number => typeof id === "string" || typeof id === "number";
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let t: NodeJS.Timeout;

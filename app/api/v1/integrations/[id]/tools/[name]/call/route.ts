@@ -12,6 +12,7 @@ export const POST = withApiToken(async ({ user, params, req }) => {
     params.name,
     await parseBody(req, toolCallSchema),
     "api",
+    { signal: req.signal }, // a client that goes away cancels the call and frees its socket
   );
   return Response.json({ result, latencyMs });
 });
