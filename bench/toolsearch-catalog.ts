@@ -3,6 +3,7 @@
 // re-run after upgrading a server to refresh the fixture.
 //
 //   npx tsx bench/toolsearch-catalog.ts [--modules DIR]   (DIR: the node_modules holding the servers)
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -93,7 +94,9 @@ async function main() {
   }
   const total = servers.reduce((n, s) => n + s.tools.length, 0);
   const out = path.join(import.meta.dirname, "fixtures", "toolsearch-catalog.json");
-  writeFileSync(out, `${JSON.stringify({ servers }, null, 1)}\n`);
+  writeFileSync(out, `${JSON.stringify({ servers }, null, 2)}\n`);
+  // The repository's format check covers fixtures too.
+  spawnSync(path.join(process.cwd(), "node_modules/.bin/prettier"), ["--write", out], { stdio: "ignore" });
   console.log(`${total} tools from ${servers.length} servers → ${path.relative(process.cwd(), out)}`);
   process.exit(0);
 }
