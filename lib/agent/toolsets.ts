@@ -219,7 +219,9 @@ export function routeViewEvents(source: ViewSource): void {
     }
   };
   onToolsChanged((userId) => {
-    for (const view of source.views(userId)) void check(view, false);
+    // A view can have a handler and sessions both: one check (and one notification) per view.
+    const views = new Map(source.views(userId).map((v) => [v.key, v]));
+    for (const view of views.values()) void check(view, false);
   });
   onToolsetChanged(({ userId, toolsetId, deleted }) => {
     const key = `t:${toolsetId}`;
@@ -228,7 +230,8 @@ export function routeViewEvents(source: ViewSource): void {
       source.close(key);
       return;
     }
-    for (const view of source.views(userId)) if (view.key === key) void check(view, true);
+    const view = source.views(userId).find((v) => v.key === key);
+    if (view) void check(view, true);
   });
 }
 
