@@ -286,9 +286,11 @@ function shortDescription(text: string | undefined): string {
 // Per-view index cache
 
 type Cached = { fingerprint: string; index: SearchIndex };
+// An index of 1000 tools holds about 4 MB: a bounded number of views keep theirs, the rest rebuild on demand
+// (about 0.1–0.3 s for 1000 tools).
 const indexes = processState(
   "toolSearchIndexes",
-  () => new TtlCache<string, Cached>({ ttlMs: 30 * 60_000, max: 2_000 }),
+  () => new TtlCache<string, Cached>({ ttlMs: 10 * 60_000, max: 100 }),
 );
 const byCatalog = new WeakMap<object, SearchIndex>();
 
