@@ -16,12 +16,17 @@ import { historySettled } from "@/lib/data/history";
 import {
   createToolset,
   deleteToolset,
+  getTokenScope,
   getToolset,
   getToolsetByName,
+  listTokenScopes,
+  listToolChoices,
+  listToolsets,
   listToolsetTools,
   setTokenScope,
   updateToolset,
 } from "@/lib/data/toolsets";
+import { revokeApiToken } from "@/lib/data/api-tokens";
 import type { SessionUser } from "@/lib/data/users";
 import { getDb } from "@/lib/db";
 import { setToolEnabled } from "@/lib/data/integrations";
@@ -504,5 +509,81 @@ describe("tenancy and lifecycle", () => {
     await waitFor(async () => (await initialize(owner.token, "/api/mcp/after")).status === 404, {
       what: "the deleted toolset gone",
     });
+  });
+});
+
+describe("toolset data", () => {
+  it("stores a clean selection, replaces it on edit, and resolves what the toolset exposes", async () => {
+    const u = await makeUserWithToken("toolset-data");
+    const opsId = await addIntegration(u.user.id, "Ops", ops.url);
+    await expectAppError(
+      createToolset(u.user, { name: "typo", items: [{ integrationId: opsId, toolName: "read_log" }] }),
+      "tool_not_found",
+    );
+    const ts = await createToolset(u.user, {
+      name: "ops",
+      description: "  Logs only.  ",
+      items: [
+        { integrationId: opsId, toolName: "read_logs" },
+        { integrationId: opsId, toolName: "read_logs" },
+        { integrationId: opsId, toolName: "" },
+      ],
+    });
+    // "Every tool" covers the single tool: one item is kept.
+    expect(ts.items).toEqual([{ integrationId: opsId, integrationName: "Ops", toolName: "" }]);
+    expect(ts.description).toBe("Logs only.");
+    const all = await listToolsetTools(u.user, ts.id);
+    expect(all.integrations.flatMap((i) => i.tools.map((t) => t.name)).sort()).toEqual([
+      "delete_logs",
+      "purge_cache",
+      "read_logs",
+      "restart_service",
+    ]);
+    const edited = await updateToolset(u.user, ts.id, {
+      readOnly: true,
+      items: [
+        { integrationId: opsId, toolName: "read_logs" },
+        { integrationId: opsId, toolName: "delete_logs" },
+      ],
+    });
+    expect(edited.items.map((i) => i.toolName)).toEqual(["delete_logs", "read_logs"]);
+    const readOnly = await listToolsetTools(u.user, ts.id);
+    expect(readOnly.integrations.flatMap((i) => i.tools.map((t) => t.name))).toEqual(["read_logs"]);
+    expect((await listToolsets(u.user)).map((t) => [t.name, t.itemCount, t.readOnly])).toEqual([
+      ["ops", 2, true],
+    ]);
+
+    const choices = await listToolChoices(u.user);
+    expect(choices[0].tools.map((t) => [t.name, t.readOnly])).toEqual([
+      ["delete_logs", false],
+      ["purge_cache", false],
+      ["read_logs", true],
+      ["restart_service", false],
+    ]);
+  });
+
+  it("shows each token's scope, and a revoked token takes none", async () => {
+    const u = await makeUserWithToken("token-scope");
+    const ts = await createToolset(u.user, { name: "a" });
+    const token = await createApiToken(u.user, { name: "agent", expiresInDays: undefined });
+    expect(await getTokenScope(u.user, token.id)).toEqual({
+      tokenId: token.id,
+      searchMode: false,
+      toolsets: [],
+    });
+    await setTokenScope(u.user, token.id, { toolsetIds: [ts.id, ts.id], searchMode: true });
+    expect(await getTokenScope(u.user, token.id)).toEqual({
+      tokenId: token.id,
+      searchMode: true,
+      toolsets: [{ id: ts.id, name: "a" }],
+    });
+    expect((await getToolset(u.user, ts.id)).tokens).toEqual([
+      { id: token.id, name: "agent", prefix: token.prefix },
+    ]);
+    const scopes = await listTokenScopes(u.user);
+    expect(scopes.find((s) => s.tokenId === token.id)?.toolsets).toEqual([{ id: ts.id, name: "a" }]);
+    await revokeApiToken(u.user, token.id);
+    await expectAppError(setTokenScope(u.user, token.id, { toolsetIds: [] }), "not_found");
+    expect((await getToolset(u.user, ts.id)).tokens).toEqual([]);
   });
 });
