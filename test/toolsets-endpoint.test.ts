@@ -399,6 +399,28 @@ describe("search mode", () => {
     }
   });
 
+  it("a read-only toolset in search mode neither finds nor runs a destructive tool", async () => {
+    await createToolset(owner.user, {
+      name: "ops-ro-search",
+      readOnly: true,
+      searchMode: true,
+      items: [{ integrationId: owner.opsId }],
+    });
+    const agent = await connect(owner.token, "/api/mcp/ops-ro-search");
+    const found = await agent.client.callTool({
+      name: "search_tools",
+      arguments: { query: "delete the logs and purge the cache", limit: 20 },
+    });
+    const results = (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);
+    expect(results).toEqual(["ops__read_logs"]);
+    const before = ops.calls.length;
+    for (const name of ["ops__delete_logs", "ops__purge_cache", "ops__restart_service"]) {
+      const call = await agent.client.callTool({ name: "call_tool", arguments: { name, arguments: {} } });
+      expect(call.isError).toBe(true);
+    }
+    expect(ops.calls.length).toBe(before);
+  });
+
   it("a token in search mode gets /api/mcp in search mode, with the same validation and history as a direct call", async () => {
     const token = await scopedToken(owner.user, [], true);
     const agent = await connect(token.token, "/api/mcp");
