@@ -1,8 +1,9 @@
-// Builds bench/fixtures/toolsearch-catalog.json: the tool definitions of published MCP servers (npm packages,
-// devDependencies), each started over stdio and listed once with an SDK client. Nothing is written by hand:
-// re-run after upgrading a server to refresh the fixture.
+// Builds bench/fixtures/toolsearch-catalog.json: the tool definitions of published MCP servers (npm packages
+// at the versions below), each started over stdio and listed once with an SDK client. Nothing is written by
+// hand: change a version and re-run to refresh the fixture. The servers are installed into a scratch prefix
+// (without install scripts), not into the project, so they cost `npm ci` nothing.
 //
-//   npx tsx bench/toolsearch-catalog.ts [--modules DIR]   (DIR: the node_modules holding the servers)
+//   npx tsx bench/toolsearch-catalog.ts [--modules DIR]   (DIR: a node_modules already holding the servers)
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,6 +14,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
 type ServerSpec = {
   pkg: string;
+  version: string;
   bin?: string;
   args?: (scratch: string) => string[];
   /** placeholders where a server refuses to start without a credential; listing tools sends nothing */
@@ -20,17 +22,34 @@ type ServerSpec = {
 };
 
 export const SERVERS: ServerSpec[] = [
-  { pkg: "@modelcontextprotocol/server-everything" },
-  { pkg: "@modelcontextprotocol/server-filesystem", args: (dir) => [dir] },
-  { pkg: "@modelcontextprotocol/server-memory" },
-  { pkg: "@modelcontextprotocol/server-github", env: { GITHUB_PERSONAL_ACCESS_TOKEN: "placeholder" } },
-  { pkg: "@modelcontextprotocol/server-slack", env: { SLACK_BOT_TOKEN: "placeholder", SLACK_TEAM_ID: "T0" } },
-  { pkg: "@modelcontextprotocol/server-google-maps", env: { GOOGLE_MAPS_API_KEY: "placeholder" } },
-  { pkg: "@modelcontextprotocol/server-brave-search", env: { BRAVE_API_KEY: "placeholder" } },
-  { pkg: "@modelcontextprotocol/server-sequential-thinking" },
-  { pkg: "@notionhq/notion-mcp-server", env: { NOTION_TOKEN: "placeholder" } },
+  { pkg: "@modelcontextprotocol/server-everything", version: "2026.8.31" },
+  { pkg: "@modelcontextprotocol/server-filesystem", version: "2026.8.31", args: (dir) => [dir] },
+  { pkg: "@modelcontextprotocol/server-memory", version: "2026.8.31" },
+  {
+    pkg: "@modelcontextprotocol/server-github",
+    version: "2025.4.8",
+    env: { GITHUB_PERSONAL_ACCESS_TOKEN: "placeholder" },
+  },
+  {
+    pkg: "@modelcontextprotocol/server-slack",
+    version: "2025.4.25",
+    env: { SLACK_BOT_TOKEN: "placeholder", SLACK_TEAM_ID: "T0" },
+  },
+  {
+    pkg: "@modelcontextprotocol/server-google-maps",
+    version: "0.6.2",
+    env: { GOOGLE_MAPS_API_KEY: "placeholder" },
+  },
+  {
+    pkg: "@modelcontextprotocol/server-brave-search",
+    version: "0.6.2",
+    env: { BRAVE_API_KEY: "placeholder" },
+  },
+  { pkg: "@modelcontextprotocol/server-sequential-thinking", version: "2026.8.31" },
+  { pkg: "@notionhq/notion-mcp-server", version: "2.5.2", env: { NOTION_TOKEN: "placeholder" } },
   {
     pkg: "@zereight/mcp-gitlab",
+    version: "2.1.64",
     bin: "mcp-gitlab",
     env: {
       GITLAB_PERSONAL_ACCESS_TOKEN: "placeholder",
@@ -40,8 +59,13 @@ export const SERVERS: ServerSpec[] = [
       USE_PIPELINE: "true",
     },
   },
-  { pkg: "@playwright/mcp" },
-  { pkg: "chrome-devtools-mcp", bin: "chrome-devtools-mcp", args: () => ["--no-usage-statistics"] },
+  { pkg: "@playwright/mcp", version: "0.0.83" },
+  {
+    pkg: "chrome-devtools-mcp",
+    version: "1.11.0",
+    bin: "chrome-devtools-mcp",
+    args: () => ["--no-usage-statistics"],
+  },
 ];
 
 async function listServer(modules: string, spec: ServerSpec, scratch: string) {
@@ -80,8 +104,17 @@ async function listServer(modules: string, spec: ServerSpec, scratch: string) {
 
 async function main() {
   const i = process.argv.indexOf("--modules");
-  const modules = path.resolve(i > 0 ? process.argv[i + 1] : "node_modules");
   const scratch = mkdtempSync(path.join(tmpdir(), "toolsearch-"));
+  let modules = i > 0 ? path.resolve(process.argv[i + 1]) : "";
+  if (!modules) {
+    const prefix = path.join(scratch, "servers");
+    const specs = SERVERS.map((s) => `${s.pkg}@${s.version}`);
+    const npm = spawnSync("npm", ["install", "--prefix", prefix, "--ignore-scripts", "--no-save", ...specs], {
+      stdio: "inherit",
+    });
+    if (npm.status !== 0) throw new Error("npm install of the published servers failed");
+    modules = path.join(prefix, "node_modules");
+  }
   const servers = [];
   for (const spec of SERVERS) {
     try {
