@@ -14,6 +14,7 @@ import fs from "node:fs";
 import { createInterface } from "node:readline";
 import { CliError } from "./args";
 import type { ClientConfig } from "./proxy-args";
+import { StreamableHttpRelay } from "./proxy-http";
 import type { Log } from "./proxy-server";
 
 type Message = Record<string, unknown>;
@@ -81,7 +82,17 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
   );
   if (era === "modern") return serveModern(sdk, probe, url, log);
   await probe.close().catch(() => {});
-  return relay(() => make(kind), url, log);
+  const tls =
+    cfg.verifySsl === true
+      ? undefined
+      : cfg.verifySsl === false
+        ? { rejectUnauthorized: false }
+        : { ca: fs.readFileSync(cfg.verifySsl, "utf8") };
+  return relay(
+    () => (kind === "sse" ? make("sse") : new StreamableHttpRelay(url, { headers: cfg.headers, tls })),
+    url,
+    log,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

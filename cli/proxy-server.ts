@@ -71,7 +71,8 @@ type Message = Record<string, unknown>;
 
 class StdioChild {
   readonly proc: ChildProcessWithoutNullStreams;
-  onmessage?: (m: Message) => void;
+  /** Each message with the line it came in (forwarded as is where no rewriting is needed). */
+  onmessage?: (m: Message, line: string) => void;
   readonly exited: Promise<number>;
   private killedByUs = false;
 
@@ -108,7 +109,7 @@ class StdioChild {
         log.warn(`${label} wrote a line that is not JSON (ignored): ${line.slice(0, 120)}`);
         return;
       }
-      if (msg && typeof msg === "object") this.onmessage?.(msg as Message);
+      if (msg && typeof msg === "object") this.onmessage?.(msg as Message, line);
     });
   }
 
@@ -126,6 +127,12 @@ class StdioChild {
 
   send(m: unknown): void {
     if (this.alive && !this.proc.stdin.destroyed) this.proc.stdin.write(`${JSON.stringify(m)}\n`);
+  }
+
+  /** A message already serialized by the client; re-serialized only if it spans lines. */
+  sendText(text: string, m: unknown): void {
+    if (/[\r\n]/.test(text)) return this.send(m);
+    if (this.alive && !this.proc.stdin.destroyed) this.proc.stdin.write(`${text}\n`);
   }
 
   /** Closes stdin and sends SIGTERM, then SIGKILL if it lingers. */
@@ -191,7 +198,8 @@ type Backend = {
   shared?: SharedChild;
 };
 
-type Waiter = { resolve: (m: Message | undefined) => void };
+/** Resolved with the child's response line, or undefined when there will be none. */
+type Waiter = { resolve: (line: string | undefined) => void };
 
 type Session = {
   id: string;
@@ -378,7 +386,7 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     s.busy++;
     s.lastActive = Date.now();
     try {
-      if (sid && fastPathable(req, body?.value)) return await fastPath(s, req, res, body!.value as Message);
+      if (sid && fastPathable(req, body?.value)) return await fastPath(s, req, res, body!);
       const response = await s.transport!.handleRequest(toWebRequest(req, body?.text), {
         parsedBody: body?.value,
       });
@@ -423,9 +431,9 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       },
     };
     t.onmessage = (m) => child.send(m);
-    child.onmessage = (m) => {
+    child.onmessage = (m, line) => {
       if (!b.served && "id" in m && !("method" in m)) b.served = true;
-      if (deliverToFastPath(s, m)) return;
+      if (deliverToFastPath(s, m, line)) return;
       void t.send(m as never).catch(() => {});
     };
     void child.exited.then((code) => {
@@ -439,20 +447,20 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
   }
 
   /** A response or progress notification for a fast-path request: true when it was delivered. */
-  function deliverToFastPath(s: Session, m: Message): boolean {
+  function deliverToFastPath(s: Session, m: Message, line: string): boolean {
     if ("id" in m && !("method" in m)) {
       const key = JSON.stringify(m.id);
       const w = s.waiting.get(key);
       if (!w) return false;
       s.waiting.delete(key);
-      w.resolve(m);
+      w.resolve(line);
       return true;
     }
     if (m.method === "notifications/progress") {
       const token = (m.params as { progressToken?: unknown } | undefined)?.progressToken;
       const stream = token === undefined ? undefined : s.progress.get(JSON.stringify(token));
       if (!stream) return false;
-      stream.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+      stream.write(`event: message\ndata: ${line}\n\n`);
       return true;
     }
     return false;
@@ -462,7 +470,8 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
   // child and its response returned directly — as a JSON body, or as an SSE stream carrying the request's
   // progress notifications first when it asked for progress. Notifications, batches, GET streams and DELETE
   // go through the SDK transport. A client that disconnects mid-request cancels it in the child.
-  async function fastPath(s: Session, req: IncomingMessage, res: ServerResponse, msg: Message) {
+  async function fastPath(s: Session, req: IncomingMessage, res: ServerResponse, body: { text: string; value: unknown }) {
+    const msg = body.value as Message;
     const key = JSON.stringify(msg.id);
     const token = progressToken(msg);
     const streamed = token !== undefined && /text\/event-stream/i.test(header(req, "accept") ?? "");
@@ -475,7 +484,7 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       res.flushHeaders();
       s.progress.set(JSON.stringify(token), res);
     }
-    const answer = await new Promise<Message | undefined>((resolve) => {
+    const answer = await new Promise<string | undefined>((resolve) => {
       s.waiting.set(key, { resolve });
       res.once("close", () => {
         if (s.waiting.delete(key)) {
@@ -487,7 +496,7 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
           resolve(undefined);
         }
       });
-      s.child.send(msg);
+      s.child.sendText(body.text, msg);
     });
     if (streamed) s.progress.delete(JSON.stringify(token));
     if (res.writableEnded || res.destroyed) return;
@@ -495,14 +504,13 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       if (streamed) return void res.end();
       return void res.writeHead(502, { "content-type": "text/plain" }).end("The server process ended");
     }
-    const text = JSON.stringify(answer);
-    if (streamed) return void res.end(`event: message\ndata: ${text}\n\n`);
+    if (streamed) return void res.end(`event: message\ndata: ${answer}\n\n`);
     res.writeHead(200, {
       "content-type": "application/json",
-      "content-length": Buffer.byteLength(text),
+      "content-length": Buffer.byteLength(answer),
       "mcp-session-id": s.id,
     });
-    res.end(text);
+    res.end(answer);
   }
 
   function sseOpen(b: Backend, req: IncomingMessage, res: ServerResponse) {
@@ -514,9 +522,9 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
       connection: "keep-alive",
     });
     res.write(`event: endpoint\ndata: ${b.prefix}/messages?sessionId=${id}\n\n`);
-    child.onmessage = (m) => {
+    child.onmessage = (m, line) => {
       if (!b.served && "id" in m && !("method" in m)) b.served = true;
-      res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+      res.write(`event: message\ndata: ${line}\n\n`);
     };
     const keepalive = setInterval(() => res.write(": keepalive\n\n"), SSE_KEEPALIVE_MS);
     keepalive.unref();
@@ -558,7 +566,8 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     if (body.value === undefined)
       return void res.writeHead(400, { "content-type": "text/plain" }).end("Invalid JSON");
     s.lastActive = Date.now();
-    for (const m of Array.isArray(body.value) ? body.value : [body.value]) s.child.send(m);
+    if (Array.isArray(body.value)) for (const m of body.value) s.child.send(m);
+    else s.child.sendText(body.text, body.value);
     res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
   }
 
@@ -848,20 +857,27 @@ function isInitialize(v: unknown): boolean {
   return !!first && typeof first === "object" && (first as Message).method === "initialize";
 }
 
-async function readJson(req: IncomingMessage): Promise<{ text: string; value: unknown }> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req) {
-    n += (c as Buffer).length;
-    if (n > MAX_BODY) throw new Error("request body too large");
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  try {
-    return { text, value: text ? JSON.parse(text) : undefined };
-  } catch {
-    return { text, value: undefined };
-  }
+function readJson(req: IncomingMessage): Promise<{ text: string; value: unknown }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on("data", (c: Buffer) => {
+      n += c.length;
+      if (n > MAX_BODY) {
+        req.destroy();
+        reject(new Error("request body too large"));
+      } else chunks.push(c);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      const text = chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8");
+      try {
+        resolve({ text, value: text ? JSON.parse(text) : undefined });
+      } catch {
+        resolve({ text, value: undefined });
+      }
+    });
+  });
 }
 
 function toWebRequest(req: IncomingMessage, body: string | undefined): Request {
