@@ -10,17 +10,27 @@ const config: NextConfig = {
   // answer with a 404 status instead of a streamed not-found page.
   htmlLimitedBots: /.*/,
   // Nothing here is meant to be framed (OAuth starts and recipe installs especially: docs/security.md §5).
+  // Pages get their Content-Security-Policy, with a per-request script nonce, from proxy.ts; API answers
+  // and build assets get this static one, which allows no script at all.
   async headers() {
     return [
       {
         source: "/:path*",
         headers: [
           { key: "X-Frame-Options", value: "DENY" },
-          { key: "Content-Security-Policy", value: "frame-ancestors 'none'" },
           { key: "X-Content-Type-Options", value: "nosniff" },
           { key: "Referrer-Policy", value: "same-origin" },
         ],
       },
+      ...["/api/:path*", "/_next/:path*"].map((source) => ({
+        source,
+        headers: [
+          {
+            key: "Content-Security-Policy",
+            value: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+          },
+        ],
+      })),
     ];
   },
   experimental: { serverActions: { bodySizeLimit: "1mb" } },

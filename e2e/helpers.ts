@@ -64,3 +64,32 @@ export async function createApiToken(page: Page, name: string): Promise<string> 
 export function alertOf(page: Page): Locator {
   return page.locator('[role="alert"]:not(#__next-route-announcer__)');
 }
+
+/**
+ * Watches a page for Content-Security-Policy violations on every document it loads: the browser's
+ * `securitypolicyviolation` events and its console reports. Also records each document's policy header.
+ */
+export async function watchCsp(page: Page) {
+  const violations: string[] = [];
+  const documents: { url: URL; status: number; policy: string }[] = [];
+  await page.exposeBinding("__reportCspViolation", (_source, text: string) => void violations.push(text));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      const report = (window as unknown as { __reportCspViolation: (t: string) => void })
+        .__reportCspViolation;
+      void report(
+        `${location.pathname}: ${e.effectiveDirective} blocked ${e.blockedURI || "an inline script or style"}`,
+      );
+    });
+  });
+  page.on("console", (m) => {
+    if (/content security policy/i.test(m.text())) violations.push(`console: ${m.text()}`);
+  });
+  page.on("response", (res) => {
+    const req = res.request();
+    if (req.resourceType() !== "document" || req.frame() !== page.mainFrame()) return;
+    const url = new URL(res.url());
+    documents.push({ url, status: res.status(), policy: res.headers()["content-security-policy"] ?? "" });
+  });
+  return { violations, documents };
+}
