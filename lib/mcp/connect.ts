@@ -111,9 +111,28 @@ export function createMcpFetch(o: ConnectOptions): ConnectionProbe {
   const send = tunnelFetchFor(serverUrl, o.userId, fetchOpts) ?? createEgressFetch(fetchOpts);
   ctx.fetch = async (input, init) => {
     publicId ||= await publicUserId(o.userId);
-    return send(input, init);
+    return checkSessionId(await send(input, init));
   };
   return ctx;
+}
+
+/** The spec's session id: visible ASCII (0x21–0x7E); at most 256 characters, which Poke keeps and resends. */
+const SESSION_ID = /^[\x21-\x7e]{1,256}$/;
+
+/**
+ * Refuses a response whose Mcp-Session-Id is not a session id: every later request would carry it, so an
+ * oversized or binary value is refused where it arrives, with a message naming the server's fault.
+ */
+function checkSessionId(res: Response): Response {
+  const id = res.headers.get("mcp-session-id");
+  if (id === null || id === "" || SESSION_ID.test(id)) return res;
+  void res.body?.cancel().catch(() => {});
+  const what = id.length > 256 ? `${id.length} characters long` : "not visible ASCII";
+  throw new AppError(
+    "bad_session_id",
+    `The server sent an Mcp-Session-Id that is ${what}; a session id must be 1–256 visible ASCII characters, so Poke won't use it.`,
+    502,
+  );
 }
 
 function newClient(o: ConnectOptions): Client {

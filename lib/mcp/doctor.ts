@@ -1,10 +1,12 @@
 // The Doctor: runs a connection step by step and says which step fails and what to do about it.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
+import { getSessionUser } from "@/lib/data/users";
 import { AppError, isAppError } from "@/lib/errors";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
 import { discover } from "@/lib/mcp/discover";
 import { loadIntegration } from "@/lib/mcp/integration";
-import { resolveChecked, validateUserUrl } from "@/lib/net/egress";
+import { resolveChecked, validateUserUrl, type ResolvedAddress } from "@/lib/net/egress";
+import { parseIpLiteral } from "@/lib/net/ip-policy";
 
 // The steps, in the order they run.
 const LABELS = {
@@ -101,10 +103,16 @@ const STEP_OF: Record<string, { step: DoctorStepId; hint: string }> = {
     hint: "The server's tools/list pagination does not end; this is a server bug.",
   },
   too_deep: { step: "tools", hint: "A tool schema is nested too deeply; this is a server bug." },
+  bad_session_id: {
+    step: "protocol",
+    hint: "The server's Mcp-Session-Id must be 1–256 visible ASCII characters; this is a server bug.",
+  },
 };
 
 class Steps {
   list: DoctorStep[] = [];
+  /** Admins see the addresses a refusal names (docs/security.md §12); everyone else sees "a private address". */
+  constructor(private readonly admin: boolean) {}
   add(id: DoctorStepId, detail: string, status: DoctorStep["status"] = "ok", hint?: string) {
     this.list.push({ id, label: LABELS[id], status, detail, ...(hint ? { hint } : {}) });
   }
@@ -119,7 +127,12 @@ class Steps {
     for (const id of ORDER.slice(0, at)) {
       if (!this.list.some((s) => s.id === id)) this.add(id, "Passed.");
     }
-    this.add(ORDER[at], app.message, "fail", where.hint);
+    const address = app.code === "blocked_address" ? app.details?.address : undefined;
+    const detail =
+      this.admin && typeof address === "string" && !app.message.includes(address)
+        ? `${app.message} (address: ${address})`
+        : app.message;
+    this.add(ORDER[at], detail, "fail", where.hint);
     return this.finish();
   }
   finish(): DoctorStep[] {
@@ -146,7 +159,9 @@ export async function runDoctor(userId: string, integrationId: string) {
 
 /** Doctor for an unsaved URL + key (the add form). */
 export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]> {
-  const steps = new Steps();
+  // Read from the database on every run, like every admin check (docs/security.md §1).
+  const admin = (await getSessionUser(input.userId).catch(() => null))?.role === "admin";
+  const steps = new Steps(admin);
   let url: URL;
   try {
     url = validateUserUrl(input.url);
@@ -161,12 +176,17 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   } catch (err) {
     return steps.fail(err, "dns");
   }
-  steps.add("dns", `${url.hostname} → ${addrs.map((a) => a.address).join(", ")}`);
+  // A name's internal addresses are shown to admins only; an IP literal is what the person typed.
+  const open = admin || !!parseIpLiteral(url.hostname.replace(/^\[|\]$/g, ""));
+  const shown = (a: ResolvedAddress) => (open || !a.reason ? a.address : "a private address");
+  steps.add("dns", `${url.hostname} → ${[...new Set(addrs.map(shown))].join(", ")}`);
   const blocked = addrs.find((a) => !a.allowed);
   if (blocked) {
     const err = new AppError(
       "blocked_address",
-      `${url.hostname} resolves to ${blocked.address}, ${blocked.reason}; Poke won't connect there.`,
+      open
+        ? `${url.hostname} resolves to ${blocked.address}, ${blocked.reason}; Poke won't connect there.`
+        : `${url.hostname} resolves to a private address; Poke won't connect there.`,
     );
     return steps.fail(err, "egress");
   }
@@ -174,7 +194,9 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   if (special) {
     steps.add(
       "egress",
-      `Allowed by configuration (${special.address} is ${special.reason}).`,
+      open
+        ? `Allowed by configuration (${special.address} is ${special.reason}).`
+        : `Allowed by configuration (${url.hostname} resolves to a private address).`,
       "warn",
       "Private addresses are reachable because ALLOW_PRIVATE_NETWORK or EGRESS_ALLOWLIST permits them.",
     );

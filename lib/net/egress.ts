@@ -14,6 +14,7 @@ import {
 } from "undici";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
+import { log } from "@/lib/log";
 import { classifyAddress, isAddressAllowed, parseIpLiteral, type PolicyInput } from "@/lib/net/ip-policy";
 import { processState } from "@/lib/state";
 
@@ -131,15 +132,26 @@ function currentPolicy(): PolicyInput {
   return { allowPrivate: e.ALLOW_PRIVATE_NETWORK, allowlist: e.EGRESS_ALLOWLIST };
 }
 
+/**
+ * The refusal a person sees. A name's resolved address is internal knowledge (which names resolve inside
+ * the network, and where): the message says "a private address" (or "a cloud metadata address", which
+ * nothing unlocks); the address goes only to the server log and the error's details, which reach admin
+ * views only (the Doctor shows it to admins). An IP literal is what the person typed, so it is named.
+ */
 function blockedError(host: string, address: string, reason: string): AppError {
-  const where = host === address ? address : `${host} (${address})`;
+  const bare = host.replace(/^\[|\]$/g, "");
+  log.info("egress refused", { host: bare, address, reason });
+  const metadata = /metadata/.test(reason);
+  const where = parseIpLiteral(bare)
+    ? `${address} is ${reason}`
+    : `${bare} resolves to ${metadata ? "a cloud metadata address" : "a private address"}`;
   return new AppError(
     "blocked_address",
-    /metadata/.test(reason)
-      ? `${where} is ${reason}; outbound requests there are always blocked.`
-      : `${where} is ${reason}; outbound requests there are blocked. An admin can allow it with EGRESS_ALLOWLIST=host:port.`,
+    metadata
+      ? `${where}; outbound requests there are always blocked.`
+      : `${where}; outbound requests there are blocked. An admin can allow it with EGRESS_ALLOWLIST=host:port.`,
     400,
-    { host, address },
+    { host: bare, address, reason },
   );
 }
 
