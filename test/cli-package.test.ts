@@ -164,4 +164,44 @@ describe("the CLI package", () => {
     expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
     expect(r.code, stderr).toBe(0);
   });
+
+  it("a running `poke tunnel` whose reader went away ends quietly at its next line", async () => {
+    const env = bareEnv({ POKE_URL: app.url, POKE_TOKEN: token, POKE_TUNNEL_HEARTBEAT_MS: "1000" });
+    const child = spawn(path.join(bin, "poke"), ["tunnel", server.url, "-n", "piped"], {
+      cwd: dir,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      let out = "";
+      await new Promise<void>((resolve) =>
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (/Tunnel online/.test(out)) resolve();
+        }),
+      );
+      // The reader closes its end, as `head` does once it has enough.
+      child.stdout.destroy();
+      // A tool call through the tunnel makes the CLI log one more line, into the closed pipe (the call
+      // itself may or may not be answered before the CLI ends).
+      const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      const list = (await (await fetch(`${app.url}/api/v1/integrations`, { headers: auth })).json()) as {
+        integrations: { id: string; name: string }[];
+      };
+      const id = list.integrations.find((i) => i.name === "piped")!.id;
+      const call = await fetch(`${app.url}/api/v1/integrations/${id}/tools/echo/call`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ arguments: { text: "into a closed pipe" } }),
+      });
+      await call.body?.cancel();
+      expect(await exited, stderr).toBe(0);
+      expect(stderr).not.toMatch(/EPIPE|Unhandled|Error/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });
