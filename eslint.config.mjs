@@ -13,7 +13,7 @@ const config = [
       "next-env.d.ts",
       "test-results/**",
       "playwright-report/**",
-      "cli/dist/**",
+      "cli/dist*/**",
     ],
   },
   {

@@ -12,13 +12,14 @@ import { build } from "esbuild";
 const cli = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(cli);
 const dist = path.join(cli, "dist");
+// Built beside dist/ and swapped in at the end, so a CLI starting meanwhile never sees half a bundle.
+const out = `${dist}.tmp-${process.pid}`;
 
-fs.rmSync(dist, { recursive: true, force: true });
-fs.mkdirSync(dist, { recursive: true });
+fs.rmSync(out, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: [path.join(cli, "bin.ts")],
-  outdir: dist,
+  outdir: out,
   entryNames: "poke",
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,
@@ -42,9 +43,13 @@ const result = await build({
   },
 });
 fs.writeFileSync(
-  path.join(dist, "mcp-proxy.mjs"),
+  path.join(out, "mcp-proxy.mjs"),
   '#!/usr/bin/env node\n// `mcp-proxy`: the bundled CLI started under this name (see poke.mjs).\nimport "./poke.mjs";\n',
 );
-for (const f of ["poke.mjs", "mcp-proxy.mjs"]) fs.chmodSync(path.join(dist, f), 0o755);
+for (const f of ["poke.mjs", "mcp-proxy.mjs"]) fs.chmodSync(path.join(out, f), 0o755);
 const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes("node_modules"));
-fs.writeFileSync(path.join(dist, "inputs.json"), JSON.stringify({ inputs }, null, 2) + "\n");
+fs.writeFileSync(path.join(out, "inputs.json"), JSON.stringify({ inputs }, null, 2) + "\n");
+const old = `${dist}.old-${process.pid}`;
+if (fs.existsSync(dist)) fs.renameSync(dist, old);
+fs.renameSync(out, dist);
+fs.rmSync(old, { recursive: true, force: true });
