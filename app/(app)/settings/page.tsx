@@ -31,8 +31,11 @@ export default async function SettingsPage() {
           {appUrl}/api/mcp
         </code>
         <p className="mt-3 text-sm text-zinc-600">
-          To give an agent only some tools, make a <Link href="/toolsets">toolset</Link>: it has its own
-          endpoint, and a token can be scoped to it.
+          To give an agent only some tools, make a{" "}
+          <Link href="/toolsets" className="underline">
+            toolset
+          </Link>
+          : it has its own endpoint, and a token can be scoped to it.
         </p>
       </Card>
       <Card title={<span id="api-tokens">API tokens</span>}>
@@ -44,7 +47,7 @@ export default async function SettingsPage() {
         <div className="mt-6 overflow-x-auto">
           <table className="w-full text-left text-sm">
             <thead className="text-xs uppercase text-zinc-500">
-              <tr>
+              <tr className="whitespace-nowrap [&>th]:pr-3">
                 <th className="py-2">Name</th>
                 <th>Token</th>
                 <th>Created</th>

@@ -27,7 +27,7 @@ function snippets(url: string, name: string): { id: string; label: string; file:
     {
       id: "claude",
       label: "Claude Desktop",
-      file: "claude_desktop_config.json — through poke proxy (stdio ⇄ HTTP)",
+      file: "claude_desktop_config.json — through poke proxy (stdio ⇄ HTTP) from a checkout of Poke",
       text: json({
         mcpServers: {
           [key]: {
@@ -41,22 +41,9 @@ function snippets(url: string, name: string): { id: string; label: string; file:
     {
       id: "mcp-proxy",
       label: "Claude Desktop (mcp-proxy)",
-      file: "claude_desktop_config.json — through mcp-proxy (uvx)",
+      file: "claude_desktop_config.json — through mcp-proxy, installed with the poke CLI package (poke-cli)",
       text: json({
-        mcpServers: {
-          [key]: {
-            command: "uvx",
-            args: [
-              "mcp-proxy",
-              "--transport",
-              "streamablehttp",
-              "--headers",
-              "Authorization",
-              `Bearer ${TOKEN}`,
-              url,
-            ],
-          },
-        },
+        mcpServers: { [key]: { command: "mcp-proxy", args: [url], env: { API_ACCESS_TOKEN: TOKEN } } },
       }),
     },
     {
