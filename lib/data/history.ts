@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client";
 import { getDb } from "@/lib/db";
 import { log } from "@/lib/log";
+import { redactText } from "@/lib/redact";
 import { processState } from "@/lib/state";
 
 type Owner = { id: string };
@@ -52,7 +53,8 @@ export function recordCallInBackground(
     source,
     status,
     latencyMs: Math.round(latencyMs),
-    error: payload.error?.slice(0, 500),
+    // Servers echo credentials in error text too; what is past 4 KiB is cut anyway.
+    error: payload.error === undefined ? undefined : redactText(payload.error.slice(0, 4096)).slice(0, 500),
     toolsetId: via.toolsetId,
     apiTokenId: via.apiTokenId,
     ...(integ.storePayloads ? storedPayload(payload) : {}),
@@ -94,14 +96,23 @@ export function historySettled(): Promise<void> {
 const PAYLOAD_CAP = 16 * 1024;
 const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|credential/i;
 
-/** Opt-in payload storage: secrets redacted by key name, each part capped; JSON null is stored as NULL. */
+/**
+ * Opt-in payload storage, each part capped; JSON null is stored as NULL. Secrets are redacted by key name
+ * (the whole value) and by shape inside every string (bearer tokens, JWTs, vendor keys: lib/redact.ts),
+ * keeping the text around them.
+ */
 function storedPayload(p: { args: unknown; result?: unknown }) {
   const redact = (v: unknown, depth = 0): unknown => {
     if (depth > 20) return "[depth]";
+    // Past the cap only a preview is kept: a longer string is cut first, with room for a token at the cut.
+    if (typeof v === "string") return redactText(v.length > PAYLOAD_CAP ? v.slice(0, PAYLOAD_CAP + 4096) : v);
     if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
     if (v && typeof v === "object")
       return Object.fromEntries(
-        Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redact(x, depth + 1)]),
+        Object.entries(v).map(([k, x]) => [
+          redactText(k),
+          SECRET_KEY.test(k) ? "[redacted]" : redact(x, depth + 1),
+        ]),
       );
     return v;
   };
