@@ -181,6 +181,7 @@ type LoadResult = {
 
 async function loadRun(appUrl: string, users: Awaited<ReturnType<typeof seedUser>>[], hanging: Set<number>) {
   const { resetLimits, configureLimits } = await import("@/lib/limits/calls");
+  const { publicUserId } = await import("@/lib/data/users");
   resetLimits();
   // 10 callers per user in tight loops far exceed the default 10 calls/s per user; this measures the
   // platform under load, not the rate limiter. Concurrency (20 per user) and the breaker stay at defaults.
@@ -195,8 +196,11 @@ async function loadRun(appUrl: string, users: Awaited<ReturnType<typeof seedUser
   );
   // Integration names differ per user; the catalog orders them by creation, so prefix i is server i.
   const prefixesOf = new Map<string, string[]>();
+  // What X-Poke-User-Id carries: the user's public UUID.
+  const publicIds = new Map<string, string>();
   for (const { user, client } of clients) {
     if (!prefixesOf.has(user.user.id)) prefixesOf.set(user.user.id, await toolPrefixes(client));
+    if (!publicIds.has(user.user.id)) publicIds.set(user.user.id, await publicUserId(user.user.id));
   }
   const result: LoadResult = {
     healthy: [],
@@ -234,7 +238,7 @@ async function loadRun(appUrl: string, users: Awaited<ReturnType<typeof seedUser
             continue;
           }
           const text = (r.content as { type: string; text: string }[])[0]?.text ?? "{}";
-          if (JSON.parse(text).userId !== user.user.id) result.crossUser++;
+          if (JSON.parse(text).userId !== publicIds.get(user.user.id)) result.crossUser++;
           result.healthy.push(ms);
         } catch (err) {
           if (result.errors++ === 0) console.error("first error:", String(err).slice(0, 300));

@@ -11,11 +11,10 @@
 // - a 2026-era server (no initialize, no sessions) is served through the SDK's server on stdio, forwarding
 //   tools, prompts, resources and completions with their progress and cancellation.
 import fs from "node:fs";
-import { createInterface } from "node:readline";
 import { CliError } from "./args";
 import type { ClientConfig } from "./proxy-args";
-import { StreamableHttpRelay } from "./proxy-http";
-import type { Log } from "./proxy-server";
+import { SseRelay, StreamableHttpRelay } from "./proxy-http";
+import { onLines, type Log } from "./proxy-server";
 
 type Message = Record<string, unknown>;
 type ClientModule = typeof import("@modelcontextprotocol/client");
@@ -89,7 +88,10 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
         ? { rejectUnauthorized: false }
         : { ca: fs.readFileSync(cfg.verifySsl, "utf8") };
   return relay(
-    () => (kind === "sse" ? make("sse") : new StreamableHttpRelay(url, { headers: cfg.headers, tls })),
+    () =>
+      kind === "sse"
+        ? new SseRelay(url, { headers: cfg.headers, tls })
+        : new StreamableHttpRelay(url, { headers: cfg.headers, tls }),
     url,
     log,
   );
@@ -180,31 +182,33 @@ async function relay(make: () => RemoteTransport, url: URL, log: Log): Promise<n
     }
   };
 
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  lines.on("line", (line) => {
-    if (!line.trim() || stopping) return;
-    let m: Message;
-    try {
-      m = JSON.parse(line) as Message;
-    } catch {
-      return out({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
-    }
-    if (m.method === "initialize" && "id" in m) {
-      if (initialize) return answerError(m, "Already initialized", -32600);
-      initialize = m;
-      opening = open(false).then((t) => (remote = t));
-      opening.catch((e: Error) => {
-        answerError(m, `Cannot open a session on ${url.host}: ${e.message}`);
-        log.error(`cannot open a session on ${url.host}: ${e.message}`);
-      });
-      return;
-    }
-    if (m.method === "notifications/initialized") initialized = true;
-    if (remote) void forward(m);
-    else if (!initialize) answerError(m, "Send initialize first", -32600);
-    else void forward(m);
-  });
-  lines.on("close", () => void stop(0));
+  onLines(
+    process.stdin,
+    (line) => {
+      if (!line.trim() || stopping) return;
+      let m: Message;
+      try {
+        m = JSON.parse(line) as Message;
+      } catch {
+        return out({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
+      }
+      if (m.method === "initialize" && "id" in m) {
+        if (initialize) return answerError(m, "Already initialized", -32600);
+        initialize = m;
+        opening = open(false).then((t) => (remote = t));
+        opening.catch((e: Error) => {
+          answerError(m, `Cannot open a session on ${url.host}: ${e.message}`);
+          log.error(`cannot open a session on ${url.host}: ${e.message}`);
+        });
+        return;
+      }
+      if (m.method === "notifications/initialized") initialized = true;
+      if (remote) void forward(m);
+      else if (!initialize) answerError(m, "Send initialize first", -32600);
+      else void forward(m);
+    },
+    () => void stop(0),
+  );
   process.once("SIGINT", () => void stop(0));
   process.once("SIGTERM", () => void stop(0));
   return done;

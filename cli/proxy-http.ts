@@ -92,7 +92,11 @@ export class StreamableHttpRelay {
     }
     const type = String(res.headers["content-type"] ?? "");
     if (/text\/event-stream/i.test(type)) {
-      readEvents(res, (data) => this.deliver(data), (e) => this.onerror?.(e));
+      readEvents(
+        res,
+        (data, event) => event === "message" && this.deliver(data),
+        (e) => this.onerror?.(e),
+      );
       return;
     }
     const text = await readText(res);
@@ -100,14 +104,7 @@ export class StreamableHttpRelay {
   }
 
   private deliver(text: string) {
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      this.onerror?.(new Error(`the server sent something that is not JSON: ${text.slice(0, 120)}`));
-      return;
-    }
-    for (const m of Array.isArray(v) ? v : [v]) if (m && typeof m === "object") this.onmessage?.(m as Message);
+    deliver(text, this);
   }
 
   /** The stream for server-initiated messages; opened again when it ends while the session lives. */
@@ -120,7 +117,7 @@ export class StreamableHttpRelay {
         this.getRetryMs = 1000;
         readEvents(
           res,
-          (data) => this.deliver(data),
+          (data, event) => event === "message" && this.deliver(data),
           () => {},
           () => this.retryGetStream(),
         );
@@ -151,6 +148,114 @@ export class StreamableHttpRelay {
   }
 }
 
+function deliver(text: string, t: { onmessage?: (m: Message) => void; onerror?: (e: Error) => void }) {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    t.onerror?.(new Error(`the server sent something that is not JSON: ${text.slice(0, 120)}`));
+    return;
+  }
+  for (const m of Array.isArray(v) ? v : [v]) if (m && typeof m === "object") t.onmessage?.(m as Message);
+}
+
+/**
+ * The legacy HTTP+SSE side of the relay: one GET stream that first names the endpoint for POSTs (on the
+ * server's own origin) and then carries every message from the server.
+ */
+export class SseRelay {
+  onmessage?: (m: Message) => void;
+  onerror?: (e: Error) => void;
+  onclose?: () => void;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private stream?: http.ClientRequest;
+  private endpoint?: URL;
+  private closed = false;
+
+  constructor(
+    private readonly url: URL,
+    private readonly o: HttpRelayOptions,
+  ) {
+    const secure = url.protocol === "https:";
+    this.agent = secure
+      ? new https.Agent({ keepAlive: true, ...o.tls })
+      : new http.Agent({ keepAlive: true });
+    this.request = secure ? https.request : http.request;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = this.request(
+        this.url,
+        { method: "GET", agent: this.agent, headers: { ...this.o.headers, accept: "text/event-stream" } },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 400) return void readText(res).then((t) => reject(new HttpError(status, t)), reject);
+          readEvents(
+            res,
+            (data, event) => {
+              if (event === "endpoint") {
+                const u = new URL(data, this.url);
+                if (u.origin !== this.url.origin)
+                  return reject(new Error(`the server named an endpoint on another origin (${u.origin})`));
+                this.endpoint = u;
+                return resolve();
+              }
+              if (event === "message") deliver(data, this);
+            },
+            (e) => this.onerror?.(e),
+            () => {
+              if (!this.endpoint) reject(new Error("the SSE stream ended before naming its endpoint"));
+              void this.close();
+            },
+          );
+        },
+      );
+      req.on("error", reject);
+      this.stream = req;
+      req.end();
+    });
+  }
+
+  setProtocolVersion(): void {}
+
+  send(m: Message): Promise<void> {
+    if (this.closed || !this.endpoint) return Promise.reject(new Error("the connection is closed"));
+    const body = JSON.stringify(m);
+    return new Promise((resolve, reject) => {
+      const req = this.request(
+        this.endpoint!,
+        {
+          method: "POST",
+          agent: this.agent,
+          headers: {
+            ...this.o.headers,
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(body)),
+          },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 400) return void readText(res).then((t) => reject(new HttpError(status, t)), reject);
+          res.resume();
+          resolve();
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream?.destroy();
+    this.agent.destroy();
+    this.onclose?.();
+  }
+}
+
 function readText(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -163,7 +268,7 @@ function readText(res: IncomingMessage): Promise<string> {
 /** Server-sent events: calls `ondata` with the data of each `message` event (or event without a name). */
 function readEvents(
   res: IncomingMessage,
-  ondata: (data: string) => void,
+  ondata: (data: string, event: string) => void,
   onerror: (e: Error) => void,
   onend?: () => void,
 ) {
@@ -173,7 +278,7 @@ function readEvents(
   let event = "";
   const line = (l: string) => {
     if (l === "") {
-      if (data.length && (event === "" || event === "message")) ondata(data.join("\n"));
+      if (data.length) ondata(data.join("\n"), event || "message");
       data = [];
       event = "";
       return;

@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { CliError } from "./args";
 import type { LogLevel, ServerSpec } from "./proxy-args";
 
@@ -99,8 +99,7 @@ class StdioChild {
       this.proc.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
     });
     this.proc.stdin.on("error", () => {}); // EPIPE when the child died; exit is reported separately
-    const lines = createInterface({ input: this.proc.stdout, crlfDelay: Infinity });
-    lines.on("line", (line) => {
+    onLines(this.proc.stdout, (line) => {
       if (!line.trim()) return;
       let msg: unknown;
       try {
@@ -145,6 +144,28 @@ class StdioChild {
     await this.exited;
     clearTimeout(t);
   }
+}
+
+/** Calls `online` for each line of a stream (\n or \r\n), as it arrives. */
+export function onLines(stream: Readable, online: (line: string) => void, onend?: () => void): void {
+  stream.setEncoding("utf8");
+  let buf = "";
+  stream.on("data", (chunk: string) => {
+    let start = 0;
+    let i: number;
+    const text = buf ? buf + chunk : chunk;
+    while ((i = text.indexOf("\n", start)) >= 0) {
+      const end = i > start && text.charCodeAt(i - 1) === 13 ? i - 1 : i;
+      online(text.slice(start, end));
+      start = i + 1;
+    }
+    buf = text.slice(start);
+  });
+  stream.on("end", () => {
+    if (buf) online(buf);
+    buf = "";
+    onend?.();
+  });
 }
 
 function signalNumber(s: NodeJS.Signals): number {
@@ -470,7 +491,12 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
   // child and its response returned directly — as a JSON body, or as an SSE stream carrying the request's
   // progress notifications first when it asked for progress. Notifications, batches, GET streams and DELETE
   // go through the SDK transport. A client that disconnects mid-request cancels it in the child.
-  async function fastPath(s: Session, req: IncomingMessage, res: ServerResponse, body: { text: string; value: unknown }) {
+  async function fastPath(
+    s: Session,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: { text: string; value: unknown },
+  ) {
     const msg = body.value as Message;
     const key = JSON.stringify(msg.id);
     const token = progressToken(msg);

@@ -6,6 +6,7 @@ import { closeAgentEndpoint } from "@/lib/agent/endpoint";
 import { storedTool } from "@/lib/data/catalog";
 import { getDb } from "@/lib/db";
 import { historySettled } from "@/lib/data/history";
+import { publicUserId } from "@/lib/data/users";
 import { closeAll } from "@/lib/mcp/pool";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import {
@@ -110,7 +111,7 @@ describe.each(["auto", "legacy"] as const)("an SDK client (%s negotiation)", (er
     const sum = await agent.client.callTool({ name: "beta_server__add", arguments: { a: 2, b: 3 } });
     expect(sum.structuredContent).toEqual({ sum: 5 });
     const who = await agent.client.callTool({ name: "beta_server__whoami", arguments: {} });
-    expect(JSON.parse(textOf(who)).userId).toBe(a.userId);
+    expect(JSON.parse(textOf(who)).userId).toBe(await publicUserId(a.userId));
     const failed = await agent.client.callTool({ name: "alpha__fail", arguments: {} });
     expect(failed.isError).toBe(true);
     await historySettled();
@@ -179,7 +180,7 @@ describe("tenancy", () => {
         agent.client.callTool({ name: "beta_server__echo", arguments: { text: "x" } }),
       ).rejects.toThrow(/Unknown tool/);
       const who = await agent.client.callTool({ name: "other__whoami", arguments: {} });
-      expect(JSON.parse(textOf(who)).userId).toBe(b.userId);
+      expect(JSON.parse(textOf(who)).userId).toBe(await publicUserId(b.userId));
     }
   });
 

@@ -9,13 +9,14 @@ import os from "node:os";
 import path from "node:path";
 import { closeDb } from "../lib/db";
 import { createApiToken } from "../lib/data/api-tokens";
-import { signUp } from "../lib/data/users";
+import { publicUserId, signUp } from "../lib/data/users";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const POKE = path.join(ROOT, "cli", "poke.mjs");
 export const PASSWORD = "correct horse battery staple";
 
-export type SeededUser = { id: string; email: string; token: string };
+/** `publicId`: the UUID servers see as X-Poke-User-Id. */
+export type SeededUser = { id: string; email: string; token: string; publicId: string };
 export type App = {
   url: string;
   users: Record<string, SeededUser>;
@@ -47,7 +48,7 @@ export async function startApp(
     const email = `${name}-${Math.random().toString(36).slice(2, 8)}@cli.test`;
     const user = await signUp({ email, password: PASSWORD, name });
     const { token } = await createApiToken(user, { name: "test", expiresInDays: undefined });
-    users[name] = { id: user.id, email, token };
+    users[name] = { id: user.id, email, token, publicId: await publicUserId(user.id) };
   }
   await closeDb();
   const app = await spawnApp([], env);

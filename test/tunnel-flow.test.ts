@@ -82,7 +82,7 @@ describe("poke tunnel", () => {
     // The local server saw the call, with Poke's user header, forwarded by the CLI.
     expect(local.calls.some((c) => c.name === "echo")).toBe(true);
     const who = await call(integ.id, "whoami", {});
-    expect(JSON.parse(who.data.result!.content[0].text!).userId).toBe(app.users.alice.id);
+    expect(JSON.parse(who.data.result!.content[0].text!).userId).toBe(app.users.alice.publicId);
     // One log line per request: method, path, status, latency — and never a header value.
     await cli.waitFor(/POST \/mcp 200 [\d.]+ ms/);
     expect(cli.stdout).not.toContain(app.users.alice.token);
