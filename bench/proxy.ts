@@ -28,8 +28,9 @@ const root = path.resolve(import.meta.dirname, "..");
 const EVERYTHING = path.join(root, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const SUPERGATEWAY = path.join(root, "node_modules/supergateway/dist/index.js");
 const POKE = path.join(root, "cli/poke.mjs");
-const SG_VERSION = JSON.parse(fs.readFileSync(path.join(root, "node_modules/supergateway/package.json"), "utf8"))
-  .version as string;
+const SG_VERSION = JSON.parse(
+  fs.readFileSync(path.join(root, "node_modules/supergateway/package.json"), "utf8"),
+).version as string;
 const profDir = path.join(root, "bench/out/profiles");
 const pokeNodeArgs = flag("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [];
 
@@ -74,7 +75,8 @@ type Direction = { name: string; target: number; poke: Side; sg: Side };
 const echo = (c: Client, message: string) =>
   c.callTool({ name: "echo", arguments: { message } }) as Promise<{ content: { text?: string }[] }>;
 
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+const q = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 async function latency(d: Direction) {
   const a = await d.poke.connect();
@@ -137,7 +139,13 @@ const stdioClient =
   async () => {
     const c = new Client({ name: "bench", version: "1" });
     await c.connect(
-      new StdioClientTransport({ command: process.execPath, args, cwd: root, env: process.env as never, stderr: "ignore" }),
+      new StdioClientTransport({
+        command: process.execPath,
+        args,
+        cwd: root,
+        env: process.env as never,
+        stderr: "ignore",
+      }),
     );
     return c;
   };
@@ -149,7 +157,16 @@ async function main() {
     Array.from({ length: 5 }, freePort),
   );
   const stdioCmd = [EVERYTHING, "stdio"];
-  const poke = start([...pokeNodeArgs, POKE, "proxy", "--port", String(pokePort), "--", process.execPath, ...stdioCmd]);
+  const poke = start([
+    ...pokeNodeArgs,
+    POKE,
+    "proxy",
+    "--port",
+    String(pokePort),
+    "--",
+    process.execPath,
+    ...stdioCmd,
+  ]);
   const sgHttp = start([
     SUPERGATEWAY,
     ...["--stdio", `${process.execPath} ${stdioCmd.join(" ")}`, "--port", String(sgHttpPort)],
@@ -190,14 +207,23 @@ async function main() {
       poke: { label: "poke proxy", connect: stdioClient(pokeArgs(`${base(remoteHttpPort)}/mcp`)) },
       sg: {
         label: sg,
-        connect: stdioClient([SUPERGATEWAY, "--streamableHttp", `${base(remoteHttpPort)}/mcp`, "--logLevel", "none"]),
+        connect: stdioClient([
+          SUPERGATEWAY,
+          "--streamableHttp",
+          `${base(remoteHttpPort)}/mcp`,
+          "--logLevel",
+          "none",
+        ]),
       },
     },
     {
       name: "SSE → stdio",
       target: 1.0,
       poke: { label: "poke proxy", connect: stdioClient(pokeArgs(`${base(remoteSsePort)}/sse`)) },
-      sg: { label: sg, connect: stdioClient([SUPERGATEWAY, "--sse", `${base(remoteSsePort)}/sse`, "--logLevel", "none"]) },
+      sg: {
+        label: sg,
+        connect: stdioClient([SUPERGATEWAY, "--sse", `${base(remoteSsePort)}/sse`, "--logLevel", "none"]),
+      },
     },
   ];
 
@@ -216,7 +242,11 @@ async function main() {
     console.log(rows.at(-1));
     const oneClient = d.name.endsWith("→ stdio");
     const cp = await correctness(d.poke, oneClient);
-    const cs = await correctness(d.sg, oneClient).catch((e: Error) => ({ lost: N, wrong: 0, error: e.message }));
+    const cs = await correctness(d.sg, oneClient).catch((e: Error) => ({
+      lost: N,
+      wrong: 0,
+      error: e.message,
+    }));
     allMet &&= cp.lost === 0 && cp.wrong === 0;
     checks.push(
       `| ${d.name} | ${oneClient ? `${CONCURRENT} callers on one stdio connection` : `${CONCURRENT} HTTP clients`} | ${cp.lost} lost, ${cp.wrong} wrong | ${cs.lost} lost, ${cs.wrong} wrong |`,
@@ -249,7 +279,8 @@ async function main() {
     const md = fs.readFileSync(readme, "utf8");
     const i = md.indexOf(START);
     const j = md.indexOf(END);
-    if (i >= 0 && j > i) fs.writeFileSync(readme, `${md.slice(0, i + START.length)}\n\n${text}\n${md.slice(j)}`);
+    if (i >= 0 && j > i)
+      fs.writeFileSync(readme, `${md.slice(0, i + START.length)}\n\n${text}\n${md.slice(j)}`);
   }
 }
 
