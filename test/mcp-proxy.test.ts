@@ -494,6 +494,33 @@ describe("progress, cancellation and the server's title through the proxy", () =
   });
 });
 
+describe("HTTP → stdio to a 2026-era server (no initialize, no sessions)", () => {
+  let modern: McpFixture;
+  beforeAll(async () => {
+    modern = await startMcpServer({ mode: "modern", title: "Modern Title", instructions: "Modern rules." });
+  });
+  afterAll(async () => {
+    await modern?.close();
+  });
+
+  it("serves its tools on stdio with title and instructions, and cancels a call the client abandons", async () => {
+    const c = await stdioClient([modern.url]);
+    expect(c.getServerVersion()?.title).toBe("Modern Title");
+    expect(c.getInstructions()).toBe("Modern rules.");
+    expect(text(await c.callTool({ name: "echo", arguments: { text: "modern" } }))).toBe("modern");
+    const before = modern.calls.length;
+    const abort = new AbortController();
+    const call = c.callTool({ name: "hang", arguments: {} }, { signal: abort.signal });
+    const record = await waitFor(() => modern.calls.slice(before).find((r) => r.name === "hang"), {
+      what: "the call to reach the server",
+    });
+    abort.abort("changed my mind");
+    await expect(call).rejects.toThrow();
+    await waitFor(() => record.outcome === "cancelled", { what: "the server to see the cancellation" });
+    await c.close();
+  });
+});
+
 describe("errors that say what to do", () => {
   let remote: McpFixture;
   beforeAll(async () => {
