@@ -105,7 +105,11 @@ async function main() {
   const handle = app.getRequestHandler();
   const upgradeNext = dev ? app.getUpgradeHandler() : undefined;
 
-  const server = http.createServer((req, res) => void handle(req, res));
+  const server = http.createServer((req, res) => {
+    // The connection's peer address, for lib/auth/client-address.ts; whatever a client sent is replaced.
+    req.headers["x-poke-peer"] = req.socket.remoteAddress ?? "";
+    void handle(req, res);
+  });
   server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
   server.headersTimeout = 30_000;
   server.on("upgrade", (req, socket, head) => {

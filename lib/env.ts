@@ -49,6 +49,9 @@ export const envSchema = z.object({
   GITHUB_CLIENT_ID: z.string().optional(),
   GITHUB_CLIENT_SECRET: z.string().optional(),
   SIGNUP_ENABLED: flagOn,
+  // Reverse proxies whose X-Forwarded-For is believed (IP addresses or CIDR ranges). Without them the
+  // client address used for sign-in throttling is the connection's peer (docs/security.md §25).
+  TRUSTED_PROXIES: list,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   // OAuth with servers of the 2025-03-26 revision that publish no metadata at all: their default
   // endpoints (/authorize, /token, /register on the server's origin). "0" refuses such servers.

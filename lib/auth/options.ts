@@ -1,10 +1,17 @@
-// next-auth (v4) configuration: email + password, plus OIDC / GitHub when configured. JWT sessions
-// carry only the user id; roles are read from the database on every request that needs them.
+// next-auth (v4) configuration: email + password, plus OIDC / GitHub when configured. The session cookie (a
+// JWT) carries the user id and the id of a Session row; it is honoured only while that row is live
+// (docs/security.md §26). Roles are read from the database on every request that needs them.
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import GitHubProvider from "next-auth/providers/github";
+import { headers } from "next/headers";
+import { clientAddress } from "@/lib/auth/client-address";
+import { throttledSignIn } from "@/lib/auth/login-throttle";
+import { createSession, revokeSessionById, SESSION_MAX_AGE_SEC, touchLiveSession } from "@/lib/data/sessions";
 import { checkCredentials, userForExternalAccount } from "@/lib/data/users";
 import { env } from "@/lib/env";
+import { isAppError } from "@/lib/errors";
+import { log } from "@/lib/log";
 
 type OidcProfile = { sub: string; email?: string; email_verified?: boolean; name?: string };
 
@@ -19,7 +26,8 @@ function providers(): NextAuthOptions["providers"] {
         const email = String(credentials?.email ?? "").slice(0, 254);
         const password = String(credentials?.password ?? "").slice(0, 200);
         if (!email || !password) return null;
-        const user = await checkCredentials(email, password);
+        const address = clientAddress(await headers());
+        const user = await throttledSignIn(email, address, () => checkCredentials(email, password));
         return user ? { id: user.id, email: user.email, name: user.name } : null;
       },
     }),
@@ -50,6 +58,9 @@ export function externalProviders(): { id: string; name: string }[] {
     .map((p) => ({ id: p.id, name: p.name }));
 }
 
+/** Thrown by the jwt callback for a revoked, expired or unknown session: next-auth clears the cookie. */
+const SESSION_ENDED = "session_ended";
+
 let cached: NextAuthOptions | undefined;
 
 export function authOptions(): NextAuthOptions {
@@ -57,7 +68,7 @@ export function authOptions(): NextAuthOptions {
   const e = env();
   cached = {
     secret: e.SESSION_SECRET,
-    session: { strategy: "jwt", maxAge: 30 * 24 * 3600 },
+    session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SEC },
     pages: { signIn: "/sign-in", error: "/sign-in" },
     providers: providers(),
     useSecureCookies: e.APP_URL.startsWith("https://"),
@@ -79,18 +90,53 @@ export function authOptions(): NextAuthOptions {
           });
           user.id = u.id;
           return true;
-        } catch {
+        } catch (e) {
+          if (isAppError(e) && e.code === "signup_closed") return "/sign-in?error=SignupClosed";
+          if (!isAppError(e)) log.error("external sign-in failed", e);
           return "/sign-in?error=AccountLink";
         }
       },
       async jwt({ token, user }) {
-        if (user) token.uid = user.id;
+        if (user) {
+          const h = await headers();
+          const s = await createSession(user.id, {
+            userAgent: h.get("user-agent"),
+            ip: clientAddress(h),
+          });
+          return { ...token, uid: user.id, sid: s.id };
+        }
+        // Every request: the session row must still be live (sign-out, password and role changes end it).
+        const live =
+          typeof token.sid === "string" &&
+          typeof token.uid === "string" &&
+          (await touchLiveSession(token.sid, token.uid));
+        if (!live) throw new Error(SESSION_ENDED);
         return token;
       },
       async session({ session, token }) {
         if (session.user) (session.user as { id?: string }).id = token.uid as string;
+        (session as { sid?: string }).sid = token.sid as string;
         return session;
       },
+    },
+    events: {
+      async signOut({ token }) {
+        if (typeof token?.sid === "string") await revokeSessionById(token.sid);
+      },
+    },
+    logger: {
+      error(code, metadata) {
+        // An ended session is an expected outcome, not a fault.
+        const message = (metadata as { message?: string } | undefined)?.message;
+        if (code === "JWT_SESSION_ERROR" && message === SESSION_ENDED) return;
+        const err =
+          metadata instanceof Error ? metadata : ((metadata as { error?: unknown })?.error ?? metadata);
+        log.error(`next-auth: ${code}`, err);
+      },
+      warn(code) {
+        log.warn(`next-auth: ${code}`);
+      },
+      debug() {},
     },
   };
   return cached;

@@ -5,10 +5,23 @@ import { notFound, redirect } from "next/navigation";
 import { authOptions } from "@/lib/auth/options";
 import { getSessionUser, type SessionUser } from "@/lib/data/users";
 
+/**
+ * The signed-in person, or null. getServerSession runs the jwt callback, which refuses a session whose row
+ * was revoked or expired (docs/security.md §26), so every page, action and route that asks is covered.
+ */
 export async function currentUser(): Promise<SessionUser | null> {
   const session = await getServerSession(authOptions());
   const id = (session?.user as { id?: string } | undefined)?.id;
   return id ? getSessionUser(id) : null;
+}
+
+/** The signed-in person and the id of the session they use, or null. */
+export async function currentSession(): Promise<{ user: SessionUser; sessionId: string } | null> {
+  const session = await getServerSession(authOptions());
+  const id = (session?.user as { id?: string } | undefined)?.id;
+  const sessionId = (session as { sid?: string } | null)?.sid;
+  const user = id && sessionId ? await getSessionUser(id) : null;
+  return user && sessionId ? { user, sessionId } : null;
 }
 
 /** For pages: the signed-in user, or a redirect to sign-in. */

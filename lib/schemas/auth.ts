@@ -24,6 +24,12 @@ export const signUpSchema = z.object({
 });
 export type SignUpInput = z.infer<typeof signUpSchema>;
 
+export const changePasswordSchema = z.object({
+  currentPassword: z.string().max(200).optional(),
+  newPassword: passwordSchema,
+});
+export type ChangePasswordInput = z.infer<typeof changePasswordSchema>;
+
 export const apiTokenCreateSchema = z.object({
   name: z.string().trim().min(1, "Give the token a name").max(100, "Name is too long"),
   expiresInDays: z.coerce

@@ -1,19 +1,24 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { Badge, Card, formatDate } from "@/components/ui";
-import { requireUser } from "@/lib/auth/session";
+import { currentSession, requireUser } from "@/lib/auth/session";
 import { listApiTokens } from "@/lib/data/api-tokens";
 import { listToolsets } from "@/lib/data/toolsets";
 import { env } from "@/lib/env";
 import { CreateTokenForm } from "./_components/create-token-form";
 import { RevokeTokenButton } from "./_components/revoke-token-button";
+import { SessionsCard } from "./_components/sessions-card";
 import { TokenScopeEditor } from "./_components/token-scope-editor";
 
 export const metadata: Metadata = { title: "Settings" };
 
 export default async function SettingsPage() {
   const user = await requireUser();
-  const [tokens, toolsets] = await Promise.all([listApiTokens(user), listToolsets(user)]);
+  const [tokens, toolsets, session] = await Promise.all([
+    listApiTokens(user),
+    listToolsets(user),
+    currentSession(),
+  ]);
   const toolsetOptions = toolsets.map((t) => ({ id: t.id, name: t.name, searchMode: t.searchMode }));
   const appUrl = env().APP_URL;
   return (
@@ -103,6 +108,7 @@ export default async function SettingsPage() {
           </table>
         </div>
       </Card>
+      <SessionsCard user={user} currentSessionId={session?.sessionId} />
     </div>
   );
 }

@@ -3,17 +3,12 @@ import Link from "next/link";
 import { redirect } from "next/navigation";
 import { externalProviders } from "@/lib/auth/options";
 import { currentUser } from "@/lib/auth/session";
+import { signInErrorMessage } from "@/lib/auth/sign-in-errors";
 import { safeReturnPath } from "@/lib/schemas/paths";
 import { SignInForm } from "./_components/sign-in-form";
 
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";
-
-const ERRORS: Record<string, string> = {
-  CredentialsSignin: "Wrong email or password.",
-  AccountLink: "That account could not be linked. Sign in with your password first.",
-  NoEmail: "Your identity provider did not share an email address.",
-};
 
 export default async function SignInPage({
   searchParams,
@@ -28,7 +23,7 @@ export default async function SignInPage({
       <SignInForm
         returnTo={returnTo}
         providers={externalProviders()}
-        initialError={sp.error ? (ERRORS[sp.error] ?? "Sign-in failed. Please try again.") : undefined}
+        initialError={sp.error ? signInErrorMessage(sp.error) : undefined}
       />
       <p className="mt-6 text-center text-sm text-zinc-600">
         No account?{" "}

@@ -2,6 +2,7 @@
 import { signIn } from "next-auth/react";
 import { useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
+import { signInErrorMessage } from "@/lib/auth/sign-in-errors";
 
 export function SignInForm({
   returnTo,
@@ -30,9 +31,7 @@ export function SignInForm({
       return;
     }
     setPending(false);
-    setError(
-      res?.error === "CredentialsSignin" ? "Wrong email or password." : "Sign-in failed. Please try again.",
-    );
+    setError(signInErrorMessage(res?.error ?? ""));
   }
 
   return (
