@@ -46,11 +46,16 @@ async function baseline(s: Setup): Promise<number> {
   return s.fx.openSockets();
 }
 
-/** Every held stream ends and the server's socket count falls back to the baseline (no sleeps: polled). */
+/**
+ * Every held stream ends and the server's socket count falls back to the baseline (no sleeps: polled). Idle
+ * keep-alive sockets (the cancellations' own requests, connections opened for a call that was cancelled
+ * before it was sent) close on their keep-alive timeout, at most 30 s; a held stream never would.
+ */
 async function expectFreed(s: Setup, before: number): Promise<void> {
   await waitFor(() => s.fx.openStreams() === 0, { what: "every held event stream to end" });
   await waitFor(async () => (await s.fx.openSockets()) <= before, {
     what: `the server's open sockets to fall back to ${before}`,
+    timeoutMs: 90_000,
   });
 }
 
