@@ -1,5 +1,6 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { countTokens } from "gpt-tokenizer";
 import { startMcpServer, type McpFixture } from "../test/fixtures/mcp-servers";
 import { addIntegration, signOut, signUp, uniqueEmail } from "./helpers";
@@ -131,6 +132,25 @@ test("a toolset of chosen tools: preview, a token scoped to it, an MCP client, A
 
   // The curl snippet, sent as shown: the same list, and the preview's token count is that list's.
   await page.goto(`/toolsets/${toolsetId}`);
+
+  // The Claude Desktop configuration, run as written (with this checkout's path): poke proxy over stdio.
+  const desktop = JSON.parse((await page.getByTestId("client-config").textContent()) ?? "");
+  const entry = desktop.mcpServers["poke-weather-agent"] as { command: string; args: string[] };
+  const viaDesktop = new Client({ name: "desktop-like", version: "1.0.0" });
+  await viaDesktop.connect(
+    new StdioClientTransport({
+      command: entry.command,
+      args: entry.args.map((a) => a.replace("/path/to/poke-checkout", process.cwd())),
+      env: { ...(process.env as Record<string, string>), API_ACCESS_TOKEN: scoped },
+      stderr: "pipe",
+    }),
+  );
+  expect((await viaDesktop.listTools()).tools.map((t) => t.name).sort()).toEqual([
+    "weather__add",
+    "weather__echo",
+  ]);
+  await viaDesktop.close();
+
   await page.getByRole("tab", { name: "curl" }).click();
   const snippet = (await page.getByTestId("client-config").textContent()) ?? "";
   const listed = await sendCurlSnippet(request, snippet, scoped);
