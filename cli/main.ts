@@ -34,6 +34,8 @@ function exitWhenPipesClose(): void {
 export async function main(argv: string[]): Promise<number> {
   exitWhenPipesClose();
   const [cmd, ...rest] = argv;
+  // Messages name the program the person typed: `mcp-proxy` is `poke proxy` under mcp-proxy's name.
+  const prog = /(^|[/\\])mcp-proxy(\.[cm]?js)?$/.test(process.argv[1] ?? "") ? "mcp-proxy" : "poke";
   try {
     switch (cmd) {
       case "login":
@@ -61,15 +63,15 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`poke: ${e.message}`);
+      console.error(`${prog}: ${e.message}`);
       if (e.help) console.error(`\n${e.help}`);
       return 2;
     }
     if (e instanceof CliError) {
-      console.error(`poke: ${e.message}`);
+      console.error(`${prog}: ${e.message}`);
       return e.exitCode;
     }
-    console.error(`poke: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    console.error(`${prog}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;
   }
 }

@@ -358,6 +358,15 @@ async function makeFetch(cfg: ClientConfig): Promise<typeof fetch> {
   };
 }
 
+function errorMessages(e: unknown): string[] {
+  const out: string[] = [];
+  for (let c = e as { message?: unknown; cause?: unknown } | undefined, n = 0; c && n < 8; n++) {
+    if (typeof c.message === "string") out.push(c.message);
+    c = c.cause as typeof c;
+  }
+  return out;
+}
+
 /** The codes of an error and its causes (fetch failed ← ECONNREFUSED, …). */
 function errorCodes(e: unknown): string[] {
   const codes: string[] = [];
@@ -375,6 +384,8 @@ function errorCodes(e: unknown): string[] {
 
 function networkReason(e: unknown, url: URL): string | undefined {
   const codes = errorCodes(e);
+  if (errorMessages(e).includes("bad port"))
+    return `port ${url.port} is one that fetch refuses to use (a well-known port of another protocol). Use another port.`;
   const has = (...xs: string[]) => xs.some((x) => codes.includes(x));
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   if (has("ECONNREFUSED"))

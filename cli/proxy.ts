@@ -74,7 +74,13 @@ Examples:
 export async function proxy(argv: string[]): Promise<number> {
   const prog = programName();
   const help = proxyHelp(prog);
-  const cfg = parseProxyArgs(argv, { env: process.env, readFile: (p) => fs.readFileSync(p, "utf8") }, help);
+  // A usage error shows the synopsis and where the rest is, not all of --help.
+  const synopsis = `${help.slice(0, help.indexOf("\n\n"))}\n\nRun \`${prog} --help\` for every option.`;
+  const cfg = parseProxyArgs(
+    argv,
+    { env: process.env, readFile: (p) => fs.readFileSync(p, "utf8") },
+    synopsis,
+  );
   if (cfg.mode === "help") return showHelp(help);
   if (cfg.mode === "version") return showHelp(`${prog} ${VERSION} (Poke)`);
   const log = makeLog(prog, cfg.logLevel);
