@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createApiToken, listApiTokenNames, listApiTokens, revokeApiToken } from "@/lib/data/api-tokens";
-import { createToolset, readTokenScope } from "@/lib/data/toolsets";
+import {
+  authenticateApiToken,
+  createApiToken,
+  listApiTokenNames,
+  listApiTokens,
+  revokeApiToken,
+} from "@/lib/data/api-tokens";
+import { createToolset, deleteToolset, readTokenScope } from "@/lib/data/toolsets";
 import { signUp } from "@/lib/data/users";
 import { getDb } from "@/lib/db";
 
@@ -69,5 +75,35 @@ describe("API tokens created with a scope", () => {
       ["old", true],
     ]);
     expect(await listApiTokens(alice)).toHaveLength(1);
+  });
+
+  it("deleting a toolset revokes the tokens scoped to it alone, never widening them to every tool", async () => {
+    const alice = await user("alice");
+    const a = await createToolset(alice, { name: "a" });
+    const b = await createToolset(alice, { name: "b" });
+    const onlyA = await createApiToken(
+      alice,
+      { name: "only a", expiresInDays: undefined },
+      { toolsetIds: [a.id] },
+    );
+    const both = await createApiToken(
+      alice,
+      { name: "a and b", expiresInDays: undefined },
+      {
+        toolsetIds: [a.id, b.id],
+      },
+    );
+    // Verified and scoped once, so both are cached as a running endpoint would have them.
+    for (const t of [onlyA, both]) {
+      await authenticateApiToken(t.token);
+      await readTokenScope(alice.id, t.id);
+    }
+
+    await deleteToolset(alice, a.id);
+
+    await expect(authenticateApiToken(onlyA.token)).rejects.toMatchObject({ code: "token_revoked" });
+    expect((await authenticateApiToken(both.token)).tokenId).toBe(both.id);
+    expect(await readTokenScope(alice.id, both.id)).toEqual({ searchMode: false, toolsetIds: [b.id] });
+    expect((await listApiTokens(alice)).map((t) => t.name)).toEqual(["a and b"]);
   });
 });

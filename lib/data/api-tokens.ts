@@ -95,6 +95,13 @@ export async function revokeApiToken(user: SessionUser, id: string) {
   await audit(user.id, "api_token.revoke", { type: "api_token", id });
 }
 
+/** Forgets cached verifications of tokens revoked by another write, so they stop authenticating at once. */
+export function forgetApiTokens(ids: string[]): void {
+  if (!ids.length) return;
+  const gone = new Set(ids);
+  verified.deleteWhere((_hash, who) => gone.has(who.tokenId));
+}
+
 /** The owner of a valid (known, unrevoked, unexpired) token, or an AppError 401 saying why not. */
 export async function authenticateApiToken(raw: string): Promise<Verified> {
   if (!raw.startsWith(TOKEN_PREFIX) || raw.length > 200)

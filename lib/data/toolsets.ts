@@ -4,6 +4,7 @@
 // toolset, token or integration is "not found".
 import type { Prisma } from "@prisma/client";
 import { emitToolsetChanged } from "@/lib/agent/toolset-events";
+import { forgetApiTokens } from "@/lib/data/api-tokens";
 import { audit } from "@/lib/data/audit";
 import { storedTool, toolDefinitionSelect } from "@/lib/data/catalog";
 import { getDb, isUniqueViolation } from "@/lib/db";
@@ -177,12 +178,37 @@ export async function updateToolset(
   return present(row);
 }
 
+/**
+ * Deletes a toolset. A token scoped to it alone would be left with no scope, which means every tool, so such
+ * tokens are revoked with it; tokens scoped to other toolsets too keep those.
+ */
 export async function deleteToolset(user: Owner, id: string): Promise<void> {
   const db = await getDb();
-  const res = await db.toolset.deleteMany({ where: { id, userId: user.id } });
-  if (!res.count) throw notFound("Toolset not found");
+  const { scoped, revoked } = await db.$transaction(async (tx) => {
+    const found = await tx.toolset.findFirst({
+      where: { id, userId: user.id },
+      select: { apiTokens: { select: { id: true, _count: { select: { toolsets: true } } } } },
+    });
+    if (!found) throw notFound("Toolset not found");
+    const alone = found.apiTokens.filter((t) => t._count.toolsets === 1).map((t) => t.id);
+    if (alone.length) {
+      await tx.apiToken.updateMany({
+        where: { id: { in: alone }, userId: user.id, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+    }
+    await tx.toolset.delete({ where: { id } });
+    return { scoped: found.apiTokens.map((t) => t.id), revoked: alone };
+  });
+  for (const tokenId of scoped) scopes.delete(tokenId);
+  forgetApiTokens(revoked);
   emitToolsetChanged({ userId: user.id, toolsetId: id, deleted: true });
-  await audit(user.id, "toolset.delete", { type: "toolset", id });
+  await audit(
+    user.id,
+    "toolset.delete",
+    { type: "toolset", id },
+    revoked.length ? { revokedTokens: revoked } : undefined,
+  );
 }
 
 const nameTaken = (name: string) => (e: unknown) => {

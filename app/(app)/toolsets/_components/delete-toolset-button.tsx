@@ -14,7 +14,7 @@ export function DeleteToolsetButton({
   const tokens =
     tokenCount === 0
       ? ""
-      : ` ${tokenCount === 1 ? "1 API token is" : `${tokenCount} API tokens are`} scoped to it and will lose it.`;
+      : ` ${tokenCount === 1 ? "1 API token is" : `${tokenCount} API tokens are`} scoped to it: a token scoped to no other toolset is revoked.`;
   return (
     <ConfirmButton
       ariaLabel={`Delete ${name}`}
