@@ -11,6 +11,9 @@
 // - a 2026-era server (no initialize, no sessions) is served through the SDK's server on stdio, forwarding
 //   tools, prompts, resources and completions with their progress and cancellation.
 import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
 import { CliError } from "./args";
 import type { ClientConfig } from "./proxy-args";
 import { SseRelay, StreamableHttpRelay } from "./proxy-http";
@@ -35,7 +38,8 @@ const CONNECT_TIMEOUT_MS = 15_000;
 export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> {
   const sdk = await import("@modelcontextprotocol/client");
   const url = new URL(cfg.url);
-  const fetchFn = await makeFetch(cfg);
+  const tls = tlsOptions(cfg);
+  const fetchFn = makeFetch(cfg, tls);
   const hasToken = Object.keys(cfg.headers).some((h) => h.toLowerCase() === "authorization");
 
   const make = (kind: "sse" | "streamablehttp"): RemoteTransport =>
@@ -81,12 +85,6 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
   );
   if (era === "modern") return serveModern(sdk, probe, url, log);
   await probe.close().catch(() => {});
-  const tls =
-    cfg.verifySsl === true
-      ? undefined
-      : cfg.verifySsl === false
-        ? { rejectUnauthorized: false }
-        : { ca: fs.readFileSync(cfg.verifySsl, "utf8") };
   return relay(
     () =>
       kind === "sse"
@@ -328,26 +326,25 @@ async function serveModern(
 // ---------------------------------------------------------------------------------------------------------
 // fetch with headers and TLS settings; errors that say what to do
 
-async function makeFetch(cfg: ClientConfig): Promise<typeof fetch> {
-  let base: typeof fetch = fetch;
-  if (cfg.verifySsl !== true) {
-    let ca: string | undefined;
-    if (typeof cfg.verifySsl === "string") {
-      try {
-        ca = fs.readFileSync(cfg.verifySsl, "utf8");
-      } catch (e) {
-        throw new CliError(
-          `--verify-ssl: cannot read the CA bundle ${cfg.verifySsl} (${(e as NodeJS.ErrnoException).code}).`,
-        );
-      }
-    }
-    const undici = await import("undici");
-    const dispatcher = new undici.Agent({
-      connect: ca ? { ca } : { rejectUnauthorized: false },
-    });
-    base = ((input: string | URL | Request, init?: RequestInit) =>
-      undici.fetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+/** TLS settings for --no-verify-ssl / --verify-ssl=FILE (undefined: Node's defaults). */
+function tlsOptions(cfg: ClientConfig): { rejectUnauthorized?: boolean; ca?: string } | undefined {
+  if (cfg.verifySsl === true) return undefined;
+  if (cfg.verifySsl === false) return { rejectUnauthorized: false };
+  try {
+    return { ca: fs.readFileSync(cfg.verifySsl, "utf8") };
+  } catch (e) {
+    throw new CliError(
+      `--verify-ssl: cannot read the CA bundle ${cfg.verifySsl} (${(e as NodeJS.ErrnoException).code}).`,
+    );
   }
+}
+
+/**
+ * The fetch the SDK's connection check uses: with the configured headers, and over node:https with the TLS
+ * settings when they differ from the defaults (Node's own fetch cannot take them).
+ */
+function makeFetch(cfg: ClientConfig, tls: ReturnType<typeof tlsOptions>): typeof fetch {
+  const base: typeof fetch = tls ? httpsFetch(new https.Agent({ keepAlive: true, ...tls })) : fetch;
   const extra = Object.entries(cfg.headers);
   if (!extra.length) return base;
   return (input, init) => {
@@ -356,6 +353,45 @@ async function makeFetch(cfg: ClientConfig): Promise<typeof fetch> {
     for (const [k, v] of extra) if (!headers.has(k)) headers.set(k, v);
     return base(input, { ...init, headers });
   };
+}
+
+function httpsFetch(agent: https.Agent): typeof fetch {
+  return (input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const client = url.protocol === "https:" ? https : http;
+      const headers: Record<string, string> = {};
+      new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
+      const body = init?.body;
+      if (body !== undefined && body !== null && typeof body !== "string")
+        return reject(new Error("only string request bodies are supported"));
+      const req = client.request(
+        url,
+        { method: init?.method ?? "GET", headers, agent: url.protocol === "https:" ? agent : undefined },
+        (res) => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers))
+            for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, one);
+          const status = res.statusCode ?? 0;
+          const empty = status === 204 || status === 304 || init?.method === "HEAD";
+          if (empty) res.resume();
+          resolve(
+            new Response(empty ? null : (Readable.toWeb(res) as ReadableStream), {
+              status,
+              statusText: res.statusMessage,
+              headers: h,
+            }),
+          );
+        },
+      );
+      req.on("error", (e) => reject(new TypeError("fetch failed", { cause: e })));
+      const signal = init?.signal;
+      if (signal) {
+        if (signal.aborted) req.destroy(signal.reason as Error);
+        signal.addEventListener("abort", () => req.destroy(signal.reason as Error), { once: true });
+      }
+      req.end(body ?? undefined);
+    });
 }
 
 function errorMessages(e: unknown): string[] {
@@ -393,11 +429,11 @@ function networkReason(e: unknown, url: URL): string | undefined {
   if (has("ENOTFOUND", "EAI_AGAIN")) return `the host ${url.hostname} was not found. Check the URL.`;
   if (has("ECONNRESET", "UND_ERR_SOCKET"))
     return "the server closed the connection. Is it an MCP server (and HTTP vs HTTPS right)?";
-  if (has("ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "REQUEST_TIMEOUT", "RequestTimeout"))
-    return `no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Is the server up and reachable?`;
   const tls = codes.find((c) => /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(c));
   if (tls)
     return `its TLS certificate is not trusted (${tls}). Pass --verify-ssl=/path/to/ca.pem, or --no-verify-ssl for a server you trust.`;
+  if (has("ETIMEDOUT", "UND_ERR_CONNECT_TIMEOUT", "REQUEST_TIMEOUT", "RequestTimeout"))
+    return `no answer within ${CONNECT_TIMEOUT_MS / 1000} s. Is the server up and reachable?`;
   if (codes.includes("EPROTO") || codes.includes("ERR_SSL_WRONG_VERSION_NUMBER"))
     return "TLS failed. Is the URL's scheme right (http vs https)?";
   return undefined;

@@ -2,15 +2,17 @@
 // its argument forms, named servers, idle sessions reclaimed, progress, cancellation and the server's
 // title crossing the proxy in both directions, CORS, stateless mode and errors that say what to do.
 // Real processes throughout: the CLI, the stdio fixture server, server-everything, SDK v2 clients.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, ROOT } from "./cli-helpers";
-import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
+import { startMcpServer, startSseServer, type McpFixture, type SseFixture } from "./fixtures/mcp-servers";
 import { waitFor } from "./wait";
 
 const MCP_PROXY = path.join(ROOT, "cli", "mcp-proxy.mjs");
@@ -579,5 +581,83 @@ describe("errors that say what to do", () => {
     } finally {
       await p.stop();
     }
+  });
+});
+
+const hasOpenssl = (() => {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasOpenssl)("HTTPS servers: --verify-ssl, --no-verify-ssl, --verify-ssl=CA-FILE", () => {
+  let remote: McpFixture;
+  let sse: SseFixture;
+  let front: tls.Server;
+  let url: string;
+  let certFile: string;
+  beforeAll(async () => {
+    remote = await startMcpServer({ mode: "sessionful" });
+    sse = await startSseServer();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-proxy-tls-"));
+    certFile = path.join(dir, "cert.pem");
+    const keyFile = path.join(dir, "key.pem");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "2",
+      ].concat(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]),
+      { stdio: "ignore" },
+    );
+    // TLS in front of the fixture server, with a certificate nobody trusts.
+    const target = new URL(remote.url);
+    front = tls.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, (socket) => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on("error", () => upstream.destroy());
+      upstream.on("error", () => socket.destroy());
+    });
+    await new Promise<void>((r) => front.listen(0, "127.0.0.1", r));
+    url = `https://127.0.0.1:${(front.address() as net.AddressInfo).port}${target.pathname}`;
+  });
+  afterAll(async () => {
+    front?.close();
+    await remote?.close();
+    await sse?.close();
+  });
+
+  it("refuses an untrusted certificate with what to do, and connects when told to trust it", async () => {
+    const refused = await run([url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /its TLS certificate is not trusted \(\w+\)\. Pass --verify-ssl=\/path\/to\/ca\.pem, or --no-verify-ssl/,
+    );
+    for (const flag of ["--no-verify-ssl", `--verify-ssl=${certFile}`]) {
+      const c = await stdioClient([flag, url]);
+      expect(text(await c.callTool({ name: "echo", arguments: { text: flag } }))).toBe(flag);
+      await c.close();
+    }
+  });
+
+  it("--transport sse uses the legacy transport without trying Streamable HTTP first", async () => {
+    const c = await stdioClient(["--transport", "sse", sse.url]);
+    expect(text(await c.callTool({ name: "echo", arguments: { text: "sse" } }))).toBe("sse");
+    await c.close();
+    const wrong = await run(["--transport", "sse", remote.url]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/Cannot connect to .*: .*SSE/);
   });
 });
