@@ -1,5 +1,5 @@
 // Benchmark: `poke proxy` against supergateway 4 in all four directions, on server-everything.
-//   npx tsx bench/proxy.ts [--calls N] [--no-write] [--cpu-prof]
+//   npx tsx bench/proxy.ts [--calls N] [--only "stdio → SSE"] [--no-write] [--cpu-prof]
 //
 // stdio → Streamable HTTP and stdio → SSE: both proxies serve `server-everything stdio`; an SDK v2 client
 // calls them over HTTP (supergateway --stateful for Streamable HTTP). HTTP → stdio and SSE → stdio:
@@ -22,6 +22,8 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
 const N = Number(argv[argv.indexOf("--calls") + 1] || 500) || 500;
+/** --only TEXT: the directions whose name contains TEXT (e.g. "stdio → SSE"); implies --no-write. */
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
 const WARMUP = 100;
 const CONCURRENT = 20;
 const root = path.resolve(import.meta.dirname, "..");
@@ -230,7 +232,7 @@ async function main() {
   const rows: string[] = [];
   const checks: string[] = [];
   let allMet = true;
-  for (const d of directions) {
+  for (const d of directions.filter((x) => !only || x.name.includes(only))) {
     const r = await latency(d);
     const ratio = r.poke.p50 / r.sg.p50;
     const met = ratio <= d.target;
@@ -270,7 +272,7 @@ async function main() {
     ``,
   ].join("\n");
   console.log(`\n${text}`);
-  if (!flag("--no-write")) {
+  if (!flag("--no-write") && !only) {
     fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });
     fs.writeFileSync(path.join(root, "bench/results/proxy.md"), `# Proxy benchmark\n\n${text}`);
     const readme = path.join(root, "bench/README.md");

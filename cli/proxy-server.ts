@@ -592,9 +592,10 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     if (body.value === undefined)
       return void res.writeHead(400, { "content-type": "text/plain" }).end("Invalid JSON");
     s.lastActive = Date.now();
+    // Accepted first: the client is done with this POST while the server works on the message.
+    res.writeHead(202, { "content-length": "0" }).end();
     if (Array.isArray(body.value)) for (const m of body.value) s.child.send(m);
     else s.child.sendText(body.text, body.value);
-    res.writeHead(202, { "content-type": "text/plain" }).end("Accepted");
   }
 
   async function stateless(b: Backend, req: IncomingMessage, res: ServerResponse) {
