@@ -556,6 +556,14 @@ describe("errors that say what to do", () => {
     expect(wrongPath.stderr).toMatch(/Cannot connect to .*nothing-here/);
   });
 
+  it("opens a new session when the server forgot the old one, and the call still succeeds", async () => {
+    const c = await stdioClient([remote.url, "--api-access-token", "remote-token"]);
+    expect(text(await c.callTool({ name: "echo", arguments: { text: "before" } }))).toBe("before");
+    remote.expireSessions();
+    expect(text(await c.callTool({ name: "echo", arguments: { text: "after" } }))).toBe("after");
+    await c.close();
+  });
+
   it("-H/--headers and --transport streamablehttp reach a server that needs a header", async () => {
     const c = await stdioClient([
       "--transport",
