@@ -239,6 +239,14 @@ test("a toolset of chosen tools: preview, a token scoped to it, an MCP client, A
   await page.getByRole("button", { name: "Delete weather-agent" }).click();
   await expect(page).toHaveURL(/\/toolsets$/);
   await expect(page.getByTestId("toolset-card")).toHaveCount(0);
+  // A token scoped to it alone is revoked with it, never left with every tool.
+  const afterDelete = await request.post("/api/mcp", {
+    headers: { Authorization: `Bearer ${scoped}`, Accept: "application/json, text/event-stream" },
+    data: { jsonrpc: "2.0", id: 1, method: "initialize", params: {} },
+  });
+  expect(afterDelete.status()).toBe(401);
+  await page.goto("/settings");
+  await expect(page.getByTestId("token-row")).toHaveCount(0);
 });
 
 test("another person's toolset is not found", async ({ page, request }) => {
