@@ -10,7 +10,7 @@
 // HTTP → stdio: 20 callers in flight over one stdio connection), each answer checked against its payload.
 // Targets: stdio → HTTP p50 ≤ 0.8×, HTTP → stdio p50 ≤ 1.0×, no lost or wrong result.
 // Writes bench/results/proxy.md and the proxy section of bench/README.md.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
