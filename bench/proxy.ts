@@ -283,6 +283,8 @@ async function main() {
     const j = md.indexOf(END);
     if (i >= 0 && j > i)
       fs.writeFileSync(readme, `${md.slice(0, i + START.length)}\n\n${text}\n${md.slice(j)}`);
+    const prettier = path.join(root, "node_modules/.bin/prettier");
+    spawnSync(prettier, ["--write", readme, path.join(root, "bench/results/proxy.md")], { stdio: "ignore" });
   }
 }
 
