@@ -308,7 +308,18 @@ export async function startStdioHttpProxy(o: StdioHttpOptions): Promise<RunningP
     startSpare(b);
     return child;
   };
-  if (o.stateless) for (const b of backends.values()) b.shared = new SharedChild(b, () => spawnChild(b), log);
+  if (o.stateless)
+    for (const b of backends.values())
+      b.shared = new SharedChild(
+        b,
+        () => spawnChild(b),
+        log,
+        (code) => {
+          // It died before ever answering initialize: the command itself is broken.
+          log.error(`${b.label} exited with code ${code} before serving a client`);
+          void close(code);
+        },
+      );
   else for (const b of backends.values()) startSpare(b);
 
   const server = http.createServer((req, res) => void route(req, res));
@@ -734,6 +745,7 @@ class SharedChild {
     private readonly backend: Backend,
     private readonly spawnChild: () => StdioChild,
     private readonly log: Log,
+    private readonly onBroken: (code: number) => void,
   ) {
     this.start();
   }
@@ -769,6 +781,7 @@ class SharedChild {
     void child.exited.then((code) => {
       if (this.child !== child) return;
       this.child = undefined;
+      if (!child.wasKilled && !this.backend.served) return this.onBroken(code);
       if (!child.wasKilled)
         this.log.warn(`${this.backend.label} exited (code ${code}); restarting it on the next request`);
       for (const [id, p] of this.pending) {

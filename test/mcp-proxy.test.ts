@@ -399,6 +399,9 @@ describe("a long-running proxy", () => {
     } finally {
       await p.stop();
     }
+    const broken = await run(["--stateless", "--", process.execPath, "-e", "process.exit(5)"]);
+    expect(broken.code).toBe(5);
+    expect(broken.stderr).toMatch(/exited with code 5 before serving a client/);
   });
 });
 
