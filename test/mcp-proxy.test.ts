@@ -435,9 +435,18 @@ describe("progress, cancellation and the server's title through the proxy", () =
 
   const longRun = (c: Client, progress: unknown[]) =>
     c.callTool(
-      { name: "trigger-long-running-operation", arguments: { duration: 0.3, steps: 3 } },
+      { name: "trigger-long-running-operation", arguments: { duration: 0.4, steps: 4 } },
       { onprogress: (p) => void progress.push(p) },
     );
+  /**
+   * The steps' progress, in order. The SDK client runs progress handlers a microtask after the message
+   * arrives but settles the call at once, so a last step that arrives together with the result can be
+   * dropped by the client itself (a direct client sees the same): every step but the last must arrive.
+   */
+  const expectProgress = (progress: unknown[]) => {
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress).toEqual(progress.map((_, i) => expect.objectContaining({ progress: i + 1, total: 4 })));
+  };
 
   it("stdio → HTTP: server-everything's progress and title reach Streamable HTTP and SSE clients", async () => {
     const p = new Proxy(["--", process.execPath, EVERYTHING, "stdio"]);
@@ -449,7 +458,7 @@ describe("progress, cancellation and the server's title through the proxy", () =
         expect(c.getInstructions()).toBeTruthy();
         const progress: unknown[] = [];
         expect(text(await longRun(c, progress))).toMatch(/Long running operation completed/);
-        expect(progress).toEqual([1, 2, 3].map((i) => expect.objectContaining({ progress: i, total: 3 })));
+        expectProgress(progress);
         await c.close();
       }
     } finally {
@@ -463,7 +472,7 @@ describe("progress, cancellation and the server's title through the proxy", () =
     expect(c.getInstructions()).toBeTruthy();
     const progress: unknown[] = [];
     expect(text(await longRun(c, progress))).toMatch(/Long running operation completed/);
-    expect(progress).toEqual([1, 2, 3].map((i) => expect.objectContaining({ progress: i, total: 3 })));
+    expectProgress(progress);
     await c.close();
   });
 
