@@ -49,10 +49,24 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
 
   // The check: connect once, learn the transport and the era, and explain any failure.
   let kind: "sse" | "streamablehttp" = cfg.transport ?? "streamablehttp";
-  let probe = new sdk.Client(
-    { name: "poke-proxy", version: "0.1.0" },
-    { versionNegotiation: { mode: "auto" } },
-  );
+  // A 2026-era server announces list changes only on a subscription, which the client opens when asked to
+  // watch lists; serveModern passes them on.
+  const listChanged = {
+    onChanged: undefined as ((list: "tools" | "prompts" | "resources") => void) | undefined,
+  };
+  const watch = (list: "tools" | "prompts" | "resources") => ({
+    autoRefresh: false,
+    onChanged: () => listChanged.onChanged?.(list),
+  });
+  const newClient = () =>
+    new sdk.Client(
+      { name: "poke-proxy", version: "0.1.0" },
+      {
+        versionNegotiation: { mode: "auto" },
+        listChanged: { tools: watch("tools"), prompts: watch("prompts"), resources: watch("resources") },
+      },
+    );
+  let probe = newClient();
   try {
     await probe.connect(make(kind) as never, { timeout: CONNECT_TIMEOUT_MS });
   } catch (e) {
@@ -61,10 +75,7 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
     const fallback = !cfg.transport && status !== undefined && [400, 404, 405].includes(status);
     if (!fallback) throw new CliError(connectError(sdk, e, url, hasToken, kind));
     kind = "sse";
-    probe = new sdk.Client(
-      { name: "poke-proxy", version: "0.1.0" },
-      { versionNegotiation: { mode: "auto" } },
-    );
+    probe = newClient();
     try {
       await probe.connect(make(kind) as never, { timeout: CONNECT_TIMEOUT_MS });
     } catch (e2) {
@@ -83,7 +94,7 @@ export async function httpToStdio(cfg: ClientConfig, log: Log): Promise<number> 
     `connected to ${url.host} (${info?.title ?? info?.name ?? "server"}, ${kind === "sse" ? "SSE" : "Streamable HTTP"}, ` +
       `protocol ${probe.getNegotiatedProtocolVersion()})`,
   );
-  if (era === "modern") return serveModern(sdk, probe, url, log);
+  if (era === "modern") return serveModern(probe, url, log, listChanged);
   await probe.close().catch(() => {});
   return relay(
     () =>
@@ -216,10 +227,10 @@ async function relay(make: () => RemoteTransport, url: URL, log: Log): Promise<n
 // 2026 era: the SDK's server on stdio, forwarding to the connected client
 
 async function serveModern(
-  sdk: ClientModule,
   remote: InstanceType<ClientModule["Client"]>,
   url: URL,
   log: Log,
+  listChanged: { onChanged?: (list: "tools" | "prompts" | "resources") => void },
 ): Promise<number> {
   const { Server } = await import("@modelcontextprotocol/server");
   const { serveStdio } = await import("@modelcontextprotocol/server/stdio");
@@ -227,16 +238,14 @@ async function serveModern(
   const notifyAll = (fn: (s: InstanceType<typeof Server>) => Promise<void> | void) => {
     for (const s of servers) void Promise.resolve(fn(s)).catch(() => {});
   };
-  // list_changed arrives through the client's subscription; pass it on.
-  remote.setNotificationHandler("notifications/tools/list_changed", () =>
-    notifyAll((s) => s.sendToolListChanged()),
-  );
-  remote.setNotificationHandler("notifications/prompts/list_changed", () =>
-    notifyAll((s) => s.sendPromptListChanged()),
-  );
-  remote.setNotificationHandler("notifications/resources/list_changed", () =>
-    notifyAll((s) => s.sendResourceListChanged()),
-  );
+  listChanged.onChanged = (list) =>
+    notifyAll((s) =>
+      list === "tools"
+        ? s.sendToolListChanged()
+        : list === "prompts"
+          ? s.sendPromptListChanged()
+          : s.sendResourceListChanged(),
+    );
   const caps = remote.getServerCapabilities() ?? {};
   const info = remote.getServerVersion();
 
@@ -301,7 +310,6 @@ async function serveModern(
     return s;
   };
   const handle = serveStdio(build as never);
-  void sdk;
   return new Promise<number>((resolve) => {
     let stopped = false;
     const stop = (code: number) => {

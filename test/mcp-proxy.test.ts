@@ -522,6 +522,13 @@ describe("HTTP → stdio to a 2026-era server (no initialize, no sessions)", () 
     expect(c.getServerVersion()?.title).toBe("Modern Title");
     expect(c.getInstructions()).toBe("Modern rules.");
     expect(text(await c.callTool({ name: "echo", arguments: { text: "modern" } }))).toBe("modern");
+    // A tool added upstream is announced to the stdio client.
+    const changed = new Promise<void>((resolve) =>
+      c.setNotificationHandler("notifications/tools/list_changed", () => resolve()),
+    );
+    modern.addTool("late_modern_tool");
+    await changed;
+    expect((await c.listTools()).tools.map((t) => t.name)).toContain("late_modern_tool");
     const before = modern.calls.length;
     const abort = new AbortController();
     const call = c.callTool({ name: "hang", arguments: {} }, { signal: abort.signal });
