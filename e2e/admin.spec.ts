@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signInAdmin, signUp, uniqueEmail } from "./helpers";
+import { signIn, signInAdmin, signUp, uniqueEmail } from "./helpers";
 
 test("admins reach the admin area; other users get not found, server-side", async ({ browser }) => {
   const adminPage = await (await browser.newContext()).newPage();
@@ -16,14 +16,20 @@ test("admins reach the admin area; other users get not found, server-side", asyn
   expect(res?.status()).toBe(404);
   await expect(userPage.getByText("Page not found")).toBeVisible();
 
-  // Promote: the role is read from the database on the very next request, no new sign-in.
+  // Promote: a role change ends the person's sessions (docs/security.md §26); signed in again, they are admin.
   await adminPage.reload();
   await adminPage.getByRole("button", { name: `Make admin: ${email}` }).click();
   await expect(adminPage.getByRole("button", { name: `Remove admin: ${email}` })).toBeVisible();
+  await userPage.goto("/admin");
+  await expect(userPage).toHaveURL(/\/sign-in/);
+  await signIn(userPage, email);
   expect((await userPage.goto("/admin"))?.status()).toBe(200);
 
-  // Demote again: access is gone at once.
+  // Demote again: signed out at once, and no admin access after signing in again.
   await adminPage.getByRole("button", { name: `Remove admin: ${email}` }).click();
   await expect(adminPage.getByRole("button", { name: `Make admin: ${email}` })).toBeVisible();
+  await userPage.goto("/admin");
+  await expect(userPage).toHaveURL(/\/sign-in/);
+  await signIn(userPage, email);
   expect((await userPage.goto("/admin"))?.status()).toBe(404);
 });
