@@ -101,6 +101,27 @@ test("a session cookie kept from before sign-out opens nothing", async ({ page, 
   await thief.close();
 });
 
+test("guessing the current password in Settings is throttled like sign-in", async ({ page }) => {
+  const email = uniqueEmail("guesser");
+  await signUp(page, email);
+  await page.goto("/settings");
+  const submit = page.getByRole("button", { name: "Change password" });
+  for (let i = 0; i < 5; i++) {
+    await page.getByLabel("Current password").fill(`guess number ${i}`);
+    await page.getByLabel("New password").fill("a brand new passphrase");
+    const answered = page.waitForResponse(
+      (r) => r.request().method() === "POST" && r.url().includes("/settings"),
+    );
+    await submit.click();
+    await answered;
+    await expect(alertOf(page)).toHaveText("The current password is wrong");
+  }
+  await page.getByLabel("Current password").fill(PASSWORD);
+  await page.getByLabel("New password").fill("a brand new passphrase");
+  await submit.click();
+  await expect(alertOf(page)).toHaveText(/^Too many attempts, try again in \d+ s\.$/);
+});
+
 test("too many wrong passwords: the sign-in form says how long to wait", async ({ page }) => {
   const email = uniqueEmail("throttled");
   await signUp(page, email);
