@@ -64,6 +64,7 @@ function buildIfNeeded() {
   const built = fs.existsSync(buildId) ? fs.statSync(buildId).mtimeMs : 0;
   const newest = (dir: string): number => {
     if (!fs.existsSync(dir)) return 0;
+    if (!fs.statSync(dir).isDirectory()) return fs.statSync(dir).mtimeMs;
     let max = 0;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
@@ -71,7 +72,11 @@ function buildIfNeeded() {
     }
     return max;
   };
-  const sources = Math.max(...["app", "components", "lib"].map((d) => newest(path.resolve(d))));
+  const sources = Math.max(
+    ...["app", "components", "lib", "proxy.ts", "next.config.ts", "instrumentation.ts"].map((d) =>
+      newest(path.resolve(d)),
+    ),
+  );
   if (built && built >= sources) return;
   log(built ? "sources changed: rebuilding…" : "first start: building the app (takes a minute)…");
   const r = spawnSync(process.execPath, [path.resolve("node_modules/next/dist/bin/next"), "build"], {
