@@ -12,7 +12,7 @@ import {
 import { ZodError } from "zod";
 import { AppError, findCause, isAppError } from "@/lib/errors";
 import { isOversizedRpcError } from "@/lib/net/egress";
-import { tunnelIdOf, tunnelOfflineError } from "@/lib/tunnel/fetch";
+import { tunnelFailureOf, tunnelIdOf, tunnelOfflineError } from "@/lib/tunnel/fetch";
 import { liveTunnel } from "@/lib/tunnel/registry";
 
 /**
@@ -156,6 +156,9 @@ function isZodError(err: unknown): boolean {
 export function classifyMcpError(err: unknown, ctx: ErrorContext): AppError {
   const app = findCause(err, isAppError);
   if (app) return app;
+  // The tunnel failed under a request's event stream: answered in its place (lib/tunnel/fetch.ts).
+  const tunnelFailure = err instanceof ProtocolError ? tunnelFailureOf(err) : undefined;
+  if (tunnelFailure) return tunnelFailure;
   // Whatever the SDK made of it, a request to a tunnel that has dropped failed because the tunnel is gone.
   const tunnelId = tunnelIdOf(ctx.url);
   if (tunnelId && !liveTunnel(tunnelId)) return tunnelOfflineError();

@@ -4,9 +4,10 @@
 import { tunnelIntegrationName } from "@/lib/data/tunnels";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
+import { quoteServerText } from "@/lib/mcp/errors";
 import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
 import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
-import { forwardableHeaders } from "@/lib/tunnel/protocol";
+import { forwardableHeaders, type StreamReset } from "@/lib/tunnel/protocol";
 
 const ROUTE = /^\/api\/tunnel\/([A-Za-z0-9_-]{1,64})(\/.*)?$/;
 
@@ -132,15 +133,20 @@ export function createTunnelFetch(
       );
       const nullBody = res.status === 204 || res.status === 205 || res.status === 304;
       if (nullBody) void res.body.cancel().catch(() => {});
-      const capped = nullBody
+      // The caller's signal still ends the exchange while its body streams (docs/security.md §14).
+      const resBody = nullBody ? null : followSignal(res.body, init.signal);
+      const capped = !resBody
         ? null
         : isSse
-          ? capSseEvents(
-              method === "GET" ? announcedThroughTunnel(res.body, local, live, url) : res.body,
-              max,
+          ? answerFailure(
+              capSseEvents(
+                method === "GET" ? announcedThroughTunnel(resBody, local, live, url) : resBody,
+                max,
+                rpc?.id,
+              ),
               rpc?.id,
             )
-          : capTotal(res.body, max, "The response from the tunneled server");
+          : capTotal(resBody, max, "The response from the tunneled server");
       const out = new Response(capped, { status: res.status, headers: res.headers });
       Object.defineProperty(out, "url", { value: url.href });
       opts.onResponse?.(url, out);
@@ -240,7 +246,116 @@ function eventEnd(b: Uint8Array): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Response caps (docs/security.md §14) are egress's own: total for JSON, per event for SSE.
+// Response bodies. Caps (docs/security.md §14) are egress's own: total for JSON, per event for SSE.
+
+/**
+ * The body, ended when `signal` aborts: a call that times out or is cancelled resets its stream, so the
+ * CLI stops the local request (docs/security.md §14) even after the response head has come back.
+ */
+function followSignal(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal | null | undefined,
+): ReadableStream<Uint8Array> {
+  if (!signal) return body;
+  const reader = body.getReader();
+  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  const settle = () => signal.removeEventListener("abort", onAbort);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctl) {
+        try {
+          const { done, value } = await reader.read();
+          if (!done) return ctl.enqueue(value);
+          settle();
+          ctl.close();
+        } catch (err) {
+          settle();
+          ctl.error(signal.aborted ? signal.reason : err);
+        }
+      },
+      cancel: (reason) => {
+        settle();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** JSON-RPC error code of the answer put in place of an event stream the tunnel failed under. */
+const TUNNEL_RPC_CODE = -32003;
+const TUNNEL_FAILURES: Record<string, number> = { tunnel_offline: 503, tunnel_error: 502 };
+
+/**
+ * An event stream answering request `id`: when the tunnel fails under it (the connection drops, the CLI
+ * resets the stream), the request is answered with a JSON-RPC error naming the failure and the stream ends.
+ * Erroring the body instead would leave the request pending until its timeout (docs/design.md §6.3), and
+ * the call would then be reported by whatever the SDK saw last, not as the tunnel going away
+ * (docs/security.md §19). A caller's own abort still errors the stream.
+ */
+function answerFailure(body: ReadableStream<Uint8Array>, id: unknown): ReadableStream<Uint8Array> {
+  if (id === undefined) return body;
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(ctl) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) return ctl.close();
+          ctl.enqueue(value);
+        } catch (err) {
+          const failure = tunnelFailure(err);
+          if (!failure) return ctl.error(err);
+          const error = {
+            code: TUNNEL_RPC_CODE,
+            message: failure.message,
+            data: { reason: "tunnel_failure", code: failure.code },
+          };
+          // "\n\n" first ends any partial event already passed on.
+          const event = `\n\nevent: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id, error })}\n\n`;
+          ctl.enqueue(new TextEncoder().encode(event));
+          ctl.close();
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A body failure that is the tunnel's: the connection dropped (tunnel_offline) or the CLI reset it. */
+function tunnelFailure(err: unknown): AppError | undefined {
+  if (isAppError(err)) return err.code in TUNNEL_FAILURES ? err : undefined;
+  // By name: the stream failed in the tunnel endpoint's bundle, which has its own copy of the class.
+  const reset = err as Partial<StreamReset> | undefined;
+  return reset?.name === "StreamReset" && typeof reset.code === "string" && reset.code !== "cancelled"
+    ? tunnelStreamError(reset as StreamReset)
+    : undefined;
+}
+
+/** A stream the CLI reset: it could not reach the local server, or refused the request. */
+export function tunnelStreamError(err: StreamReset): AppError {
+  return new AppError(
+    err.code === "refused_target" ? "tunnel_refused" : "tunnel_error",
+    `poke tunnel could not complete the request: ${quoteServerText(err.message)}`,
+    502,
+  );
+}
+
+/** The AppError a tunnel failure answered in place of an event stream stands for (see answerFailure). */
+export function tunnelFailureOf(err: {
+  code?: unknown;
+  message?: unknown;
+  data?: unknown;
+}): AppError | undefined {
+  const data = err.data as { reason?: unknown; code?: unknown } | undefined;
+  if (err.code !== TUNNEL_RPC_CODE || data?.reason !== "tunnel_failure" || typeof data.code !== "string")
+    return undefined;
+  const status = TUNNEL_FAILURES[data.code];
+  return status ? new AppError(data.code, String(err.message ?? ""), status) : undefined;
+}
 
 function jsonRpcOf(body: unknown): { method?: string; id?: unknown } | undefined {
   if (typeof body !== "string") return undefined;

@@ -25,12 +25,11 @@ import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { dropSession } from "@/lib/mcp/pool";
-import { quoteServerText } from "@/lib/mcp/errors";
 import { validateUserUrl } from "@/lib/net/egress";
 import { setCliClient } from "@/lib/data/grants";
 import { processState, upgrades } from "@/lib/state";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
-import { publicTunnelUrl, tunnelOfflineError } from "@/lib/tunnel/fetch";
+import { publicTunnelUrl, tunnelOfflineError, tunnelStreamError } from "@/lib/tunnel/fetch";
 import {
   CLOSE,
   DEFAULT_HEARTBEAT_MS,
@@ -423,13 +422,7 @@ class TunnelConnection {
 
   private streamError(err: unknown): AppError {
     if (isAppError(err)) return err;
-    if (err instanceof StreamReset) {
-      return new AppError(
-        err.code === "refused_target" ? "tunnel_refused" : "tunnel_error",
-        `poke tunnel could not complete the request: ${quoteServerText(err.message)}`,
-        502,
-      );
-    }
+    if (err instanceof StreamReset) return tunnelStreamError(err);
     return tunnelOfflineError(this.live?.name);
   }
 
