@@ -459,7 +459,7 @@ describe("pooled calls", () => {
     const inits = rpc(srv.requests, "initialize").length;
     await callTool({ userId, integrationId: a }, "whoami", {});
     const { result } = await callTool({ userId: other, integrationId: b }, "whoami", {});
-    expect(JSON.stringify(result.content)).toContain(other);
+    expect(JSON.stringify(result.content)).toContain(await publicUserId(other));
     expect(rpc(srv.requests, "initialize").length - inits).toBe(2);
     const open = srv.sessionCount();
     await dropSession(userId, a);

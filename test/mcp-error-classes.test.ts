@@ -1,26 +1,23 @@
 // A failure is classified from the error itself: its `cause` chain, the SDK's error types and codes.
-// (Concurrent calls on one pooled session: test/error-causes.test.ts.)
+// (Concurrent calls on one pooled session: test/error-causes.test.ts.) Requests carry the user's public id,
+// so the user is a real row.
 import type { AddressInfo } from "node:net";
 import http from "node:http";
 import { ProtocolError, SdkError, SdkErrorCode } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setEnvForProcess } from "@/lib/env";
+import { getDb } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { connectMcp } from "@/lib/mcp/connect";
 import { classifyMcpError } from "@/lib/mcp/errors";
 import { OVERSIZED_RPC_CODE } from "@/lib/net/egress";
-import { startSseServer, type SseFixture } from "@/test/fixtures/mcp-servers";
+import { startSseServer, type SseFixture } from "./fixtures/mcp-servers";
 
-const userId = "user-errors-test";
+let userId = "";
 
-beforeAll(() =>
-  setEnvForProcess({
-    SESSION_SECRET: "unit-session-secret-0123456789abcdef",
-    ENCRYPTION_KEYS: `u1:${Buffer.alloc(32, 1).toString("base64")}`,
-    ALLOW_PRIVATE_NETWORK: "1",
-    EGRESS_ALLOWLIST: undefined,
-  }),
-);
+beforeAll(async () => {
+  const db = await getDb();
+  userId = (await db.user.create({ data: { email: `error-classes-${Date.now()}@example.com` } })).id;
+});
 
 /** A port nothing listens on. */
 async function refusedPort(): Promise<number> {
