@@ -611,16 +611,7 @@ describe("errors that say what to do", () => {
   });
 });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-describe.skipIf(!hasOpenssl)("HTTPS servers: --verify-ssl, --no-verify-ssl, --verify-ssl=CA-FILE", () => {
+describe("HTTPS servers: --verify-ssl, --no-verify-ssl, --verify-ssl=CA-FILE", () => {
   let remote: McpFixture;
   let sse: SseFixture;
   let front: tls.Server;
