@@ -13,6 +13,13 @@ export type HttpRelayOptions = {
   tls?: { rejectUnauthorized?: boolean; ca?: string };
 };
 
+/** A keep-alive agent and the request function for the URL's scheme (https with the relay's TLS options). */
+function transportFor(url: URL, o: HttpRelayOptions): { agent: http.Agent; request: typeof http.request } {
+  return url.protocol === "https:"
+    ? { agent: new https.Agent({ keepAlive: true, ...o.tls }), request: https.request }
+    : { agent: new http.Agent({ keepAlive: true }), request: http.request };
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -39,11 +46,7 @@ export class StreamableHttpRelay {
     private readonly url: URL,
     private readonly o: HttpRelayOptions,
   ) {
-    const secure = url.protocol === "https:";
-    this.agent = secure
-      ? new https.Agent({ keepAlive: true, ...o.tls })
-      : new http.Agent({ keepAlive: true });
-    this.request = secure ? https.request : http.request;
+    ({ agent: this.agent, request: this.request } = transportFor(url, o));
   }
 
   async start(): Promise<void> {}
@@ -177,11 +180,7 @@ export class SseRelay {
     private readonly url: URL,
     private readonly o: HttpRelayOptions,
   ) {
-    const secure = url.protocol === "https:";
-    this.agent = secure
-      ? new https.Agent({ keepAlive: true, ...o.tls })
-      : new http.Agent({ keepAlive: true });
-    this.request = secure ? https.request : http.request;
+    ({ agent: this.agent, request: this.request } = transportFor(url, o));
   }
 
   start(): Promise<void> {
