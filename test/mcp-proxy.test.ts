@@ -492,21 +492,26 @@ describe("progress, cancellation and the server's title through the proxy", () =
     try {
       const c = await httpClient(`${await p.url()}/mcp`);
       expect(c.getServerVersion()?.title).toBe("Remote Title");
-      const before = remote.calls.length;
-      const abort = new AbortController();
-      const call = c.callTool({ name: "hang", arguments: {} }, { signal: abort.signal });
-      const record = await waitFor(() => remote.calls.slice(before).find((r) => r.name === "hang"), {
-        what: "the call to reach the server",
-      });
-      abort.abort("changed my mind");
-      await expect(call).rejects.toThrow();
-      await waitFor(() => record.outcome === "cancelled", { what: "the server to see the cancellation" });
+      await expectCancelReaches(c, remote);
       await c.close();
     } finally {
       await p.stop();
     }
   });
 });
+
+/** A call the client abandons is cancelled at the server behind the proxy. */
+async function expectCancelReaches(c: Client, server: McpFixture) {
+  const before = server.calls.length;
+  const abort = new AbortController();
+  const call = c.callTool({ name: "hang", arguments: {} }, { signal: abort.signal });
+  const record = await waitFor(() => server.calls.slice(before).find((r) => r.name === "hang"), {
+    what: "the call to reach the server",
+  });
+  abort.abort("changed my mind");
+  await expect(call).rejects.toThrow();
+  await waitFor(() => record.outcome === "cancelled", { what: "the server to see the cancellation" });
+}
 
 describe("HTTP → stdio to a 2026-era server (no initialize, no sessions)", () => {
   let modern: McpFixture;
@@ -529,15 +534,7 @@ describe("HTTP → stdio to a 2026-era server (no initialize, no sessions)", () 
     modern.addTool("late_modern_tool");
     await changed;
     expect((await c.listTools()).tools.map((t) => t.name)).toContain("late_modern_tool");
-    const before = modern.calls.length;
-    const abort = new AbortController();
-    const call = c.callTool({ name: "hang", arguments: {} }, { signal: abort.signal });
-    const record = await waitFor(() => modern.calls.slice(before).find((r) => r.name === "hang"), {
-      what: "the call to reach the server",
-    });
-    abort.abort("changed my mind");
-    await expect(call).rejects.toThrow();
-    await waitFor(() => record.outcome === "cancelled", { what: "the server to see the cancellation" });
+    await expectCancelReaches(c, modern);
     await c.close();
   });
 });
