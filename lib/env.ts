@@ -70,6 +70,18 @@ export const envSchema = z.object({
   BREAKER_COOLDOWN_SEC: z.coerce.number().positive().default(30),
   BREAKER_ORIGIN_USERS: z.coerce.number().int().min(0).default(3),
   BREAKER_ORIGIN_WINDOW_SEC: z.coerce.number().positive().default(60),
+  // Several instances share limits, breakers, notifications, tunnels and agent sessions through Redis
+  // (docs/deploy.md). Unset: one instance, everything in this process.
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "REDIS_URL must be a redis:// or rediss:// URL")
+    .optional(),
+  // Prefix of every Redis key and channel: instances of one deployment share it, two deployments on one
+  // Redis use different ones.
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, "REDIS_PREFIX: letters, digits, ':', '_' or '-' (at most 64)")
+    .default("poke:"),
 });
 
 export type Env = z.infer<typeof envSchema> & {
