@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client";
 import { getDb } from "@/lib/db";
+import { env } from "@/lib/env";
 import { log } from "@/lib/log";
 import { redactText } from "@/lib/redact";
 import { processState } from "@/lib/state";
@@ -13,17 +14,26 @@ export type CallSource = "playground" | "api" | "agent";
 export type CallVia = { toolsetId?: string; apiTokenId?: string };
 
 /**
- * Tool-call history is written off the response path and in batches (one insert for many calls), so
- * recording never adds latency to a call. Readers wait for what this process has queued: historySettled.
+ * A call's history row is in the database before its caller gets the answer (a process killed right after
+ * answering loses nothing, docs/deploy.md). Rows are group-committed: while one insert is running, the rows of
+ * calls that end meanwhile gather and go in the next insert, so a busy process writes few, large inserts and
+ * each caller waits for its own row's commit only. Readers wait for what this process has queued:
+ * historySettled.
  */
 type HistoryRow = Prisma.ToolCallCreateManyInput & { at: Date };
-type HistoryQueue = { rows: HistoryRow[]; timer?: NodeJS.Timeout; written: Promise<void>; seq: number };
+type Batch = { rows: HistoryRow[]; done: Promise<void>; start: () => void };
+type HistoryQueue = { next?: Batch; writing: number; written: Promise<void>; seq: number };
 // Looked up on every use: after a shutdown (tests) the next call starts a fresh, registered queue.
 const queue = () =>
-  processState<HistoryQueue>("history", () => ({ rows: [], written: Promise.resolve(), seq: 0 }), flush);
-const HISTORY_BATCH = 200;
-// Long enough that a busy caller's calls share one insert (on PGlite every insert runs on the event loop).
-const HISTORY_DELAY_MS = 250;
+  processState<HistoryQueue>(
+    "history",
+    () => ({ writing: 0, written: Promise.resolve(), seq: 0 }),
+    (q) => historySettledIn(q),
+  );
+const HISTORY_BATCH = 500;
+// Inserts running at once: more overlap a slow database's round trips; one keeps PGlite (which runs every
+// statement on the event loop) from interleaving them for nothing.
+const writers = () => (env().DATABASE_URL ? 4 : 1);
 
 /** Unique, and in call order within a millisecond (activity pages are ordered by at, then id). */
 function historyId(q: HistoryQueue, now: number): string {
@@ -32,7 +42,11 @@ function historyId(q: HistoryQueue, now: number): string {
   return `tc${now.toString(36).padStart(9, "0")}${seq}${randomUUID().slice(0, 8)}`;
 }
 
-export function recordCallInBackground(
+/**
+ * Records one call; resolves once its row is committed (never rejects: a row that can't be written is logged,
+ * the call itself happened). Callers answer after it resolves.
+ */
+export function recordCall(
   user: Owner,
   integ: { id: string; storePayloads: boolean },
   tool: string,
@@ -41,10 +55,11 @@ export function recordCallInBackground(
   latencyMs: number,
   payload: { args: unknown; result?: unknown; error?: string },
   via: CallVia = {},
-): void {
+): Promise<void> {
   const q = queue();
   const now = Date.now();
-  q.rows.push({
+  const batch = (q.next ??= openBatch(q));
+  batch.rows.push({
     id: historyId(q, now),
     at: new Date(now), // when the call ended, not when its row is written
     userId: user.id,
@@ -59,15 +74,44 @@ export function recordCallInBackground(
     apiTokenId: via.apiTokenId,
     ...(integ.storePayloads ? storedPayload(payload) : {}),
   });
-  if (q.rows.length >= HISTORY_BATCH) void flush(q);
-  else q.timer ??= setTimeout(() => void flush(q), HISTORY_DELAY_MS).unref();
+  if (batch.rows.length >= HISTORY_BATCH) startNext(q);
+  else if (batch.rows.length === 1 && q.writing < writers()) {
+    // Idle writer: go after the calls ending in this same turn of the event loop have joined.
+    setImmediate(() => q.next === batch && startNext(q));
+  }
+  return batch.done;
 }
 
-function flush(q: HistoryQueue): Promise<void> {
-  clearTimeout(q.timer);
-  q.timer = undefined;
-  const rows = q.rows.splice(0);
-  if (rows.length) q.written = q.written.then(() => writeHistory(rows));
+function openBatch(q: HistoryQueue): Batch {
+  let start!: () => void;
+  const rows: HistoryRow[] = [];
+  const done = new Promise<void>((resolve) => {
+    start = () => {
+      q.writing++;
+      writeHistory(rows)
+        .catch((err) => log.warn("recording tool calls failed", { rows: rows.length, err: String(err) }))
+        .finally(() => {
+          q.writing--;
+          resolve();
+          // Rows that gathered while this insert ran go next.
+          if (q.next?.rows.length && q.writing < writers()) startNext(q);
+        });
+    };
+  });
+  return { rows, done, start };
+}
+
+function startNext(q: HistoryQueue): void {
+  const batch = q.next;
+  if (!batch) return;
+  q.next = undefined;
+  const previous = q.written;
+  q.written = Promise.all([previous, batch.done]).then(() => {});
+  batch.start();
+}
+
+function historySettledIn(q: HistoryQueue): Promise<void> {
+  startNext(q); // whatever waits for a writer goes now
   return q.written;
 }
 
@@ -90,7 +134,7 @@ async function writeHistory(rows: HistoryRow[]): Promise<void> {
 
 /** Resolves when every tool call recorded so far in this process is in the database. */
 export function historySettled(): Promise<void> {
-  return flush(queue());
+  return historySettledIn(queue());
 }
 
 const PAYLOAD_CAP = 16 * 1024;
