@@ -4,7 +4,7 @@ import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/data/audit";
 import { storedTool, toolDefinitionSelect } from "@/lib/data/catalog";
-import { recordCallInBackground, type CallSource, type CallVia } from "@/lib/data/history";
+import { recordCall, type CallSource, type CallVia } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
@@ -247,8 +247,8 @@ export async function callIntegrationTool(
       timeoutMs,
       signal: opts.signal,
     });
-    // The history row is written off the response path: it never adds latency to the call.
-    recordCallInBackground(
+    // The answer waits for its history row's commit (group-committed with concurrent calls, lib/data/history.ts).
+    await recordCall(
       user,
       { ...integ, storePayloads: out.storePayloads },
       toolName,
@@ -265,7 +265,7 @@ export async function callIntegrationTool(
     // flood of them would turn into a flood of writes.
     if (!UNRECORDED.has(code)) {
       const { storePayloads } = await findOwned(user, integrationId);
-      recordCallInBackground(
+      await recordCall(
         user,
         { ...integ, storePayloads },
         toolName,
