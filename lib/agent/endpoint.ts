@@ -7,6 +7,7 @@
 //   own event bus, so `notify.toolsChanged()` reaches that view's subscriptions/listen streams only.
 // - Legacy (2025) traffic: sessionful Streamable HTTP (lib/agent/legacy-sessions.ts), so those clients get
 //   list_changed on their GET stream too. Sessions are bound to the user who opened them.
+// - 2024-11-05 HTTP+SSE clients: /api/mcp/sse and /api/mcp/<toolset>/sse (lib/agent/sse.ts).
 // Every request authenticates; nothing is computed from anything but the token owner's rows.
 import {
   createMcpHandler,
@@ -23,6 +24,7 @@ import {
   notifyLegacySessions,
 } from "@/lib/agent/legacy-sessions";
 import { buildAgentServer } from "@/lib/agent/server";
+import { closeSseViewSessions, notifySseSessions, sseSessionViews } from "@/lib/agent/sse";
 import { resolveView, routeViewEvents, type AgentView } from "@/lib/agent/toolsets";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
 import { env } from "@/lib/env";
@@ -50,16 +52,19 @@ const handlers = processState(
       views: (userId) => [
         ...[...map.values()].filter((e) => e.view.userId === userId).map((e) => e.view),
         ...legacySessionViews(userId),
+        ...sseSessionViews(userId),
       ],
       notify: (key) => {
         map.get(key)?.handler.notify.toolsChanged();
         notifyLegacySessions(key);
+        notifySseSessions(key);
       },
       close: (key) => {
         const entry = map.get(key);
         map.delete(key);
         void entry?.handler.close().catch(() => {});
         void closeViewSessions(key);
+        void closeSseViewSessions(key);
       },
     });
     return map;
@@ -115,7 +120,7 @@ async function serveAgentEndpoint(req: Request, toolset?: string): Promise<Respo
 }
 
 /** MCP's DNS-rebinding rule: a browser Origin must be our own. Agents (no Origin header) pass. */
-function checkOrigin(req: Request): Response | undefined {
+export function checkOrigin(req: Request): Response | undefined {
   const origin = req.headers.get("origin");
   if (!origin) return undefined;
   const allowed = new Set([new URL(env().APP_URL).origin, new URL(req.url).origin]);
@@ -126,7 +131,7 @@ function checkOrigin(req: Request): Response | undefined {
 const jsonError = (status: number, code: string, message: string, headers?: HeadersInit) =>
   Response.json({ error: { code, message } }, { status, headers });
 
-async function authenticate(req: Request) {
+export async function authenticate(req: Request) {
   const m = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i);
   const challenge = (error?: string) =>
     error
@@ -149,7 +154,7 @@ async function authenticate(req: Request) {
 }
 
 /** The token's view of this endpoint, or the refusal: a scope that excludes it (403), no such toolset (404). */
-async function viewOf(user: { id: string; tokenId: string }, toolset?: string) {
+export async function viewOf(user: { id: string; tokenId: string }, toolset?: string) {
   try {
     return await resolveView(user, toolset);
   } catch (err) {
@@ -170,7 +175,7 @@ type RpcErrorExtras = { data?: unknown; id?: unknown; headers?: HeadersInit };
  * Reads the JSON body once (capped), so the routing predicate, the rate-limit check and the SDK share it.
  * A non-JSON content type is left for the SDK to refuse (415).
  */
-async function readBody(req: Request): Promise<unknown> {
+export async function readBody(req: Request): Promise<unknown> {
   if (!/^application\/json\b/i.test(req.headers.get("content-type") ?? "")) return undefined;
   if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) {
     return rpcError(413, -32000, "Request body is too large (max 4 MiB)");
@@ -185,7 +190,7 @@ async function readBody(req: Request): Promise<unknown> {
 }
 
 /** Sheds a tools/call at the door with HTTP 429 + Retry-After when the user's rate budget is spent. */
-function toolCallRateLimited(userId: string, body: unknown): Response | undefined {
+export function toolCallRateLimited(userId: string, body: unknown): Response | undefined {
   const messages = Array.isArray(body) ? body : [body];
   const calls = messages.some((m) => (m as { method?: unknown } | null)?.method === "tools/call");
   if (!calls) return undefined;

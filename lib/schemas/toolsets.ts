@@ -4,6 +4,8 @@ import { idSchema } from "@/lib/schemas/integrations";
 export const TOOLSET_DESCRIPTION_MAX = 2_000;
 export const TOOLSET_ITEMS_MAX = 1_000;
 
+export const RESERVED_TOOLSET_NAMES = new Set(["sse"]);
+
 /** A toolset's name is its endpoint's path segment (/api/mcp/<name>): URL-safe, no spaces. */
 export const toolsetNameSchema = z
   .string()
@@ -13,7 +15,9 @@ export const toolsetNameSchema = z
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
     "Use letters, digits, dots, dashes and underscores (the name is part of the endpoint's URL)",
-  );
+  )
+  // Paths of the endpoint itself (/api/mcp/sse: the HTTP+SSE transport).
+  .refine((n) => !RESERVED_TOOLSET_NAMES.has(n.toLowerCase()), "This name is reserved: choose another");
 
 /** One selection: a tool of an integration, or every tool of it (toolName "" or left out). */
 export const toolsetItemSchema = z.object({
