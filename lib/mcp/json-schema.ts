@@ -1,184 +1,475 @@
-// A small JSON-Schema validator for tool arguments, shared by the engine and the playground. It covers
-// the subset tool schemas use; unknown keywords are ignored and remote $refs are never fetched
-// (docs/security.md §16). Pure: no imports, safe for client components.
+// Tool arguments checked against the tool's JSON Schema with Ajv, before a call leaves Poke (docs/security.md
+// §16). Dialects: 2020-12 (the MCP default when `$schema` is absent), 2019-09 and draft-07, chosen by `$schema`;
+// formats from ajv-formats. The schema is never rewritten for anyone else: what agents and pages see is what
+// the server declared. Only the private copy compiled here loses `$ref`s that point outside the document
+// (they are never fetched: that part is left to the server).
+//
+// A server's schema is untrusted input. It is measured before compiling (size, depth, number of subschemas),
+// `pattern`s run on a linear-time engine (re2js) instead of the backtracking RegExp, and whatever cannot be
+// compiled within those bounds is "not validated here": the call goes through and the server is the judge.
+import "server-only";
+import { createHash } from "node:crypto";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import AjvDraft7 from "ajv";
+import Ajv2019 from "ajv/dist/2019";
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import { RE2JS } from "re2js";
+import { measureJson } from "@/lib/limits/json-shape";
+import { processState, TtlCache } from "@/lib/state";
 
 export type SchemaIssue = { path: string; message: string };
-type Schema = Record<string, unknown> | boolean;
 
-const MAX_DEPTH = 64;
+/** The outcome of checking arguments: valid, invalid (with issues), or not checked here (with why). */
+export type SchemaCheck =
+  | { status: "valid" }
+  | { status: "invalid"; issues: SchemaIssue[] }
+  | { status: "unchecked"; reason: string };
+
+/** Bounds on a schema before it is compiled: past them compiling could hold the event loop too long. */
+export const SCHEMA_LIMITS = {
+  maxBytes: 128 * 1024,
+  maxDepth: 64,
+  maxSubschemas: 2_000,
+  /** Strings longer than this skip `pattern` (the server checks them); re2js is linear but not free. */
+  maxPatternInput: 64 * 1024,
+} as const;
+
 const MAX_ISSUES = 50;
 
-function typeOf(v: unknown): string {
+type Dialect = "2020-12" | "2019-09" | "draft-07";
+const DIALECTS: Record<string, Dialect> = {
+  "json-schema.org/draft/2020-12/schema": "2020-12",
+  "json-schema.org/draft/2019-09/schema": "2019-09",
+  "json-schema.org/draft-07/schema": "draft-07",
+};
+
+function dialectOf(schema: Record<string, unknown>): Dialect | { unsupported: string } {
+  const id = schema.$schema;
+  if (id === undefined) return "2020-12";
+  if (typeof id !== "string") return { unsupported: "a non-string $schema" };
+  const key = id.replace(/^https?:\/\//, "").replace(/#$/, "");
+  return DIALECTS[key] ?? { unsupported: `the dialect ${JSON.stringify(id.slice(0, 100))}` };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Patterns: RE2 semantics in linear time. A pattern RE2 can't express (lookaround, backreferences) is skipped.
+
+function safeRegExp(pattern: string, flags: string) {
+  let re: RE2JS | null = null;
+  try {
+    re = RE2JS.compile(pattern, flags.includes("i") ? RE2JS.CASE_INSENSITIVE : 0);
+  } catch {
+    // not expressible in RE2: left to the server
+  }
+  return {
+    test: (s: string) => re === null || s.length > SCHEMA_LIMITS.maxPatternInput || re.test(s),
+    // Ajv keys compiled patterns by their string form.
+    toString: () => `re2:${flags}:${pattern}`,
+  };
+}
+safeRegExp.code = "re2js";
+
+// ---------------------------------------------------------------------------------------------------------
+// Ajv instances: one per dialect, replaced after a number of compiles (an instance keeps a little of every
+// schema it compiled). Compiled validators are kept by schema hash in a bounded cache.
+
+type AjvLike = InstanceType<typeof Ajv2020>;
+const COMPILES_PER_INSTANCE = 200;
+
+function newAjv(dialect: Dialect): AjvLike {
+  const opts = {
+    strict: false,
+    allErrors: true,
+    messages: false,
+    validateSchema: false,
+    addUsedSchema: false,
+    logger: false as const,
+    inlineRefs: 8,
+    code: { optimize: false, regExp: safeRegExp },
+  };
+  const ajv =
+    dialect === "draft-07"
+      ? new AjvDraft7(opts)
+      : dialect === "2019-09"
+        ? new Ajv2019(opts)
+        : new Ajv2020(opts);
+  addFormats(ajv);
+  return ajv as AjvLike;
+}
+
+/** Validates schemas against their meta-schema: one long-lived instance per dialect. */
+function metaAjv(dialect: Dialect): AjvLike {
+  return processState(`jsonSchemaMeta:${dialect}`, () => {
+    const opts = { strict: false, allErrors: false, logger: false as const };
+    return (
+      dialect === "draft-07"
+        ? new AjvDraft7(opts)
+        : dialect === "2019-09"
+          ? new Ajv2019(opts)
+          : new Ajv2020(opts)
+    ) as AjvLike;
+  });
+}
+
+const META_IDS: Record<Dialect, string> = {
+  "2020-12": "https://json-schema.org/draft/2020-12/schema",
+  "2019-09": "https://json-schema.org/draft/2019-09/schema",
+  "draft-07": "http://json-schema.org/draft-07/schema",
+};
+
+type Compiled = { validate: ValidateFunction } | { unchecked: string };
+
+const compilers = processState(
+  "jsonSchemaCompilers",
+  () => new Map<Dialect, { ajv: AjvLike; used: number }>(),
+);
+const compiledByKey = processState(
+  "jsonSchemaValidators",
+  () => new TtlCache<string, Compiled>({ ttlMs: 60 * 60_000, max: 500 }),
+);
+const compiledByObject = new WeakMap<object, Compiled>();
+
+function compilerFor(dialect: Dialect): AjvLike {
+  let c = compilers.get(dialect);
+  if (!c || c.used >= COMPILES_PER_INSTANCE) {
+    c = { ajv: newAjv(dialect), used: 0 };
+    compilers.set(dialect, c);
+  }
+  c.used++;
+  return c.ajv;
+}
+
+/** How a schema breaks the compile bounds, or its `$ref`s that leave the document. */
+function survey(schema: object): { problem?: string; remoteRefs: number } {
+  const measured = measureJson(schema, {
+    maxBytes: SCHEMA_LIMITS.maxBytes,
+    maxDepth: SCHEMA_LIMITS.maxDepth,
+  });
+  if (measured.problem) return { problem: `the schema ${measured.problem.text}`, remoteRefs: 0 };
+  let objects = 0;
+  let remoteRefs = 0;
+  const stack: unknown[] = [schema];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== "object") continue;
+    if (Array.isArray(v)) {
+      stack.push(...v);
+      continue;
+    }
+    if (++objects > SCHEMA_LIMITS.maxSubschemas)
+      return { problem: `the schema has more than ${SCHEMA_LIMITS.maxSubschemas} parts`, remoteRefs };
+    const o = v as Record<string, unknown>;
+    if (typeof o.$ref === "string" && !o.$ref.startsWith("#")) remoteRefs++;
+    for (const k in o) stack.push(o[k]);
+  }
+  return { remoteRefs };
+}
+
+/**
+ * The compile copy without `$ref`s that leave the document: they are never fetched (docs/security.md §16), so
+ * that part of the arguments is left to the server. A `$ref` that names an `$id` of this same document stays.
+ */
+function withoutRemoteRefs(schema: Record<string, unknown>): Record<string, unknown> {
+  const base = "poke-schema://root/";
+  const ids = new Set<string>();
+  const resolve = (ref: string, against: string) => {
+    try {
+      const u = new URL(ref, against);
+      u.hash = "";
+      return u.href;
+    } catch {
+      return null;
+    }
+  };
+  const collect = (v: unknown, at: string) => {
+    if (v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) return v.forEach((x) => collect(x, at));
+    const o = v as Record<string, unknown>;
+    let here = at;
+    if (typeof o.$id === "string") {
+      here = resolve(o.$id, at) ?? at;
+      ids.add(here);
+    }
+    for (const k in o) collect(o[k], here);
+  };
+  collect(schema, base);
+  ids.add(resolve("", base)!);
+  const strip = (v: unknown, at: string): unknown => {
+    if (v === null || typeof v !== "object") return v;
+    if (Array.isArray(v)) return v.map((x) => strip(x, at));
+    const o = v as Record<string, unknown>;
+    const here = typeof o.$id === "string" ? (resolve(o.$id, at) ?? at) : at;
+    const out: Record<string, unknown> = {};
+    for (const k in o) {
+      if (k === "$ref" && typeof o.$ref === "string" && !o.$ref.startsWith("#")) {
+        const target = resolve(o.$ref, here);
+        if (!target || !ids.has(target)) continue;
+      }
+      out[k] = strip(o[k], here);
+    }
+    return out;
+  };
+  return strip(schema, base) as Record<string, unknown>;
+}
+
+function compile(schema: Record<string, unknown> | boolean): Compiled {
+  if (typeof schema === "boolean") {
+    return {
+      validate: Object.assign((v: unknown) => (void v, schema), { errors: null }) as ValidateFunction,
+    };
+  }
+  const dialect = dialectOf(schema);
+  if (typeof dialect !== "string") return { unchecked: `the schema uses ${dialect.unsupported}` };
+  const { problem, remoteRefs } = survey(schema);
+  if (problem) return { unchecked: problem };
+  const meta = metaAjv(dialect);
+  const metaValidate = meta.getSchema(META_IDS[dialect]);
+  if (metaValidate && !metaValidate(schema)) {
+    const e = metaValidate.errors?.[0];
+    return {
+      unchecked: `the schema is not valid JSON Schema (${e?.instancePath || "/"} ${e?.message ?? ""})`,
+    };
+  }
+  const copy = remoteRefs ? withoutRemoteRefs(schema) : schema;
+  const ajv = compilerFor(dialect);
+  try {
+    return { validate: ajv.compile(copy) };
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : "unknown error";
+    return { unchecked: `the schema could not be compiled (${why})` };
+  } finally {
+    ajv.removeSchema(copy);
+  }
+}
+
+function compiled(schema: Record<string, unknown> | boolean, key?: string): Compiled {
+  if (typeof schema === "boolean") return compile(schema);
+  const hit = compiledByObject.get(schema);
+  if (hit) return hit;
+  // Measured before anything serializes it: JSON.stringify of a hostile schema could overflow the stack.
+  const measured = measureJson(schema, {
+    maxBytes: SCHEMA_LIMITS.maxBytes,
+    maxDepth: SCHEMA_LIMITS.maxDepth,
+  });
+  if (measured.problem) {
+    const c = { unchecked: `the schema ${measured.problem.text}` };
+    compiledByObject.set(schema, c);
+    return c;
+  }
+  const k = key ?? createHash("sha256").update(JSON.stringify(schema)).digest("base64url");
+  let c = compiledByKey.get(k);
+  if (c)
+    compiledByKey.set(k, c); // most recently used goes last
+  else {
+    c = compile(schema);
+    compiledByKey.set(k, c);
+  }
+  compiledByObject.set(schema, c);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Readable issues from Ajv's errors: "count must be ≤ 10", "address.street is required".
+
+const isPlainKey = (k: string) => /^[A-Za-z_$][\w$-]*$/.test(k);
+
+/** `/a/0/b` in `value` → `a[0].b`; keys that aren't plain words are quoted: `a["x.y"]`. */
+function readablePath(pointer: string, value: unknown, extra?: string): string {
+  const parts = pointer
+    ? pointer
+        .slice(1)
+        .split("/")
+        .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    : [];
+  if (extra !== undefined) parts.push(extra);
+  let out = "";
+  let cur: unknown = value;
+  for (const p of parts) {
+    if (Array.isArray(cur) && /^\d+$/.test(p)) out += `[${p}]`;
+    else if (isPlainKey(p)) out += out ? `.${p}` : p;
+    else out += `[${JSON.stringify(p)}]`;
+    cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[p] : undefined;
+  }
+  return out || "(root)";
+}
+
+function at(value: unknown, pointer: string): unknown {
+  let cur = value;
+  if (!pointer) return cur;
+  for (const raw of pointer.slice(1).split("/")) {
+    const p = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[p] : undefined;
+  }
+  return cur;
+}
+
+function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
   if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
   return typeof v;
 }
 
-function matchesType(v: unknown, t: string): boolean {
-  const actual = typeOf(v);
-  if (t === "number") return actual === "number" || actual === "integer";
-  return actual === t;
-}
+const show = (v: unknown, max = 60) => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+};
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-const pathJoin = (base: string, key: string | number) =>
-  typeof key === "number" ? `${base}[${key}]` : base ? `${base}.${key}` : key;
-
-class Validator {
-  issues: SchemaIssue[] = [];
-  constructor(private root: Schema) {}
-
-  add(path: string, message: string) {
-    if (this.issues.length < MAX_ISSUES) this.issues.push({ path: path || "(root)", message });
-  }
-
-  resolve(ref: string): Schema | undefined {
-    // Only local JSON pointers into the same document.
-    if (!ref.startsWith("#")) return undefined;
-    let cur: unknown = this.root;
-    for (const raw of ref.slice(1).split("/").filter(Boolean)) {
-      const part = decodeURIComponent(raw).replace(/~1/g, "/").replace(/~0/g, "~");
-      if (!isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
-      cur = cur[part];
+function message(e: ErrorObject, value: unknown): SchemaIssue {
+  const p = e.params as Record<string, unknown>;
+  const here = readablePath(e.instancePath, value);
+  const under = (key: unknown) => readablePath(e.instancePath, value, String(key));
+  const m = (text: string, path = here): SchemaIssue => ({ path, message: text });
+  switch (e.keyword) {
+    case "required":
+      return m("is required", under(p.missingProperty));
+    case "dependentRequired":
+    case "dependencies":
+      return m(`is required when ${String(p.property)} is present`, under(p.missingProperty));
+    case "type": {
+      const types = String(p.type).split(",").join(" or ");
+      return m(`must be ${types} (got ${typeName(at(value, e.instancePath))})`);
     }
-    return isObject(cur) || typeof cur === "boolean" ? (cur as Schema) : undefined;
-  }
-
-  check(schema: Schema, v: unknown, path: string, depth: number): void {
-    if (depth > MAX_DEPTH) return this.add(path, "is nested too deeply");
-    if (schema === true || schema === undefined) return;
-    if (schema === false) return this.add(path, "is not allowed");
-    if (!isObject(schema)) return;
-    if (typeof schema.$ref === "string") {
-      const target = this.resolve(schema.$ref);
-      if (target !== undefined) this.check(target, v, path, depth + 1);
+    case "minimum":
+      return m(`must be ≥ ${p.limit}`);
+    case "maximum":
+      return m(`must be ≤ ${p.limit}`);
+    case "exclusiveMinimum":
+      return m(`must be > ${p.limit}`);
+    case "exclusiveMaximum":
+      return m(`must be < ${p.limit}`);
+    case "multipleOf":
+      return m(`must be a multiple of ${p.multipleOf}`);
+    case "minLength":
+      return m(`must be at least ${plural(Number(p.limit), "character")}`);
+    case "maxLength":
+      return m(`must be at most ${plural(Number(p.limit), "character")}`);
+    case "pattern":
+      return m(`must match the pattern ${show(p.pattern, 80)}`);
+    case "format":
+      return m(`must be a valid ${String(p.format)}`);
+    case "enum": {
+      const vals = (p.allowedValues as unknown[]) ?? [];
+      const listed = vals.slice(0, 10).map((v) => show(v, 40));
+      return m(`must be one of ${listed.join(", ")}${vals.length > 10 ? ", …" : ""}`);
     }
-    if (!this.checkType(schema, v, path)) return;
-    this.checkEnum(schema, v, path);
-    this.checkCombinators(schema, v, path, depth);
-    if (typeof v === "string") this.checkString(schema, v, path);
-    if (typeof v === "number") this.checkNumber(schema, v, path);
-    if (Array.isArray(v)) this.checkArray(schema, v, path, depth);
-    if (isObject(v)) this.checkObject(schema, v, path, depth);
-  }
-
-  checkType(schema: Record<string, unknown>, v: unknown, path: string): boolean {
-    const t = schema.type;
-    if (t === undefined) return true;
-    const types = (Array.isArray(t) ? t : [t]).filter((x): x is string => typeof x === "string");
-    if (!types.length || types.some((x) => matchesType(v, x))) return true;
-    this.add(path, `must be ${types.join(" or ")} (got ${typeOf(v)})`);
-    return false;
-  }
-
-  checkEnum(schema: Record<string, unknown>, v: unknown, path: string) {
-    if (Array.isArray(schema.enum) && !schema.enum.some((e) => deepEqual(e, v))) {
-      this.add(path, `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")}`);
-    }
-    if ("const" in schema && !deepEqual(schema.const, v))
-      this.add(path, `must be ${JSON.stringify(schema.const)}`);
-  }
-
-  checkCombinators(schema: Record<string, unknown>, v: unknown, path: string, depth: number) {
-    const passes = (s: unknown) => {
-      const sub = new Validator(this.root);
-      sub.check(s as Schema, v, path, depth + 1);
-      return sub.issues.length === 0;
-    };
-    if (Array.isArray(schema.allOf))
-      for (const s of schema.allOf) this.check(s as Schema, v, path, depth + 1);
-    if (Array.isArray(schema.anyOf) && !schema.anyOf.some(passes))
-      this.add(path, "does not match any allowed shape");
-    if (Array.isArray(schema.oneOf) && schema.oneOf.filter(passes).length !== 1) {
-      this.add(path, "must match exactly one allowed shape");
-    }
-    if (schema.not !== undefined && passes(schema.not)) this.add(path, "matches a shape that is not allowed");
-  }
-
-  checkString(schema: Record<string, unknown>, v: string, path: string) {
-    const len = [...v].length;
-    if (typeof schema.minLength === "number" && len < schema.minLength)
-      this.add(path, `must be at least ${schema.minLength} characters`);
-    if (typeof schema.maxLength === "number" && len > schema.maxLength)
-      this.add(path, `must be at most ${schema.maxLength} characters`);
-    // `pattern` is deliberately not evaluated: a server-supplied regex could backtrack catastrophically
-    // on our event loop (ReDoS). The server validates it.
-  }
-
-  checkNumber(schema: Record<string, unknown>, v: number, path: string) {
-    const n = (k: string) => (typeof schema[k] === "number" ? (schema[k] as number) : undefined);
-    const min = n("minimum");
-    const max = n("maximum");
-    const xmin = n("exclusiveMinimum");
-    const xmax = n("exclusiveMaximum");
-    if (min !== undefined && v < min) this.add(path, `must be ≥ ${min}`);
-    if (max !== undefined && v > max) this.add(path, `must be ≤ ${max}`);
-    if (xmin !== undefined && v <= xmin) this.add(path, `must be > ${xmin}`);
-    if (xmax !== undefined && v >= xmax) this.add(path, `must be < ${xmax}`);
-    const mult = n("multipleOf");
-    if (mult && Math.abs(v / mult - Math.round(v / mult)) > 1e-9)
-      this.add(path, `must be a multiple of ${mult}`);
-  }
-
-  checkArray(schema: Record<string, unknown>, v: unknown[], path: string, depth: number) {
-    if (typeof schema.minItems === "number" && v.length < schema.minItems)
-      this.add(path, `must have at least ${schema.minItems} items`);
-    if (typeof schema.maxItems === "number" && v.length > schema.maxItems)
-      this.add(path, `must have at most ${schema.maxItems} items`);
-    if (schema.uniqueItems === true && v.some((x, i) => v.findIndex((y) => deepEqual(x, y)) !== i))
-      this.add(path, "must not contain duplicates");
-    const prefix = Array.isArray(schema.prefixItems) ? schema.prefixItems : [];
-    v.forEach((item, i) => {
-      const s = i < prefix.length ? prefix[i] : schema.items;
-      if (s !== undefined && !Array.isArray(s)) this.check(s as Schema, item, pathJoin(path, i), depth + 1);
-    });
-  }
-
-  checkObject(schema: Record<string, unknown>, v: Record<string, unknown>, path: string, depth: number) {
-    const props = isObject(schema.properties) ? schema.properties : {};
-    if (Array.isArray(schema.required)) {
-      for (const r of schema.required) {
-        if (typeof r === "string" && !Object.prototype.hasOwnProperty.call(v, r))
-          this.add(pathJoin(path, r), "is required");
-      }
-    }
-    const keys = Object.keys(v);
-    if (typeof schema.minProperties === "number" && keys.length < schema.minProperties)
-      this.add(path, `must have at least ${schema.minProperties} properties`);
-    if (typeof schema.maxProperties === "number" && keys.length > schema.maxProperties)
-      this.add(path, `must have at most ${schema.maxProperties} properties`);
-    for (const k of keys) {
-      if (Object.prototype.hasOwnProperty.call(props, k)) {
-        this.check(props[k] as Schema, v[k], pathJoin(path, k), depth + 1);
-      } else if (schema.additionalProperties === false) {
-        this.add(pathJoin(path, k), "is not an allowed property");
-      } else if (isObject(schema.additionalProperties)) {
-        this.check(schema.additionalProperties, v[k], pathJoin(path, k), depth + 1);
-      }
-    }
+    case "const":
+      return m(`must be ${show(p.allowedValue)}`);
+    case "minItems":
+      return m(`must have at least ${plural(Number(p.limit), "item")}`);
+    case "maxItems":
+    case "items":
+    case "additionalItems":
+    case "unevaluatedItems":
+      return m(`must have at most ${plural(Number(p.limit), "item")}`);
+    case "uniqueItems":
+      return m(`must not contain duplicates (items ${p.j} and ${p.i} are equal)`);
+    case "contains":
+      return m(
+        p.maxContains !== undefined && p.minContains === undefined
+          ? `must contain at most ${plural(Number(p.maxContains), "matching item")}`
+          : `must contain at least ${plural(Number(p.minContains ?? 1), "matching item")}`,
+      );
+    case "minProperties":
+      return m(`must have at least ${plural(Number(p.limit), "property", "properties")}`);
+    case "maxProperties":
+      return m(`must have at most ${plural(Number(p.limit), "property", "properties")}`);
+    case "additionalProperties":
+      return m("is not an allowed property", under(p.additionalProperty));
+    case "unevaluatedProperties":
+      return m("is not an allowed property", under(p.unevaluatedProperty));
+    case "propertyNames":
+      return m(`has a property name that is not allowed: ${show(p.propertyName, 40)}`);
+    case "anyOf":
+      return m("does not match any allowed shape");
+    case "oneOf":
+      return m(
+        Array.isArray(p.passingSchemas)
+          ? `must match exactly one allowed shape (it matches shapes ${p.passingSchemas.map((i) => Number(i) + 1).join(" and ")})`
+          : "must match exactly one allowed shape (it matches none)",
+      );
+    case "not":
+      return m("matches a shape that is not allowed");
+    case "if":
+      return m(`must match the "${String(p.failingKeyword)}" shape`);
+    case "false schema":
+      return m("is not allowed");
+    default:
+      return m(`does not satisfy "${e.keyword}"`);
   }
 }
 
-/** Validates `value` against a tool's JSON Schema. An empty list means valid. */
-export function validateJsonSchema(schema: unknown, value: unknown): SchemaIssue[] {
-  if (!isObject(schema) && typeof schema !== "boolean") return [];
-  const v = new Validator(schema as Schema);
-  v.check(schema as Schema, value, "", 0);
-  return v.issues;
+/**
+ * Ajv's errors as issues. Inside a failed anyOf/oneOf the branches' own errors are noise (each branch fails
+ * for its own reason); the combinator's one line stands for them, naming the types when only types differ.
+ */
+function toIssues(errors: ErrorObject[], value: unknown): SchemaIssue[] {
+  const failed = errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf");
+  const issues: SchemaIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    if (failed.some((c) => branchOf(e, c))) continue;
+    let issue: SchemaIssue;
+    if (e.keyword === "anyOf" || e.keyword === "oneOf") {
+      const branches = errors.filter((x) => branchOf(x, e));
+      const onlyTypes =
+        branches.length > 0 &&
+        branches.every((x) => x.keyword === "type" && x.instancePath === e.instancePath) &&
+        (e.params as { passingSchemas?: unknown }).passingSchemas == null;
+      const types = [...new Set(branches.flatMap((x) => String(x.params.type).split(",")))];
+      issue = onlyTypes
+        ? {
+            path: readablePath(e.instancePath, value),
+            message: `must be ${types.join(" or ")} (got ${typeName(at(value, e.instancePath))})`,
+          }
+        : message(e, value);
+    } else if (e.keyword === "if" && errors.some((x) => branchOf(x, e))) {
+      continue; // the then/else errors say what is missing
+    } else issue = message(e, value);
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issue);
+    if (issues.length >= MAX_ISSUES) break;
+  }
+  return issues;
+}
+
+/** True when `e` comes from inside a branch of the combinator `c` (its schema path continues c's). */
+function branchOf(e: ErrorObject, c: ErrorObject): boolean {
+  if (e === c) return false;
+  const base = c.schemaPath.slice(0, -c.keyword.length); // "#/properties/x/"
+  if (c.keyword === "if")
+    return e.schemaPath.startsWith(`${base}then/`) || e.schemaPath.startsWith(`${base}else/`);
+  return e.schemaPath.startsWith(`${c.schemaPath}/`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Checks `value` against a tool's JSON Schema. `key` names the schema for the validator cache (a tool's
+ * definition hash); without it the schema's own hash is used.
+ */
+export function checkJsonSchema(schema: unknown, value: unknown, key?: string): SchemaCheck {
+  if (typeof schema !== "boolean" && (schema === null || typeof schema !== "object" || Array.isArray(schema)))
+    return { status: "unchecked", reason: "the tool declares no schema object" };
+  const c = compiled(schema as Record<string, unknown> | boolean, key);
+  if ("unchecked" in c) return { status: "unchecked", reason: c.unchecked };
+  try {
+    if (c.validate(value)) return { status: "valid" };
+  } catch (err) {
+    const why = err instanceof Error ? err.message.slice(0, 200) : "unknown error";
+    return { status: "unchecked", reason: `validation failed (${why})` };
+  }
+  return { status: "invalid", issues: toIssues(c.validate.errors ?? [], value) };
+}
+
+/** The issues of `value` under the schema; empty when it is valid or could not be checked here. */
+export function validateJsonSchema(schema: unknown, value: unknown, key?: string): SchemaIssue[] {
+  const r = checkJsonSchema(schema, value, key);
+  return r.status === "invalid" ? r.issues : [];
 }
 
 /** One readable line for an issue list. */

@@ -2,7 +2,6 @@
 import { useMemo, useState } from "react";
 import { ToolResult, type ToolResultView } from "@/components/tool-result";
 import { Alert, Button } from "@/components/ui";
-import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
 import { callToolAction } from "../../actions";
 import { formSupports, initialValue, ObjectFields, type Schema } from "./schema-form";
 
@@ -84,8 +83,6 @@ function ToolRunner({ integrationId, tool }: { integrationId: string; tool: Play
     }
     if (!args || typeof args !== "object" || Array.isArray(args))
       return setError("Arguments must be a JSON object.");
-    const issues = validateJsonSchema(schema, args);
-    if (issues.length) return setError(`Invalid arguments: ${describeIssues(issues)}`);
     setError(undefined);
     setOutcome(undefined);
     setPending(true);
