@@ -16,15 +16,10 @@ import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { RE2JS } from "re2js";
 import { measureJson } from "@/lib/limits/json-shape";
+import { joinPath, type SchemaCheck, type SchemaIssue } from "@/lib/mcp/schema-form";
 import { processState, TtlCache } from "@/lib/state";
 
-export type SchemaIssue = { path: string; message: string };
-
-/** The outcome of checking arguments: valid, invalid (with issues), or not checked here (with why). */
-export type SchemaCheck =
-  | { status: "valid" }
-  | { status: "invalid"; issues: SchemaIssue[] }
-  | { status: "unchecked"; reason: string };
+export { describeIssues, type SchemaCheck, type SchemaIssue } from "@/lib/mcp/schema-form";
 
 /** Bounds on a schema before it is compiled: past them compiling could hold the event loop too long. */
 export const SCHEMA_LIMITS = {
@@ -272,8 +267,6 @@ function compiled(schema: Record<string, unknown> | boolean, key?: string): Comp
 // ---------------------------------------------------------------------------------------------------------
 // Readable issues from Ajv's errors: "count must be ≤ 10", "address.street is required".
 
-const isPlainKey = (k: string) => /^[A-Za-z_$][\w$-]*$/.test(k);
-
 /** `/a/0/b` in `value` → `a[0].b`; keys that aren't plain words are quoted: `a["x.y"]`. */
 function readablePath(pointer: string, value: unknown, extra?: string): string {
   const parts = pointer
@@ -286,9 +279,7 @@ function readablePath(pointer: string, value: unknown, extra?: string): string {
   let out = "";
   let cur: unknown = value;
   for (const p of parts) {
-    if (Array.isArray(cur) && /^\d+$/.test(p)) out += `[${p}]`;
-    else if (isPlainKey(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(p)}]`;
+    out = joinPath(out, Array.isArray(cur) && /^\d+$/.test(p) ? Number(p) : p);
     cur = cur !== null && typeof cur === "object" ? (cur as Record<string, unknown>)[p] : undefined;
   }
   return out || "(root)";
@@ -470,10 +461,4 @@ export function checkJsonSchema(schema: unknown, value: unknown, key?: string): 
 export function validateJsonSchema(schema: unknown, value: unknown, key?: string): SchemaIssue[] {
   const r = checkJsonSchema(schema, value, key);
   return r.status === "invalid" ? r.issues : [];
-}
-
-/** One readable line for an issue list. */
-export function describeIssues(issues: SchemaIssue[], max = 5): string {
-  const shown = issues.slice(0, max).map((i) => `${i.path} ${i.message}`);
-  return shown.join("; ") + (issues.length > max ? `; and ${issues.length - max} more` : "");
 }

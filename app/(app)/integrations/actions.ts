@@ -12,6 +12,7 @@ import {
   setToolEnabled,
   updateIntegration,
 } from "@/lib/data/integrations";
+import { checkToolArguments } from "@/lib/mcp/schema-check";
 import { idSchema, integrationCreateSchema, integrationUpdateSchema } from "@/lib/schemas/integrations";
 
 export const createIntegrationAction = defineAction(integrationCreateSchema, async (input, user) => {
@@ -58,6 +59,12 @@ export const callToolAction = defineAction(
   z.object({ id: idSchema, tool: z.string().min(1).max(256), arguments: z.record(z.string(), z.unknown()) }),
   async ({ id, tool, arguments: args }, user) =>
     callIntegrationTool(user, id, tool, { arguments: args }, "playground"),
+);
+
+/** The playground's live check of arguments against the tool's schema (nothing is sent to the server). */
+export const checkToolArgumentsAction = defineAction(
+  z.object({ id: idSchema, tool: z.string().min(1).max(256), arguments: z.record(z.string(), z.unknown()) }),
+  async ({ id, tool, arguments: args }, user) => checkToolArguments(user.id, id, tool, args),
 );
 
 export const disconnectAction = defineAction(z.object({ id: idSchema }), async ({ id }, user) => {
