@@ -123,6 +123,9 @@ describe("JSON Schema 2020-12 keywords", () => {
     expect(said(s, { target: { kind: "robot" } })).toBe(
       "target must match exactly one allowed shape (it matches none)",
     );
+    // The discriminator picks the branch: its own errors are reported.
+    expect(said(s, { target: { kind: "team", slug: 5 } })).toBe("target.slug must be string (got integer)");
+    expect(said(s, { target: { kind: "user" } })).toBe("target.name is required");
     const loose = { oneOf: [{ type: "number" }, { type: "integer" }] };
     expect(said(loose, 3)).toBe("(root) must match exactly one allowed shape (it matches shapes 1 and 2)");
     expect(said(s, { both: "ab" })).toBe("both must be at least 3 characters");

@@ -394,38 +394,73 @@ function message(e: ErrorObject, value: unknown): SchemaIssue {
 
 /**
  * Ajv's errors as issues. Inside a failed anyOf/oneOf the branches' own errors are noise (each branch fails
- * for its own reason); the combinator's one line stands for them, naming the types when only types differ.
+ * for its own reason), so one line stands for them, naming the types when only types differ; but when the
+ * value's discriminator (a `const` property) or type picks out one branch, that branch's errors are the news.
  */
 function toIssues(errors: ErrorObject[], value: unknown): SchemaIssue[] {
-  const failed = errors.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf");
   const issues: SchemaIssue[] = [];
   const seen = new Set<string>();
-  for (const e of errors) {
-    if (failed.some((c) => branchOf(e, c))) continue;
-    let issue: SchemaIssue;
-    if (e.keyword === "anyOf" || e.keyword === "oneOf") {
-      const branches = errors.filter((x) => branchOf(x, e));
-      const onlyTypes =
-        branches.length > 0 &&
-        branches.every((x) => x.keyword === "type" && x.instancePath === e.instancePath) &&
-        (e.params as { passingSchemas?: unknown }).passingSchemas == null;
-      const types = [...new Set(branches.flatMap((x) => String(x.params.type).split(",")))];
-      issue = onlyTypes
-        ? {
-            path: readablePath(e.instancePath, value),
-            message: `must be ${types.join(" or ")} (got ${typeName(at(value, e.instancePath))})`,
-          }
-        : message(e, value);
-    } else if (e.keyword === "if" && errors.some((x) => branchOf(x, e))) {
-      continue; // the then/else errors say what is missing
-    } else issue = message(e, value);
+  const add = (issue: SchemaIssue) => {
     const key = `${issue.path}\u0000${issue.message}`;
-    if (seen.has(key)) continue;
+    if (seen.has(key) || issues.length >= MAX_ISSUES) return;
     seen.add(key);
     issues.push(issue);
-    if (issues.length >= MAX_ISSUES) break;
-  }
+  };
+  const collect = (list: ErrorObject[]) => {
+    const failed = list.filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf");
+    for (const e of list) {
+      if (failed.some((c) => branchOf(e, c))) continue;
+      if (e.keyword === "anyOf" || e.keyword === "oneOf") {
+        const branches = errors.filter((x) => branchOf(x, e));
+        const intended = intendedBranch(e, branches);
+        if (intended) {
+          collect(intended);
+          continue;
+        }
+        const onlyTypes =
+          branches.length > 0 &&
+          branches.every((x) => x.keyword === "type" && x.instancePath === e.instancePath) &&
+          (e.params as { passingSchemas?: unknown }).passingSchemas == null;
+        const types = [...new Set(branches.flatMap((x) => String(x.params.type).split(",")))];
+        add(
+          onlyTypes
+            ? {
+                path: readablePath(e.instancePath, value),
+                message: `must be ${types.join(" or ")} (got ${typeName(at(value, e.instancePath))})`,
+              }
+            : message(e, value),
+        );
+      } else if (e.keyword === "if" && errors.some((x) => branchOf(x, e))) {
+        continue; // the then/else errors say what is missing
+      } else add(message(e, value));
+    }
+  };
+  collect(errors);
   return issues;
+}
+
+/**
+ * The one branch of a failed anyOf/oneOf the value was meant for: the only branch whose errors include no
+ * type mismatch of the value itself and no wrong `const`/`enum` in a direct property (a discriminator).
+ */
+function intendedBranch(c: ErrorObject, branchErrors: ErrorObject[]): ErrorObject[] | null {
+  if ((c.params as { passingSchemas?: unknown }).passingSchemas != null) return null;
+  const byBranch = new Map<string, ErrorObject[]>();
+  for (const e of branchErrors) {
+    const i = e.schemaPath.slice(c.schemaPath.length + 1).split("/")[0];
+    byBranch.set(i, [...(byBranch.get(i) ?? []), e]);
+  }
+  const isDirectChild = (p: string) =>
+    p.startsWith(`${c.instancePath}/`) && !p.slice(c.instancePath.length + 1).includes("/");
+  const fits = [...byBranch.values()].filter(
+    (errs) =>
+      !errs.some(
+        (e) =>
+          (e.keyword === "type" && e.instancePath === c.instancePath) ||
+          ((e.keyword === "const" || e.keyword === "enum") && isDirectChild(e.instancePath)),
+      ),
+  );
+  return fits.length === 1 && byBranch.size > 1 ? fits[0] : null;
 }
 
 /** True when `e` comes from inside a branch of the combinator `c` (its schema path continues c's). */
