@@ -26,9 +26,12 @@ export class CryptoError extends Error {
 export const ENCRYPTED_COLUMNS = [
   { model: "Integration", column: "apiKeyEnc" },
   { model: "OAuthClient", column: "clientSecretEnc" },
+  { model: "OAuthClient", column: "privateKeyEnc" },
   { model: "OAuthGrant", column: "tokensEnc" },
   { model: "OAuthPending", column: "verifierEnc" },
   { model: "Template", column: "clientSecretEnc" },
+  { model: "Template", column: "clientPrivateKeyEnc" },
+  { model: "Account", column: "idTokenEnc" },
   { model: "CliLogin", column: "tokenEnc" },
 ] as const;
 

@@ -269,7 +269,25 @@ async function run(serverUrl: string): Promise<void> {
     if (typeof context.client_id === "string") {
       const { setCliClient } = await import("@/lib/data/grants");
       const secret = typeof context.client_secret === "string" ? context.client_secret : undefined;
-      await setCliClient(integ, { clientId: context.client_id, clientSecret: secret });
+      // A private key (auth/client-credentials-jwt) goes where `poke tunnel --client-key` puts it.
+      const { parseClientPrivateKey } = await import("@/lib/oauth/client-key");
+      const key =
+        typeof context.private_key_pem === "string"
+          ? parseClientPrivateKey(context.private_key_pem, String(context.signing_algorithm ?? ""))
+          : undefined;
+      await setCliClient(integ, { clientId: context.client_id, clientSecret: secret, privateKey: key });
+    }
+    // Enterprise-managed authorization: the suite's IdP plays the deployment's OIDC sign-in provider,
+    // and the person signed in through it: their ID token is kept as lib/auth/options.ts keeps it.
+    if (typeof context.idp_id_token === "string" && typeof context.idp_issuer === "string") {
+      setEnvForProcess({
+        OIDC_ISSUER: context.idp_issuer,
+        OIDC_CLIENT_ID: typeof context.idp_client_id === "string" ? context.idp_client_id : undefined,
+      });
+      const { OIDC_PROVIDER, saveIdToken } = await import("@/lib/data/identity-assertions");
+      const account = { provider: OIDC_PROVIDER, providerAccountId: `conformance-${user.id}` };
+      await db.account.create({ data: { userId: user.id, ...account } });
+      await saveIdToken({ ...account, idToken: context.idp_id_token });
     }
     let authorizations = 0;
 

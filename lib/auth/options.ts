@@ -9,6 +9,7 @@ import { clientAddress } from "@/lib/auth/client-address";
 import { throttledSignIn } from "@/lib/auth/login-throttle";
 import { createSession, revokeSessionById, SESSION_MAX_AGE_SEC, touchLiveSession } from "@/lib/data/sessions";
 import { checkCredentials, userForExternalAccount } from "@/lib/data/users";
+import { OIDC_PROVIDER, saveIdToken } from "@/lib/data/identity-assertions";
 import { env } from "@/lib/env";
 import { isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
@@ -89,6 +90,14 @@ export function authOptions(): NextAuthOptions {
             name: user.name,
           });
           user.id = u.id;
+          // Kept for enterprise-managed authorization of integrations (docs/oauth.md).
+          if (account.provider === OIDC_PROVIDER && typeof account.id_token === "string") {
+            await saveIdToken({
+              provider: account.provider,
+              providerAccountId: account.providerAccountId,
+              idToken: account.id_token,
+            }).catch((err) => log.warn("keeping the ID token failed", { err: String(err) }));
+          }
           return true;
         } catch (e) {
           if (isAppError(e) && e.code === "signup_closed") return "/sign-in?error=SignupClosed";

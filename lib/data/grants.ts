@@ -107,6 +107,8 @@ export type PreRegisteredClient = {
   rowId: string;
   clientId: string;
   clientSecret?: string;
+  /** private_key_jwt (RFC 7523) instead of a secret: PKCS#8 PEM and its algorithm. */
+  privateKey?: { pem: string; alg: string };
   tokenEndpointAuthMethod?: TokenAuthMethod;
   /** The issuer the credentials are bound to; undefined until first use binds them. */
   issuer?: string;
@@ -159,6 +161,13 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
             clientSecret: t.clientSecretEnc
               ? decryptField(t.clientSecretEnc, aad("Template", "clientSecretEnc", t.id))
               : undefined,
+            privateKey:
+              t.clientPrivateKeyEnc && t.clientKeyAlg
+                ? {
+                    pem: decryptField(t.clientPrivateKeyEnc, aad("Template", "clientPrivateKeyEnc", t.id)),
+                    alg: t.clientKeyAlg,
+                  }
+                : undefined,
             tokenEndpointAuthMethod: authMethod(t.tokenEndpointAuthMethod),
             issuer: t.issuer ?? undefined,
           },
@@ -180,6 +189,13 @@ export async function resolveClientSource(integ: OAuthIntegration): Promise<Clie
         clientSecret: cli.clientSecretEnc
           ? decryptField(cli.clientSecretEnc, aad("OAuthClient", "clientSecretEnc", cli.id))
           : undefined,
+        privateKey:
+          cli.privateKeyEnc && cli.keyAlg
+            ? {
+                pem: decryptField(cli.privateKeyEnc, aad("OAuthClient", "privateKeyEnc", cli.id)),
+                alg: cli.keyAlg,
+              }
+            : undefined,
         tokenEndpointAuthMethod: authMethod(cli.tokenEndpointAuthMethod),
         issuer: cli.issuer || undefined,
       },
@@ -227,7 +243,14 @@ export async function bindPreRegisteredIssuer(client: PreRegisteredClient, issue
  */
 export async function setCliClient(
   integ: IntegrationRef,
-  c: { clientId: string; clientSecret?: string; tokenEndpointAuthMethod?: TokenAuthMethod; issuer?: string },
+  c: {
+    clientId: string;
+    clientSecret?: string;
+    /** private_key_jwt: PKCS#8 PEM and its algorithm (lib/oauth/client-key.ts parses what was supplied). */
+    privateKey?: { pem: string; alg: string };
+    tokenEndpointAuthMethod?: TokenAuthMethod;
+    issuer?: string;
+  },
 ): Promise<void> {
   const db = await getDb();
   const id = randomUUID();
@@ -244,6 +267,10 @@ export async function setCliClient(
         clientSecretEnc: c.clientSecret
           ? encryptField(c.clientSecret, aad("OAuthClient", "clientSecretEnc", id))
           : null,
+        privateKeyEnc: c.privateKey
+          ? encryptField(c.privateKey.pem, aad("OAuthClient", "privateKeyEnc", id))
+          : null,
+        keyAlg: c.privateKey?.alg ?? null,
         tokenEndpointAuthMethod: c.tokenEndpointAuthMethod ?? null,
         source: "cli",
       },

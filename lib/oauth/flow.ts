@@ -18,6 +18,7 @@ import { mcpHeadersFor } from "@/lib/mcp/connect";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { createEgressFetch } from "@/lib/net/egress";
 import { tunnelFetchFor } from "@/lib/tunnel/fetch";
+import { enterpriseIdentityAvailable } from "@/lib/oauth/enterprise";
 import { classifyOAuthError, OAUTH_ERROR_MESSAGES } from "@/lib/oauth/errors";
 import { oauthProviderFor } from "@/lib/oauth/grant";
 import { assertSafeOAuthUrl, oauthTargetFor, type OAuthFetch } from "@/lib/oauth/net";
@@ -81,6 +82,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       localOrigin: target.localOrigin,
       client,
       mode: { kind: "start", state },
+      enterpriseIdentity: await enterpriseIdentityAvailable(integ.userId),
     });
     // The 401 challenge's resource_metadata comes first; well-known paths are the SDK's fallback.
     const challenge = await probeAuthChallenge(new URL(integ.url), integ.userId, target.localOrigin);
@@ -103,7 +105,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       await audit(integ.userId, "oauth.callback", integrationTarget(integ), {
         outcome: "authorized",
         issuer: meta.issuer,
-        grant: "client_credentials",
+        grant: provider.grantKind(),
       });
       return { authorizationUrl: null };
     }

@@ -14,11 +14,15 @@ import { AppError, isAppError } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
 import { dropSession } from "@/lib/mcp/pool";
+import { readIdToken } from "@/lib/data/identity-assertions";
+import { privateKeyJwtAuth } from "@/lib/oauth/client-key";
+import { enterpriseIdentityAvailable, jwtBearerTokenRequest, requestIdJag } from "@/lib/oauth/enterprise";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
 import { callbackUrl, oauthTargetFor, type OAuthTarget } from "@/lib/oauth/net";
 import {
   clientInformationOf,
   clientMetadataFor,
+  enterpriseGrant,
   integrationTarget,
   machineGrant,
   machineTokenRequest,
@@ -120,14 +124,25 @@ export async function refreshGrant(
   } catch (e) {
     binding = { reason: isAppError(e) ? e.code : "client_unreadable" };
   }
+  // Grants without a refresh token that Poke can simply ask for again, without the person: client
+  // credentials, or (enterprise-managed) the person's identity assertion, read here because the lock
+  // below holds PGlite's only connection.
+  const reissue: Reissue | undefined =
+    "reason" in binding
+      ? undefined
+      : machineGrant(binding.metadata, client!)
+        ? { kind: "client_credentials" }
+        : enterpriseGrant(binding.metadata, client!, await enterpriseIdentityAvailable(integ.userId))
+          ? { kind: "jwt_bearer", idToken: await readIdToken(integ.userId) }
+          : undefined;
   const outcome = await withLockedGrant(integ, async (locked): Promise<Outcome> => {
     if (!locked) return { kind: "gone" };
     const g = locked.grant;
     if (g.version !== seen.version || !needsRefresh(g, opts))
       return { kind: "fresh", token: g.tokens.access_token };
     const refreshToken = g.tokens.refresh_token;
-    // Client-credentials grants have no refresh token: the client simply asks again.
-    const machine = !("reason" in binding) && machineGrant(binding.metadata, client!);
+    // Client-credentials and identity-assertion grants have no refresh token: Poke simply asks again.
+    const machine = !refreshToken && !!reissue;
     if (!refreshToken && !machine) {
       // Nothing to refresh with: usable until it expires (or is rejected), then the person reconnects.
       if (!isExpired(g) && opts.rejectedAccessToken === undefined)
@@ -143,14 +158,23 @@ export async function refreshGrant(
             clientInformation: binding.clientInformation,
             refreshToken,
             resource,
+            addClientAuthentication: binding.addClientAuthentication,
             fetchFn,
           })
-        : await fetchToken(machineProvider(binding.clientInformation), binding.authorizationServerUrl, {
-            metadata: binding.metadata,
-            resource: resource ? new URL(resource) : undefined,
-            scope: g.tokens.scope,
-            fetchFn,
-          });
+        : await fetchToken(
+            machineProvider(binding, reissue!, {
+              audience: binding.metadata.issuer,
+              resource: resource ?? target.serverUrl,
+              userId: integ.userId,
+            }),
+            binding.authorizationServerUrl,
+            {
+              metadata: binding.metadata,
+              resource: resource ? new URL(resource) : undefined,
+              scope: g.tokens.scope,
+              fetchFn,
+            },
+          );
       if (!(await locked.replace(tokens)))
         throw new AppError("refresh_failed", "The grant changed during refresh.", 409);
       return {
@@ -211,13 +235,28 @@ export async function refreshGrant(
   }
 }
 
-/** What the SDK's fetchToken needs to request a client-credentials token with these credentials. */
-function machineProvider(clientInformation: OAuthClientInformationMixed): OAuthClientProvider {
+type Reissue = { kind: "client_credentials" } | { kind: "jwt_bearer"; idToken: string | undefined };
+
+/** What the SDK's fetchToken needs to request a token again without the person (see Reissue). */
+function machineProvider(
+  binding: Exclude<Binding, { reason: string }>,
+  reissue: Reissue,
+  target: { audience: string; resource: string; userId: string },
+): OAuthClientProvider {
   return {
     redirectUrl: undefined,
     clientMetadata: clientMetadataFor(),
-    clientInformation: () => clientInformation,
-    prepareTokenRequest: (scope?: string) => machineTokenRequest(scope),
+    clientInformation: () => binding.clientInformation,
+    addClientAuthentication: binding.addClientAuthentication,
+    prepareTokenRequest: async (scope?: string) => {
+      if (reissue.kind === "client_credentials") return machineTokenRequest(scope);
+      const jag = await requestIdJag(
+        target.userId,
+        { audience: target.audience, resource: target.resource, scope },
+        reissue.idToken,
+      );
+      return jwtBearerTokenRequest(jag, scope);
+    },
     tokens: () => undefined,
     saveTokens: () => undefined,
     redirectToAuthorization: () => undefined,
@@ -231,6 +270,7 @@ type Binding =
       authorizationServerUrl: string;
       metadata: NonNullable<NonNullable<OAuthIntegration["oauthDiscovery"]>["authorizationServerMetadata"]>;
       clientInformation: OAuthClientInformationMixed;
+      addClientAuthentication?: OAuthClientProvider["addClientAuthentication"];
     }
   | { reason: string };
 
@@ -260,6 +300,7 @@ async function bindingFor(
     authorizationServerUrl: discovery.authorizationServerUrl,
     metadata,
     clientInformation: clientInformationOf(c),
+    addClientAuthentication: pre?.privateKey ? privateKeyJwtAuth(pre.clientId, pre.privateKey) : undefined,
   };
 }
 

@@ -17,6 +17,8 @@ import { audit } from "@/lib/data/audit";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { assertJsonShape } from "@/lib/limits/json-shape";
+import { privateKeyJwtAuth } from "@/lib/oauth/client-key";
+import { jwtBearerTokenRequest, offersJwtBearer, requestIdJag } from "@/lib/oauth/enterprise";
 import { metadataIssuerMismatch } from "@/lib/oauth/errors";
 import { PROTECTED_AUTH_PARAMS as PROTECTED_AUTH_PARAM_NAMES } from "@/lib/schemas/kitchen";
 import { assertSafeOAuthUrl, callbackUrl, clientMetadataDocumentUrl } from "@/lib/oauth/net";
@@ -53,6 +55,8 @@ export type ProviderInit = {
   localOrigin?: string;
   client: ClientSource;
   mode: ProviderMode;
+  /** The person holds an identity assertion from the app's identity provider (enterprise.ts). */
+  enterpriseIdentity?: boolean;
 };
 
 export function clientMetadataFor(): OAuthClientMetadata {
@@ -93,6 +97,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
   readonly clientMetadataUrl?: string;
   saveClientInformation?: OAuthClientProvider["saveClientInformation"];
   validateResourceURL?: OAuthClientProvider["validateResourceURL"];
+  addClientAuthentication?: OAuthClientProvider["addClientAuthentication"];
 
   /** Outputs of the start leg. */
   authorizationUrl?: URL;
@@ -103,6 +108,7 @@ export class DbOAuthProvider implements OAuthClientProvider {
 
   constructor(private readonly o: ProviderInit) {
     const pre = o.client.preRegistered;
+    if (pre?.privateKey) this.addClientAuthentication = privateKeyJwtAuth(pre.clientId, pre.privateKey);
     if (!pre) {
       // Only dynamic identities are saved; template/CLI credentials are configuration (docs/design.md §6.5).
       this.saveClientInformation = (info, ctx) => this.saveDynamic(info, ctx);
@@ -118,18 +124,33 @@ export class DbOAuthProvider implements OAuthClientProvider {
   }
 
   /**
-   * No browser leg: the authorization server issues tokens only to clients themselves and Poke holds
-   * credentials for it (see machineGrant). Decided once discovery is known, before the SDK asks.
+   * No browser leg: the authorization server issues tokens to clients themselves (see machineGrant) or
+   * for the person's identity assertion (see enterpriseGrant). Decided once discovery is known, before
+   * the SDK asks.
    */
   get redirectUrl(): string | undefined {
-    return machineGrant(this.discovery?.authorizationServerMetadata, this.o.client)
-      ? undefined
-      : callbackUrl();
+    return this.grantKind() === "authorization_code" ? callbackUrl() : undefined;
   }
 
-  prepareTokenRequest(scope?: string): URLSearchParams | undefined {
-    if (!machineGrant(this.discovery?.authorizationServerMetadata, this.o.client)) return undefined;
-    return machineTokenRequest(scope);
+  /** What this authorization obtains its tokens with. */
+  grantKind(): "authorization_code" | "client_credentials" | "jwt_bearer" {
+    const meta = this.discovery?.authorizationServerMetadata;
+    if (machineGrant(meta, this.o.client)) return "client_credentials";
+    if (enterpriseGrant(meta, this.o.client, !!this.o.enterpriseIdentity)) return "jwt_bearer";
+    return "authorization_code";
+  }
+
+  async prepareTokenRequest(scope?: string): Promise<URLSearchParams | undefined> {
+    const kind = this.grantKind();
+    if (kind === "client_credentials") return machineTokenRequest(scope);
+    if (kind !== "jwt_bearer") return undefined;
+    const state = this.discovery!;
+    const jag = await requestIdJag(this.o.integration.userId, {
+      audience: state.authorizationServerMetadata!.issuer,
+      resource: resourceFor(this.o.client, state) ?? resourceUrlFromServerUrl(this.o.serverUrl).href,
+      scope,
+    });
+    return jwtBearerTokenRequest(jag, scope);
   }
 
   get clientMetadata(): OAuthClientMetadata {
@@ -259,11 +280,26 @@ export function machineGrant(
   client: ClientSource,
 ): boolean {
   const grants = meta?.grant_types_supported;
+  const pre = client.preRegistered;
   return (
     !!grants?.includes("client_credentials") &&
     !grants.includes("authorization_code") &&
-    !!client.preRegistered?.clientSecret
+    !!(pre?.clientSecret || pre?.privateKey)
   );
+}
+
+/**
+ * Enterprise-managed authorization (lib/oauth/enterprise.ts): the authorization server accepts identity
+ * assertion grants and Poke holds a pre-registered client for it; used when the person holds an identity
+ * assertion (no consent screen), and always when the server offers no authorization code flow.
+ */
+export function enterpriseGrant(
+  meta: { grant_types_supported?: string[] } | undefined,
+  client: ClientSource,
+  identityAvailable: boolean,
+): boolean {
+  if (!offersJwtBearer(meta) || !client.preRegistered) return false;
+  return identityAvailable || !meta!.grant_types_supported!.includes("authorization_code");
 }
 
 export function machineTokenRequest(scope?: string): URLSearchParams {
@@ -344,17 +380,24 @@ export function validateDiscovery(
       assertSafeOAuthUrl(value, key.replace(/_/g, " "), localOrigin);
   }
   const grants = meta.grant_types_supported;
-  const machineOnly =
-    Array.isArray(grants) && grants.includes("client_credentials") && !grants.includes("authorization_code");
+  const noCodeFlow = Array.isArray(grants) && !grants.includes("authorization_code");
+  const machineOnly = noCodeFlow && grants.includes("client_credentials");
   if (machineOnly && !machineGrant(meta, client)) {
     throw new AppError(
       "machine_client_needed",
-      "The authorization server issues tokens only to registered machine clients (client credentials): an admin must supply a client id and secret (Kitchen template), or use `poke tunnel --client-id --client-secret`.",
+      "The authorization server issues tokens only to registered machine clients (client credentials): an admin must supply a client id and a secret or private key (Kitchen template), or use `poke tunnel --client-id` with `--client-secret` or `--client-key`.",
+      400,
+    );
+  }
+  if (noCodeFlow && !machineOnly && offersJwtBearer(meta) && !client.preRegistered) {
+    throw new AppError(
+      "client_required",
+      "The authorization server accepts only identity assertions from an organization's identity provider (enterprise-managed authorization): an admin must supply the client id and secret registered there (Kitchen template).",
       400,
     );
   }
   const methods = meta.code_challenge_methods_supported;
-  const pkceNeeded = !machineOnly; // no authorization code, nothing for PKCE to protect
+  const pkceNeeded = !noCodeFlow; // no authorization code, nothing for PKCE to protect
   if (pkceNeeded && (!Array.isArray(methods) || !methods.includes("S256"))) {
     throw new AppError(
       "pkce_unsupported",
