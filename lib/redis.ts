@@ -3,6 +3,7 @@
 // sessions (docs/deploy.md). Two connections per process: commands, and one in subscriber mode for pub/sub
 // (a connection that subscribes can send nothing else). Every key and channel goes through `key()`, so
 // deployments (and test runs) sharing one Redis stay apart by REDIS_PREFIX.
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { env } from "@/lib/env";
 import { log } from "@/lib/log";
@@ -11,6 +12,7 @@ import { processState } from "@/lib/state";
 type Handler = (message: string) => void;
 
 type RedisState = {
+  url: string;
   client: Redis;
   subscriber?: Redis;
   handlers: Map<string, Set<Handler>>;
@@ -28,16 +30,39 @@ function connect(url: string, role: string): Redis {
   return r;
 }
 
+async function close(s: RedisState): Promise<void> {
+  await Promise.allSettled([s.client.quit(), s.subscriber?.quit()]);
+}
+
+const holder = () =>
+  processState<{ current?: RedisState }>(
+    "redis",
+    () => ({}),
+    async (h) => {
+      const s = h.current;
+      h.current = undefined;
+      if (s) await close(s);
+    },
+  );
+
 function state(): RedisState | undefined {
   const url = env().REDIS_URL;
   if (!url) return undefined;
-  return processState(
-    "redis",
-    () => ({ client: connect(url, "cmd"), handlers: new Map<string, Set<Handler>>() }),
-    async (s: RedisState) => {
-      await Promise.allSettled([s.client.quit(), s.subscriber?.quit()]);
-    },
-  );
+  const h = holder();
+  if (h.current?.url !== url) {
+    // First use, or the configuration changed (tests): connect to what is configured now.
+    if (h.current) void close(h.current);
+    h.current = { url, client: connect(url, "cmd"), handlers: new Map<string, Set<Handler>>() };
+  }
+  return h.current;
+}
+
+/** Closes this process's connections; the next use connects again (tests, shutdown). */
+export async function closeRedis(): Promise<void> {
+  const h = holder();
+  const s = h.current;
+  h.current = undefined;
+  if (s) await close(s);
 }
 
 /** True when REDIS_URL is set: state is shared across instances. */
@@ -63,7 +88,7 @@ export async function subscribe(channel: string, handler: Handler): Promise<() =
   const s = state();
   if (!s) return async () => {};
   if (!s.subscriber) {
-    const sub = connect(env().REDIS_URL!, "sub");
+    const sub = connect(s.url, "sub");
     sub.on("message", (ch: string, message: string) => {
       for (const h of s.handlers.get(ch) ?? []) {
         try {
@@ -79,7 +104,12 @@ export async function subscribe(channel: string, handler: Handler): Promise<() =
   if (!set) {
     set = new Set();
     s.handlers.set(channel, set);
-    await s.subscriber.subscribe(channel);
+    try {
+      await s.subscriber.subscribe(channel);
+    } catch (err) {
+      s.handlers.delete(channel); // the next subscribe tries again
+      throw err;
+    }
   }
   set.add(handler);
   return async () => {
@@ -96,4 +126,50 @@ export async function subscribe(channel: string, handler: Handler): Promise<() =
 /** Publishes to a channel (already prefixed with `redisKey`); a no-op without Redis. */
 export async function publish(channel: string, message: string): Promise<void> {
   await redis()?.publish(channel, message);
+}
+
+/** This process's id among the instances (random per start): tells its own pub/sub messages from others'. */
+export function instanceId(): string {
+  return processState("redisInstanceId", () => randomUUID());
+}
+
+const warnedAt = new Map<string, number>();
+
+/**
+ * Runs `fn` against Redis when the connection is up, bounded by `timeoutMs`; undefined when Redis is down,
+ * failed or was too slow, so the caller falls back to this process's own state (docs/deploy.md: a Redis outage
+ * degrades shared state to per-instance state, it never fails or hangs a request). Warns at most every 10 s
+ * per `what`.
+ */
+export async function attemptRedis<T>(
+  client: Redis,
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = 1000,
+): Promise<T | undefined> {
+  const warn = (reason: string) => {
+    const last = warnedAt.get(what) ?? 0;
+    if (Date.now() - last < 10_000) return;
+    warnedAt.set(what, Date.now());
+    log.warn("redis unavailable: using this instance's own state", { what, reason });
+  };
+  // Known down (lost and reconnecting, or closed): no waiting. Still connecting (first use): bounded wait.
+  if (client.status === "reconnecting" || client.status === "close" || client.status === "end") {
+    warn(`connection ${client.status}`);
+    return undefined;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fn(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    warn(err instanceof Error ? err.message : String(err));
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }

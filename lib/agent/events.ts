@@ -1,17 +1,20 @@
-// In-process "a user's tools changed" events: the sync path publishes, the agent endpoint forwards them to its
-// connected clients as notifications/tools/list_changed. Dependency-free so lib/mcp/sync.ts can import it
-// without cycles; in the process state so every Next.js bundle and the custom server share one set of listeners.
-// Per process: with several app instances, clients connected to another instance learn about the change on
-// their next tools/list (or when that instance syncs); a PostgreSQL LISTEN/NOTIFY relay would close the gap.
-
+// "A user's tools changed" events: the sync path (and a toggle, rename or delete) publishes, the agent endpoint
+// forwards them to its connected clients as notifications/tools/list_changed. Dependency-free of the agent
+// modules so lib/mcp/sync.ts can import it without cycles; in the process state so every Next.js bundle and the
+// custom server share one set of listeners.
+//
+// With REDIS_URL the event also goes to every other instance (docs/deploy.md): published on Redis, and each
+// instance's subscriber feeds its own listeners. The publishing instance delivers to its own listeners at once
+// and ignores its own message when it comes back, so nothing is delivered twice.
 import { log } from "@/lib/log";
+import { relayed } from "@/lib/agent/relay";
 import { processState } from "@/lib/state";
 
 type Listener = (userId: string) => void;
 
 const listeners = processState("agentEvents", () => new Set<Listener>());
 
-export function emitToolsChanged(userId: string): void {
+function deliver(userId: string): void {
   for (const listener of listeners) {
     try {
       listener(userId);
@@ -22,9 +25,17 @@ export function emitToolsChanged(userId: string): void {
   }
 }
 
+const relay = relayed<string>("tools-changed", deliver, (v) => (typeof v === "string" ? v : undefined));
+
+export function emitToolsChanged(userId: string): void {
+  deliver(userId);
+  relay.publish(userId);
+}
+
 /** Registers a listener; returns its unsubscribe function. */
 export function onToolsChanged(listener: Listener): () => void {
   listeners.add(listener);
+  relay.listen();
   return () => void listeners.delete(listener);
 }
 

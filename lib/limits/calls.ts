@@ -2,15 +2,16 @@
 // bucket) and concurrency limit → 429 with details.retryAfterSec, and circuit breakers (lib/limits/breaker.ts):
 // one per user and server URL, one per origin that only failures of several users open → 503 circuit_open.
 //
-// State is per process (in the process state, lib/state.ts, so every Next.js bundle shares it). With several
-// app instances each enforces its own budget, so a user's effective rate is (instances × rate) at worst, and
-// each instance's breakers learn a failing server on their own (N failures per instance before one opens).
-// Sticky load balancing keeps both close to the configured values; a shared store (Redis) is the upgrade:
-// the breakers already keep their state behind BreakerStore.
+// Without REDIS_URL the state is per process (in the process state, lib/state.ts, so every Next.js bundle
+// shares it). With it, every instance shares one budget per user and one set of breakers (lib/limits/shared.ts,
+// docs/deploy.md); while Redis is down or slow (over a second), each instance falls back to its own state,
+// with a warning in the log, and goes back to the shared state once Redis answers again.
+import type { Redis } from "ioredis";
 import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import {
   CircuitBreakers,
+  MemoryBreakerStore,
   type Admission,
   type BreakerConfig,
   type BreakerSnapshot,
@@ -19,6 +20,13 @@ import {
 } from "@/lib/limits/breaker";
 import { ConcurrencyLimiter } from "@/lib/limits/concurrency";
 import { TokenBuckets } from "@/lib/limits/rate-limit";
+import {
+  deleteMatching,
+  FailoverBreakerStore,
+  RedisBreakerStore,
+  SharedCallLimiter,
+} from "@/lib/limits/shared";
+import { attemptRedis, redis, redisKey } from "@/lib/redis";
 import { processState } from "@/lib/state";
 
 export type LimitsConfig = {
@@ -50,11 +58,18 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   minCountedTimeoutMs: 5_000,
 };
 
+type Shared = { client: Redis; limiter: SharedCallLimiter; breakers: CircuitBreakers };
+
 type State = {
   config: LimitsConfig;
   buckets: TokenBuckets;
+  /** this instance's calls in flight (with Redis: counted here too, enforced there) */
   concurrency: ConcurrencyLimiter;
+  breakerStore: MemoryBreakerStore;
   breakers: CircuitBreakers;
+  shared?: Shared;
+  /** with Redis: until when (epoch ms) the shared bucket last refused each user, to shed at the door */
+  refusedUntil: Map<string, number>;
 };
 
 /** The defaults with the limits from the configuration (CALL_RATE_PER_SEC, CALL_BURST, CALL_CONCURRENCY, BREAKER_*). */
@@ -80,12 +95,34 @@ function configuredLimits(): LimitsConfig {
 }
 
 const state = processState<State>("callLimits", () => {
-  const s = { config: configuredLimits() } as State;
+  const s = { config: configuredLimits(), refusedUntil: new Map() } as State;
   s.buckets = new TokenBuckets(() => s.config);
   s.concurrency = new ConcurrencyLimiter();
-  s.breakers = new CircuitBreakers(() => s.config.breaker);
+  s.breakerStore = new MemoryBreakerStore();
+  s.breakers = new CircuitBreakers(() => s.config.breaker, s.breakerStore);
   return s;
 });
+
+/** The shared limiter and breakers when REDIS_URL is set (made again if the connection was replaced). */
+function shared(): Shared | undefined {
+  const client = redis();
+  if (!client) return undefined;
+  if (state.shared?.client !== client) {
+    state.shared?.limiter.stopRenewing();
+    const attempt = <T>(fn: () => Promise<T>) => attemptRedis(client, "breakers", fn);
+    state.shared = {
+      client,
+      limiter: new SharedCallLimiter(client, redisKey),
+      breakers: new CircuitBreakers(
+        () => state.config.breaker,
+        new FailoverBreakerStore(new RedisBreakerStore(client, redisKey), state.breakerStore, attempt),
+      ),
+    };
+  }
+  return state.shared;
+}
+
+const breakers = () => shared()?.breakers ?? state.breakers;
 
 export type LimitsPatch = Partial<Omit<LimitsConfig, "breaker">> & { breaker?: Partial<BreakerConfig> };
 
@@ -96,51 +133,91 @@ export function configureLimits(patch: LimitsPatch): void {
   if (breaker) Object.assign(state.config.breaker, breaker);
 }
 
-/** Defaults back, every counter and circuit forgotten (tests). */
-export function resetLimits(): void {
+/** Defaults back, every counter and circuit forgotten (tests; with Redis, this deployment's shared ones too). */
+export async function resetLimits(): Promise<void> {
   state.config = structuredClone(DEFAULT_LIMITS);
   state.buckets.clear();
   state.concurrency.clear();
-  void state.breakers.clear();
+  state.refusedUntil.clear();
+  const s = shared();
+  if (s) await deleteMatching(s.client, `${redisKey("limits", "")}*`);
+  await breakers().clear();
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/**
- * Admits one tool call of `userId` or throws AppError 429 (details.retryAfterSec). The returned function
- * must be called when the call ends, however it ends.
- */
-export function admitCall(userId: string): () => void {
+function refused(limit: "rate" | "concurrency", retryAfterMs: number): AppError {
   const { ratePerSec, burst, concurrentPerUser } = state.config;
-  const rate = state.buckets.take(userId);
-  if (!rate.ok) {
-    const retryAfterSec = seconds(rate.retryAfterMs);
-    throw new AppError(
+  if (limit === "rate") {
+    const retryAfterSec = seconds(retryAfterMs);
+    return new AppError(
       "too_many_calls",
       `Too many tool calls: at most ${ratePerSec} per second (bursts of ${burst}). Try again in ${retryAfterSec} s.`,
       429,
       { retryAfterSec, limit: "rate" },
     );
   }
-  const release = state.concurrency.tryAcquire(userId, concurrentPerUser);
-  if (!release) {
-    throw new AppError(
-      "too_many_concurrent_calls",
-      `Too many tool calls at once: at most ${concurrentPerUser} may run at the same time. Try again when one finishes.`,
-      429,
-      { retryAfterSec: 1, limit: "concurrency" },
-    );
+  return new AppError(
+    "too_many_concurrent_calls",
+    `Too many tool calls at once: at most ${concurrentPerUser} may run at the same time. Try again when one finishes.`,
+    429,
+    { retryAfterSec: 1, limit: "concurrency" },
+  );
+}
+
+/**
+ * Admits one tool call of `userId` or throws AppError 429 (details.retryAfterSec). The returned function
+ * must be called when the call ends, however it ends.
+ */
+export async function admitCall(userId: string): Promise<() => void> {
+  const { ratePerSec, burst, concurrentPerUser } = state.config;
+  const s = shared();
+  if (s) {
+    const limits = { ratePerSec, burst, maxConcurrent: concurrentPerUser };
+    const a = await attemptRedis(s.client, "limits", () => s.limiter.admit(userId, limits));
+    if (a) {
+      if (!a.ok) {
+        if (a.limit === "rate") state.refusedUntil.set(userId, Date.now() + a.retryAfterMs);
+        throw refused(a.limit, a.retryAfterMs);
+      }
+      state.refusedUntil.delete(userId);
+      const counted = state.concurrency.tryAcquire(userId, Number.MAX_SAFE_INTEGER)!;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        counted();
+        // Not released (Redis down): the lease expires on its own, as a dead instance's do.
+        void attemptRedis(s.client, "limits", () => s.limiter.release(userId, a.lease));
+      };
+    }
+    // Redis down: this instance's own limits below.
   }
+  const rate = state.buckets.take(userId);
+  if (!rate.ok) throw refused("rate", rate.retryAfterMs);
+  const release = state.concurrency.tryAcquire(userId, concurrentPerUser);
+  if (!release) throw refused("concurrency", 1000);
   return release;
 }
 
-/** Seconds until `userId` may call again, or undefined when a call would be admitted now (consumes nothing). */
+/**
+ * Seconds until `userId` may call again, or undefined when a call would be admitted now (consumes nothing).
+ * With Redis: what the shared budget last answered this instance (the call itself is always checked there).
+ */
 export function rateLimitedFor(userId: string): number | undefined {
+  if (shared()) {
+    const until = state.refusedUntil.get(userId);
+    if (until === undefined) return undefined;
+    const left = until - Date.now();
+    if (left > 0) return seconds(left);
+    state.refusedUntil.delete(userId);
+    return undefined;
+  }
   const r = state.buckets.peek(userId);
   return r.ok ? undefined : seconds(r.retryAfterMs);
 }
 
-/** Calls of `userId` in flight right now. */
+/** Calls of `userId` in flight right now on this instance. */
 export function inflightCalls(userId: string): number {
   return state.concurrency.count(userId);
 }
@@ -172,7 +249,7 @@ export type PublicBreakerState = Omit<BreakerSnapshot, "lastFailure"> & {
  * origin's is not closed. Without failure text (the origin's comes from several users' calls).
  */
 export async function breakerState(userId: string, serverUrl: string): Promise<PublicBreakerState> {
-  const { server, origin } = await state.breakers.snapshot(breakerTarget(userId, serverUrl));
+  const { server, origin } = await breakers().snapshot(breakerTarget(userId, serverUrl));
   const [snap, scope] =
     server.state === "closed" && origin && origin.state !== "closed"
       ? [origin, "origin" as const]
@@ -219,15 +296,16 @@ export async function withBreaker<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const target = breakerTarget(userId, serverUrl);
-  const admission = await state.breakers.admit(target);
+  const b = breakers();
+  const admission = await b.admit(target);
   if (!admission.ok) throw circuitOpen(serverUrl, admission);
   try {
     const out = await fn();
-    await state.breakers.record(target, admission, "success");
+    await b.record(target, admission, "success");
     return out;
   } catch (err) {
     const outcome = classifyOutcome(err, timeoutMs);
-    await state.breakers.record(target, admission, outcome, isAppError(err) ? err.message : undefined);
+    await b.record(target, admission, outcome, isAppError(err) ? err.message : undefined);
     throw err;
   }
 }

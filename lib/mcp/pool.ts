@@ -95,7 +95,7 @@ export async function callTool(
   args: Record<string, unknown> = {},
   opts: CallOptions = {},
 ): Promise<CallOutcome> {
-  const release = admitCall(ctx.userId);
+  const release = await admitCall(ctx.userId);
   try {
     return await checkedCall(ctx, name, args, opts);
   } finally {
