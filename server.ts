@@ -8,6 +8,9 @@ import { spawnSync } from "node:child_process";
 import { ConfigError, env, prepareLocalSecrets, setEnvForProcess } from "./lib/env";
 import { migrate, openRunner } from "./lib/migrate";
 import { shutdown, upgrades } from "./lib/state";
+import { isTrustedPeer } from "./lib/auth/client-address";
+import { requestIdFor, withRequestId } from "./lib/log";
+import { observeRequest } from "./lib/metrics";
 
 const dev = process.argv.includes("--dev");
 const SHUTDOWN_MS = 4_000;
@@ -113,7 +116,24 @@ async function main() {
   const server = http.createServer((req, res) => {
     // The connection's peer address, for lib/auth/client-address.ts; whatever a client sent is replaced.
     req.headers["x-poke-peer"] = req.socket.remoteAddress ?? "";
-    void handle(req, res);
+    // One id per request, in the logs and the response (a trusted proxy's own id is kept: lib/log.ts).
+    const incoming = req.headers["x-request-id"];
+    const id = requestIdFor(
+      typeof incoming === "string" ? incoming : undefined,
+      isTrustedPeer(req.socket.remoteAddress ?? ""),
+    );
+    req.headers["x-request-id"] = id;
+    res.setHeader("X-Request-Id", id);
+    const started = performance.now();
+    res.once("close", () =>
+      observeRequest(
+        req.method ?? "GET",
+        req.url ?? "/",
+        res.statusCode,
+        (performance.now() - started) / 1000,
+      ),
+    );
+    withRequestId(id, () => void handle(req, res));
   });
   server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
   server.headersTimeout = 30_000;

@@ -8,7 +8,8 @@ import { log } from "@/lib/log";
 import { processState } from "@/lib/state";
 
 type PgAdapter = InstanceType<typeof import("@prisma/adapter-pg").PrismaPg>;
-type Opened = { client: PrismaClient; close: () => Promise<void> };
+type PoolStats = { totalCount: number; idleCount: number; waitingCount: number };
+type Opened = { client: PrismaClient; close: () => Promise<void>; pool?: PoolStats };
 type Holder = { opened?: Opened; opening?: Promise<Opened> };
 const holder = processState<Holder>(
   "db",
@@ -42,6 +43,7 @@ async function open(): Promise<Opened> {
     const client = new PrismaClient({ adapter: new PrismaPg(pool) });
     return {
       client,
+      pool,
       close: async () => {
         await client.$disconnect();
         await pool.end();
@@ -72,6 +74,12 @@ async function opened(): Promise<Opened> {
     },
   );
   return holder.opening;
+}
+
+/** PostgreSQL pool use (metrics); undefined on the embedded database or before the first query. */
+export function dbPoolStats(): { total: number; idle: number; waiting: number } | undefined {
+  const p = holder.opened?.pool;
+  return p && { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount };
 }
 
 /** The shared Prisma client (created on first use). */

@@ -53,6 +53,8 @@ export const envSchema = z.object({
   // client address used for sign-in throttling is the connection's peer (docs/security.md §25).
   TRUSTED_PROXIES: list,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  // Bearer token of the Prometheus scraper for GET /api/metrics; unset, that route answers 404.
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   // OAuth with servers of the 2025-03-26 revision that publish no metadata at all: their default
   // endpoints (/authorize, /token, /register on the server's origin). "0" refuses such servers.
   OAUTH_LEGACY_ENDPOINTS: flagOn,

@@ -125,6 +125,11 @@ export function notifyLegacySessions(viewKey: string): void {
   }
 }
 
+/** How many sessions are open (metrics). */
+export function legacySessionCount(): number {
+  return store.sessions.size;
+}
+
 /** Ends the sessions of a view that is gone (a deleted toolset). */
 export async function closeViewSessions(viewKey: string): Promise<void> {
   await Promise.all([...store.sessions.values()].filter((s) => s.view.key === viewKey).map(closeSession));

@@ -47,6 +47,12 @@ function isTrusted(a: ipaddr.IPv4 | ipaddr.IPv6): boolean {
   return trustedRanges().some(([net, bits]) => a.kind() === net.kind() && a.match([net, bits] as never));
 }
 
+/** Whether a connection's peer address is one of TRUSTED_PROXIES (whose request headers are believed). */
+export function isTrustedPeer(raw: string): boolean {
+  const a = parse(raw);
+  return a ? isTrusted(a) : false;
+}
+
 /** The client's address, canonical ("203.0.113.7", "2001:db8::1"), or "unknown" outside the server. */
 export function clientAddress(headers: Headers): string {
   const peer = parse(headers.get(PEER_HEADER) ?? "");

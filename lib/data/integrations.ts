@@ -13,6 +13,7 @@ import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession } from "@/lib/mcp/pool";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
+import { observeToolCall } from "@/lib/metrics";
 import { disconnectOAuth, oauthStatus } from "@/lib/oauth/grant";
 import type { SessionUser } from "@/lib/data/users";
 import {
@@ -258,9 +259,11 @@ export async function callIntegrationTool(
       { args, result: out.result },
       opts.via,
     );
+    observeToolCall(source, out.result.isError ? "tool_error" : "ok", out.latencyMs / 1000);
     return out;
   } catch (e) {
     const code = isAppError(e) ? e.code : "error";
+    observeToolCall(source, UNRECORDED.has(code) ? code : statusOf(code), (Date.now() - started) / 1000);
     // Calls refused before anything was sent are not activity; rate-limit refusals are skipped too, or a
     // flood of them would turn into a flood of writes.
     if (!UNRECORDED.has(code)) {

@@ -63,6 +63,8 @@ export interface BreakerStore {
   update<T>(key: string, fn: (entry: BreakerEntry | undefined) => [BreakerEntry | undefined, T]): Promise<T>;
   read(key: string): Promise<BreakerEntry | undefined>;
   clear(): Promise<void>;
+  /** Entries by state, for metrics (a store that can't count cheaply leaves it out). */
+  counts?(): Promise<Record<BreakerState, number>>;
 }
 
 /**
@@ -92,6 +94,12 @@ export class MemoryBreakerStore implements BreakerStore {
     this.entries.clear();
   }
 
+  async counts() {
+    const out: Record<BreakerState, number> = { closed: 0, open: 0, half_open: 0 };
+    for (const e of this.entries.values()) out[e.state]++;
+    return out;
+  }
+
   private evict(): void {
     const now = Date.now();
     for (const [key, e] of this.entries) {
@@ -116,6 +124,11 @@ export class CircuitBreakers {
     private readonly store: BreakerStore = new MemoryBreakerStore(),
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Entries by state (metrics), when the store can count them. */
+  counts(): Promise<Record<BreakerState, number>> | undefined {
+    return this.store.counts?.();
+  }
 
   /** Admits a call (first the user's circuit, then the origin's) or says which circuit refuses it and for how long. */
   async admit(t: BreakerTarget): Promise<Admission> {

@@ -124,6 +124,11 @@ function shared(): Shared | undefined {
 
 const breakers = () => shared()?.breakers ?? state.breakers;
 
+/** Circuit breakers by state (metrics), when the breaker store can count them. */
+export function breakerCounts() {
+  return state.breakers.counts();
+}
+
 export type LimitsPatch = Partial<Omit<LimitsConfig, "breaker">> & { breaker?: Partial<BreakerConfig> };
 
 /** Changes limits at runtime (tests, benchmarks, or a launcher that reads its own configuration). */
