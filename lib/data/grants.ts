@@ -347,8 +347,11 @@ export async function deleteDynamicClients(integ: IntegrationRef, issuer?: strin
 // ---------------------------------------------------------------------------------------------------------
 // Grants
 
-/** The SDK's token object plus when we obtained it. */
-export type StoredTokens = StoredOAuthTokens & { obtained_at?: number };
+/**
+ * The SDK's token object plus when we obtained it and what the person consented to at the authorization
+ * server (`consented_scope`, see docs/oauth.md on step-up).
+ */
+export type StoredTokens = StoredOAuthTokens & { obtained_at?: number; consented_scope?: string };
 
 export type GrantRow = Pick<
   OAuthGrant,

@@ -68,13 +68,17 @@ function insufficientScope(err: InsufficientScopeError): AppError {
   );
 }
 
-/** The server uses OAuth (its 401 or its metadata says so) and Poke holds no grant for it yet. */
-export function oauthRequired(): AppError {
+/**
+ * The server uses OAuth (its 401 or its metadata says so) and Poke holds no grant for it yet. The scope
+ * its 401 challenge names, if any, is what the authorization asks for (docs/oauth.md).
+ */
+export function oauthRequired(challenge?: string): AppError {
+  const scope = requiredScopeOf(/\bscope="([^"]*)"/i.exec(challenge ?? "")?.[1]);
   return new AppError(
     "needs_auth",
     "The server requires authorization: connect with OAuth to grant access.",
     401,
-    { challenge: true },
+    { challenge: true, ...(scope ? { scope } : {}) },
   );
 }
 
@@ -85,7 +89,7 @@ function unauthorized(ctx: ErrorContext): AppError {
       "The server rejected Poke's authorization: reconnect to authorize again.",
       401,
     );
-  if (/resource_metadata/i.test(ctx.challenge ?? "")) return oauthRequired();
+  if (/resource_metadata/i.test(ctx.challenge ?? "")) return oauthRequired(ctx.challenge);
   return ctx.hasApiKey
     ? new AppError(
         "unauthorized",

@@ -136,9 +136,19 @@ async function checkedCall(
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
   }
-  const out = await withBreaker(ctx.userId, integ.url, effectiveTimeout(opts.timeoutMs), () =>
-    callOnSession(integ, name, args, opts),
-  );
+  const call = () =>
+    withBreaker(ctx.userId, integ.url, effectiveTimeout(opts.timeoutMs), () =>
+      callOnSession(integ, name, args, opts),
+    );
+  const out = await call().catch(async (err: unknown) => {
+    // docs/oauth.md "More access": when the flow allows it, the wider scope is obtained without the
+    // person, once, and the call (refused before it ran) is sent again; otherwise the person is asked.
+    const scope = isAppError(err) && err.code === "insufficient_scope" ? err.details?.scope : undefined;
+    if (typeof scope !== "string" || !integ.authProvider) throw err;
+    const { stepUpWithoutPerson } = await import("@/lib/oauth/grant");
+    if (!(await stepUpWithoutPerson(ctx.userId, ctx.integrationId, scope))) throw err;
+    return call();
+  });
   return { ...out, storePayloads: integ.storePayloads };
 }
 

@@ -4,7 +4,7 @@
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
 import { readCatalog, readIntegrationCatalog, writeSnapshot, type StoredCatalog } from "@/lib/data/catalog";
-import { setIntegrationState } from "@/lib/data/grants";
+import { recordStepUpScope, setIntegrationState } from "@/lib/data/grants";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
@@ -93,6 +93,9 @@ async function recordFailure(integ: EngineIntegration, err: unknown): Promise<vo
   const app = isAppError(err) ? err : undefined;
   if (!app) log.error("mcp sync failed", { integrationId: integ.id, err: String(err) });
   const status = app?.code === "needs_auth" || app?.code === "needs_reauth" ? app.code : "error";
+  // The scope a 401 challenge named is what the authorization asks for (docs/oauth.md).
+  if (app?.code === "needs_auth" && typeof app.details?.scope === "string")
+    await recordStepUpScope(integ, app.details.scope).catch(() => undefined);
   await setIntegrationState(integ, {
     status,
     lastError: app?.message ?? "Syncing failed unexpectedly. Try again.",

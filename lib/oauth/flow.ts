@@ -46,6 +46,8 @@ type PendingEndpoints = {
   tokenEndpoint: string;
   resource?: string;
   discovery: OAuthDiscoveryState;
+  /** The scope the person is asked to consent to (what the grant holds when the server doesn't say). */
+  scope?: string;
 };
 
 export type StartInput = {
@@ -76,6 +78,11 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
     fetchFn = target.fetch;
     const client = await resolveClientSource(integ);
     const state = randomToken("", 32);
+    // The 401 challenge's resource_metadata comes first; well-known paths are the SDK's fallback. A
+    // server of the 2026-07-28 revision may let initialize through and challenge other requests: the
+    // scope of the challenge the engine received then is on the integration (stepUpScope).
+    const challenge = await probeAuthChallenge(new URL(integ.url), integ.userId, target.localOrigin);
+    const scope = await requestedScope(integ, input.scope ?? client.template?.scopes ?? challenge.scope);
     const provider = new DbOAuthProvider({
       integration: integ,
       serverUrl: target.serverUrl,
@@ -83,10 +90,8 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       client,
       mode: { kind: "start", state },
       enterpriseIdentity: await enterpriseIdentityAvailable(integ.userId),
+      requestedScope: scope,
     });
-    // The 401 challenge's resource_metadata comes first; well-known paths are the SDK's fallback.
-    const challenge = await probeAuthChallenge(new URL(integ.url), integ.userId, target.localOrigin);
-    const scope = await requestedScope(integ, input.scope ?? client.template?.scopes ?? challenge.scope);
     const result = await auth(provider, {
       serverUrl: target.serverUrl,
       resourceMetadataUrl: challenge.resourceMetadataUrl,
@@ -117,6 +122,7 @@ export async function startAuthorization(input: StartInput): Promise<{ authoriza
       tokenEndpoint: meta.token_endpoint,
       resource: resourceFor(client, discovery),
       discovery,
+      scope,
     };
     await createPending(integ, {
       stateHash: hashSecret(state),
@@ -351,6 +357,7 @@ export async function completeAuthorization(input: CallbackInput): Promise<Callb
       localOrigin: target.localOrigin,
       client,
       mode: { kind: "callback", verifier, discovery: endpoints.discovery },
+      requestedScope: endpoints.scope,
     });
     const result = await auth(provider, {
       serverUrl: target.serverUrl,

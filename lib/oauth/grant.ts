@@ -2,6 +2,7 @@
 // processes: in-process chain + row lock + version check), the engine's auth provider, the UI status,
 // and disconnect with RFC 7009 revocation. docs/security.md §9, §11.
 import {
+  computeScopeUnion,
   fetchToken,
   OAuthError,
   refreshAuthorization,
@@ -64,11 +65,23 @@ const isExpired = (g: Pick<Grant, "expiresAt">) => !!g.expiresAt && g.expiresAt.
 export type FreshTokenOptions = {
   /** The access token the resource server just rejected (401): refresh unless it was already replaced. */
   rejectedAccessToken?: string;
+  /** Step-up without the person: obtain a token for this (wider) scope unless the grant already has it. */
+  scope?: string;
 };
 
 function needsRefresh(g: Grant, o: FreshTokenOptions): boolean {
   if (o.rejectedAccessToken !== undefined && o.rejectedAccessToken === g.tokens.access_token) return true;
+  if (o.scope !== undefined && !scopeCovers(g.tokens.scope, o.scope)) return true;
   return expiresSoon(g);
+}
+
+/** Whether every scope token of `wanted` is in `held`. */
+export function scopeCovers(held: string | undefined, wanted: string | undefined): boolean {
+  const have = new Set((held ?? "").split(" ").filter(Boolean));
+  return (wanted ?? "")
+    .split(" ")
+    .filter(Boolean)
+    .every((t) => have.has(t));
 }
 
 // One chain per integration in this process, so a burst of callers queues behind one refresh and then
@@ -158,6 +171,7 @@ export async function refreshGrant(
             clientInformation: binding.clientInformation,
             refreshToken,
             resource,
+            scope: opts.scope,
             addClientAuthentication: binding.addClientAuthentication,
             fetchFn,
           })
@@ -171,11 +185,19 @@ export async function refreshGrant(
             {
               metadata: binding.metadata,
               resource: resource ? new URL(resource) : undefined,
-              scope: g.tokens.scope,
+              scope: opts.scope ?? g.tokens.scope,
               fetchFn,
             },
           );
-      if (!(await locked.replace(tokens)))
+      // RFC 6749 §5.1/§6: without `scope` the response grants what was asked (or, on refresh, what the
+      // grant held); the consent stays what the person gave.
+      const scope = tokens.scope ?? opts.scope ?? g.tokens.scope;
+      const kept = {
+        ...tokens,
+        ...(scope ? { scope } : {}),
+        ...(g.tokens.consented_scope ? { consented_scope: g.tokens.consented_scope } : {}),
+      };
+      if (!(await locked.replace(kept)))
         throw new AppError("refresh_failed", "The grant changed during refresh.", 409);
       return {
         kind: "refreshed",
@@ -302,6 +324,49 @@ async function bindingFor(
     clientInformation: clientInformationOf(c),
     addClientAuthentication: pre?.privateKey ? privateKeyJwtAuth(pre.clientId, pre.privateKey) : undefined,
   };
+}
+
+/**
+ * Step-up without the person (docs/oauth.md, "More access"): a server asked for `scope` (403
+ * insufficient_scope) and the flow allows obtaining it without a consent screen — a client-credentials or
+ * enterprise-managed grant simply asks again with the wider scope, and a grant whose consent already covers
+ * it is refreshed with that scope. Returns whether the grant now holds the scope; false leaves it to the
+ * person (**Grant access**), as does any failure, which never costs the working grant.
+ */
+export async function stepUpWithoutPerson(
+  userId: string,
+  integrationId: string,
+  scope: string,
+): Promise<boolean> {
+  try {
+    const integ = await loadOAuthIntegration(userId, integrationId);
+    if (integ.authKind !== "oauth") return false;
+    const g = await readGrant(integ);
+    if (!g) return false;
+    if (scopeCovers(g.tokens.scope, scope)) return false; // held already: the server refuses it anyway
+    const wanted = computeScopeUnion(g.tokens.scope, scope);
+    const client = await resolveClientSource(integ);
+    const meta = integ.oauthDiscovery?.authorizationServerMetadata;
+    const reissuable =
+      !g.tokens.refresh_token &&
+      (machineGrant(meta, client) ||
+        enterpriseGrant(meta, client, await enterpriseIdentityAvailable(userId)));
+    const consented =
+      !!g.tokens.refresh_token &&
+      scopeCovers(computeScopeUnion(g.tokens.consented_scope, g.tokens.scope), wanted);
+    if (!reissuable && !consented) return false;
+    await serialized(integ.id, () => refreshGrant(integ, g, { scope: wanted }));
+    const after = await readGrant(integ);
+    const ok = scopeCovers(after?.tokens.scope, scope);
+    await audit(userId, "oauth.step_up", integrationTarget(integ), {
+      outcome: ok ? "granted" : "not_granted",
+      by: reissuable ? "reissue" : "refresh",
+    });
+    return ok;
+  } catch (err) {
+    log.info("step-up without the person failed", { integrationId, err: String(err) });
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

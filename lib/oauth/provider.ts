@@ -57,6 +57,8 @@ export type ProviderInit = {
   mode: ProviderMode;
   /** The person holds an identity assertion from the app's identity provider (enterprise.ts). */
   enterpriseIdentity?: boolean;
+  /** The scope this authorization asks for (consented to, for an authorization code). */
+  requestedScope?: string;
 };
 
 export function clientMetadataFor(): OAuthClientMetadata {
@@ -209,7 +211,19 @@ export class DbOAuthProvider implements OAuthClientProvider {
   async saveTokens(tokens: StoredOAuthTokens, ctx?: OAuthClientInformationContext): Promise<void> {
     const issuer = ctx?.issuer ?? tokens.issuer;
     if (!issuer) throw new AppError("oauth_failed", "The tokens have no issuer to bind to.", 500);
-    await writeGrant(this.o.integration, tokens, issuer);
+    // RFC 6749 §5.1: a response without `scope` grants what was requested. What the person consented to
+    // is kept beside it: a later step-up within it needs no second consent (docs/oauth.md).
+    const requested = this.o.requestedScope;
+    const scope = tokens.scope ?? requested;
+    await writeGrant(
+      this.o.integration,
+      {
+        ...tokens,
+        ...(scope ? { scope } : {}),
+        ...(requested && this.redirectUrl ? { consented_scope: requested } : {}),
+      },
+      issuer,
+    );
   }
 
   async redirectToAuthorization(url: URL): Promise<void> {
