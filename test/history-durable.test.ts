@@ -31,11 +31,16 @@ it("every call a killed process answered has its history row", async () => {
   await closeAll();
   if (!process.env.DATABASE_URL) await closeDb(); // the child opens the PGlite files now
 
-  const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/history-child.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, USER_ID: user.id, INTEGRATION_ID: integrationId, CALLS: String(calls) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // The server condition, as Next.js runs these modules: `server-only` imports are markers there.
+  const child = spawn(
+    process.execPath,
+    ["--conditions=react-server", "--import", "tsx", "test/fixtures/history-child.ts"],
+    {
+      cwd: ROOT,
+      env: { ...process.env, USER_ID: user.id, INTEGRATION_ID: integrationId, CALLS: String(calls) },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const answered: string[] = [];
