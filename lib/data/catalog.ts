@@ -144,15 +144,33 @@ export function storedTool<T extends StoredJson>(row: T): Parsed<T> {
   return out as Parsed<T>;
 }
 
-/** What the integration says about tools the sync could not store, or null. */
+/**
+ * What the integration says about tools the sync left out, or null: those the database can't store as
+ * sent, and those the protocol says to leave out (invalid `x-mcp-header` declarations), each with why.
+ */
 function syncNotice(refused: RefusedTool[]): string | null {
-  if (!refused.length) return null;
-  const listed = refused
-    .slice(0, 5)
-    .map((r) => `"${r.name}" (${r.reason})`)
-    .join("; ");
-  const more = refused.length > 5 ? ` and ${refused.length - 5} more` : "";
-  return `Left out ${refused.length === 1 ? "1 tool" : `${refused.length} tools`} the database can't store as sent: ${listed}${more}.`;
+  const sentence = (list: RefusedTool[], why: string) => {
+    if (!list.length) return "";
+    const listed = list
+      .slice(0, 5)
+      .map((r) => `"${r.name}" (${r.reason})`)
+      .join("; ");
+    const more = list.length > 5 ? ` and ${list.length - 5} more` : "";
+    return `Left out ${list.length === 1 ? "1 tool" : `${list.length} tools`} ${why}: ${listed}${more}.`;
+  };
+  const text = [
+    sentence(
+      refused.filter((r) => r.kind !== "protocol"),
+      "the database can't store as sent",
+    ),
+    sentence(
+      refused.filter((r) => r.kind === "protocol"),
+      "whose definitions MCP clients must not use",
+    ),
+  ]
+    .filter(Boolean)
+    .join(" ");
+  return text || null;
 }
 
 /** The one tool a call needs: its input schema and whether it is enabled; null when there is no such tool. */

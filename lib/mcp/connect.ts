@@ -52,6 +52,12 @@ export type McpConnection = {
   transport: StreamableHTTPClientTransport | SSEClientTransport;
   kind: TransportKind;
   fetch: EgressFetch;
+  /**
+   * Calls `fn` with each result of a `method` request sent while watching, before the SDK reads it; `fn`
+   * may edit the result in place (discovery applies its caps this way). Returns the function that stops
+   * watching.
+   */
+  watchResults(method: string, fn: (result: Record<string, unknown>) => void): () => void;
   /** Terminates the session (DELETE) when there is one, then closes. Never throws. */
   close(): Promise<void>;
 };
@@ -220,11 +226,13 @@ function wrap(
 ): McpConnection {
   let closed: Promise<void> | undefined;
   if (transport instanceof StreamableHTTPClientTransport) endCancelledRequests(transport);
+  const watchResults = readResults(transport, client);
   return {
     client,
     transport,
     kind,
     fetch,
+    watchResults,
     close: () =>
       (closed ??= (async () => {
         if (transport instanceof StreamableHTTPClientTransport) {
@@ -232,6 +240,55 @@ function wrap(
         }
         await client.close().catch(() => {});
       })()),
+  };
+}
+
+type Watcher = (result: Record<string, unknown>) => void;
+
+/**
+ * Reads each response before the SDK does, for two things:
+ * - A result without `resultType` on the 2026-07-28 revision is complete: the revision's text says a
+ *   client treats a missing `resultType` as "complete", while the MCP SDK (2.4) refuses such a result as
+ *   invalid on that revision. The missing field is filled in as "complete" here, and nothing else is
+ *   changed, so the SDK's own check of the rest of the result still applies (docs/protocol.md).
+ * - Watchers of a method (McpConnection.watchResults) see its results first.
+ */
+function readResults(transport: McpConnection["transport"], client: Client) {
+  const watchers = new Map<string, Set<Watcher>>();
+  /** ids of watched requests in flight → their method */
+  const watched = new Map<string | number, string>();
+  // Both transports: the Streamable HTTP one takes send options, the SSE one ignores them.
+  const send = transport.send.bind(transport) as (message: unknown, options?: unknown) => Promise<void>;
+  transport.send = ((message: unknown, options?: unknown) => {
+    const m = message as { id?: unknown; method?: unknown };
+    if (typeof m.method === "string" && isRequestId(m.id) && watchers.has(m.method))
+      watched.set(m.id, m.method);
+    return send(message, options);
+  }) as typeof transport.send;
+  const onmessage = transport.onmessage;
+  transport.onmessage = (message) => {
+    const m = message as { id?: unknown; method?: unknown; result?: unknown };
+    if (m.method === undefined && isRequestId(m.id)) {
+      const method = watched.get(m.id);
+      watched.delete(m.id);
+      const result = m.result;
+      if (result && typeof result === "object" && !Array.isArray(result)) {
+        const r = result as Record<string, unknown>;
+        if (!("resultType" in r) && client.getProtocolEra() === "modern") r.resultType = "complete";
+        if (method) for (const fn of watchers.get(method) ?? []) fn(r);
+      }
+    }
+    onmessage?.(message);
+  };
+  return (method: string, fn: Watcher) => {
+    const set = watchers.get(method) ?? new Set<Watcher>();
+    watchers.set(method, set.add(fn));
+    return () => {
+      set.delete(fn);
+      if (set.size) return;
+      watchers.delete(method);
+      for (const [id, m] of watched) if (m === method) watched.delete(id);
+    };
   };
 }
 

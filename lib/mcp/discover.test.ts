@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { definitionHash, normalizeTool, type ToolDefinition } from "@/lib/mcp/discover";
+import { definitionHash, normalizeTool, xMcpHeaderProblem, type ToolDefinition } from "@/lib/mcp/discover";
 
 const tool = (raw: Record<string, unknown>) => normalizeTool(raw) as ToolDefinition;
 
@@ -89,5 +89,44 @@ describe("tool normalization", () => {
     const parsed = JSON.parse('{"name":"p","inputSchema":{"__proto__":{"polluted":true},"ok":1}}');
     expect(Object.keys(tool(parsed).inputSchema)).toEqual(["ok"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("x-mcp-header declarations (2026-07-28)", () => {
+  const schema = (properties: Record<string, unknown>) => ({ type: "object", properties });
+  it("refuses a tool with invalid declarations only where the revision applies", () => {
+    const raw = { name: "t", inputSchema: schema({ n: { type: "number", "x-mcp-header": "N" } }) };
+    expect(normalizeTool(raw, { headers: true })).toMatchObject({
+      refused: { name: "t", kind: "protocol", reason: expect.stringContaining("of type number") },
+    });
+    expect(normalizeTool(raw)).toMatchObject({ name: "t" });
+  });
+
+  it("accepts string, integer and boolean properties reached through properties, unique ignoring case", () => {
+    const ok = schema({
+      a: { type: "string", "x-mcp-header": "A" },
+      b: { type: "object", properties: { c: { type: "boolean", "x-mcp-header": "C-2" } } },
+      d: { type: "integer", "x-mcp-header": "d.x" },
+    });
+    expect(xMcpHeaderProblem(ok as never)).toBeUndefined();
+    expect(normalizeTool({ name: "ok", inputSchema: ok }, { headers: true })).toMatchObject({ name: "ok" });
+  });
+
+  it("names the fault", () => {
+    const p = (properties: Record<string, unknown>) => xMcpHeaderProblem(schema(properties) as never);
+    expect(p({ a: { type: "string", "x-mcp-header": 5 } })).toContain("empty or not a string");
+    expect(p({ a: { type: "string", "x-mcp-header": "a:b" } })).toContain("not a valid header name");
+    expect(p({ a: { type: ["string", "null"], "x-mcp-header": "A" } })).toContain('type ["string","null"]');
+    expect(p({ a: { anyOf: [{ type: "string", "x-mcp-header": "A" }] } })).toContain('"properties" alone');
+    expect(
+      p({ a: { type: "string", "x-mcp-header": "Id" }, b: { type: "string", "x-mcp-header": "ID" } }),
+    ).toContain('repeats "Id"');
+    expect(xMcpHeaderProblem({ type: "object", "x-mcp-header": "Root" } as never)).toContain("schema root");
+  });
+
+  it("refuses an input schema of another type than object", () => {
+    expect(normalizeTool({ name: "s", inputSchema: { type: "string" } })).toMatchObject({
+      refused: { kind: "protocol" },
+    });
   });
 });

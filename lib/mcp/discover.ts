@@ -38,8 +38,11 @@ export type ToolDefinition = {
   definitionHash: string;
 };
 
-/** A listed tool that can't be stored, and why (shown on the integration). */
-export type RefusedTool = { name: string; reason: string };
+/**
+ * A listed tool left out, and why (shown on the integration): "storage" when the database can't store it
+ * as sent, "protocol" when the protocol says to leave it out (invalid `x-mcp-header` declarations).
+ */
+export type RefusedTool = { name: string; reason: string; kind?: "storage" | "protocol" };
 
 /**
  * Copies server JSON: drops `__proto__`, refuses depth > 64 and oversized values (lib/limits/json-shape.ts,
@@ -92,27 +95,39 @@ export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): strin
 
 /**
  * Normalizes one tools/list entry: undefined for an entry without a usable name, `{ refused }` for a tool
- * whose name the database can't store as sent (a tool's name is its identity: it is never altered) or whose
- * definition is nested too deep or too large (lib/limits/json-shape.ts).
+ * whose name the database can't store as sent (a tool's name is its identity: it is never altered), whose
+ * definition is nested too deep or too large (lib/limits/json-shape.ts), whose input schema is not an
+ * object schema, or — with `headers` (the 2026-07-28 revision) — whose `x-mcp-header` declarations are
+ * invalid (SEP-2243: the client must leave such a tool out).
  */
-export function normalizeTool(raw: unknown): ToolDefinition | { refused: RefusedTool } | undefined {
+export function normalizeTool(
+  raw: unknown,
+  opts: { headers?: boolean } = {},
+): ToolDefinition | { refused: RefusedTool } | undefined {
   if (!raw || typeof raw !== "object") return undefined;
   const r = raw as Record<string, unknown>;
   const name = typeof r.name === "string" ? r.name : "";
   if (!name || name.length > MAX_NAME) return undefined;
+  const refuse = (reason: string, kind?: "protocol") => ({
+    refused: { name: text(name, 64)!, reason, ...(kind && { kind }) },
+  });
   if (name.includes("\0") || !name.isWellFormed()) {
-    const reason = name.includes("\0")
-      ? "its name contains a NUL character"
-      : "its name is not valid Unicode";
-    return { refused: { name: text(name, 64)!, reason } };
+    return refuse(
+      name.includes("\0") ? "its name contains a NUL character" : "its name is not valid Unicode",
+    );
   }
   const json = [r.inputSchema, r.outputSchema, r.annotations, r._meta].map((v) => (isObject(v) ? v : null));
   for (const v of json) {
     const problem = v && jsonProblem(v);
     // Too deep or too large to store, hash or show: only this tool is left out (docs/security.md §17).
-    if (problem) return { refused: { name: text(name, 64)!, reason: `its definition ${problem.text}` } };
+    if (problem) return refuse(`its definition ${problem.text}`);
   }
   const [inputSchema, outputSchema, annotations, meta] = json.map((v) => v && (copyJson(v) as JsonObject));
+  if (inputSchema && inputSchema.type !== undefined && inputSchema.type !== "object") {
+    return refuse('its inputSchema is not an object schema (type must be "object")', "protocol");
+  }
+  const headerProblem = opts.headers && inputSchema ? xMcpHeaderProblem(inputSchema) : undefined;
+  if (headerProblem) return refuse(headerProblem, "protocol");
   const t = {
     name,
     title: text(r.title, 1024) ?? text((r.annotations as Record<string, unknown> | undefined)?.title, 1024),
@@ -123,6 +138,87 @@ export function normalizeTool(raw: unknown): ToolDefinition | { refused: Refused
     meta,
   };
   return { ...t, definitionHash: definitionHash(t) };
+}
+
+/** RFC 9110 token characters: what a header name may hold. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** The property types a header may carry (SEP-2243: not `number`, nothing structured). */
+const HEADER_TYPES = new Set(["string", "integer", "boolean"]);
+/** Subschema keywords a declaration may not sit under (only a chain of `properties` reaches a header). */
+const NOT_REACHABLE = [
+  "items",
+  "prefixItems",
+  "contains",
+  "additionalProperties",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "propertyNames",
+  "patternProperties",
+  "dependentSchemas",
+  "oneOf",
+  "anyOf",
+  "allOf",
+  "not",
+  "if",
+  "then",
+  "else",
+  "$defs",
+  "definitions",
+];
+
+/**
+ * Why a tool's `x-mcp-header` declarations are invalid (SEP-2243, docs/protocol.md), or undefined when they
+ * are valid: each must be a non-empty header-name token on a string, integer or boolean property reached
+ * through `properties` alone, and no two may be equal ignoring case.
+ */
+export function xMcpHeaderProblem(inputSchema: JsonObject): string | undefined {
+  const seen = new Map<string, string>();
+  const at = (path: string[]) => (path.length ? `"${path.join(".")}"` : "the schema root");
+  const visit = (node: JsonValue, path: string[], reachable: boolean): string | undefined => {
+    if (!node || typeof node !== "object" || Array.isArray(node)) return undefined;
+    if (Object.hasOwn(node, "x-mcp-header")) {
+      const h = node["x-mcp-header"];
+      if (!reachable || !path.length) {
+        return `its x-mcp-header on ${at(path)} is not on a property reached through "properties" alone`;
+      }
+      if (typeof h !== "string" || h === "")
+        return `its x-mcp-header on ${at(path)} is empty or not a string`;
+      if (!TOKEN.test(h)) {
+        return `its x-mcp-header "${h.slice(0, 64)}" on ${at(path)} is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only)`;
+      }
+      const type = node.type;
+      if (typeof type !== "string" || !HEADER_TYPES.has(type)) {
+        return `its x-mcp-header "${h}" is on ${at(path)} of type ${typeof type === "string" ? type : JSON.stringify(type ?? null)}; only string, integer and boolean parameters can be headers`;
+      }
+      const prior = seen.get(h.toLowerCase());
+      if (prior !== undefined) return `its x-mcp-header "${h}" repeats "${prior}" (header names ignore case)`;
+      seen.set(h.toLowerCase(), h);
+    }
+    const props = node.properties;
+    if (props && typeof props === "object" && !Array.isArray(props)) {
+      for (const [k, child] of Object.entries(props)) {
+        const p = visit(child, [...path, k], reachable);
+        if (p) return p;
+      }
+    }
+    for (const k of NOT_REACHABLE) {
+      const sub = node[k];
+      if (sub === undefined) continue;
+      const branches = Array.isArray(sub)
+        ? sub
+        : sub &&
+            typeof sub === "object" &&
+            ["$defs", "definitions", "patternProperties", "dependentSchemas"].includes(k)
+          ? Object.values(sub)
+          : [sub];
+      for (const b of branches) {
+        const p = visit(b, [...path, k], false);
+        if (p) return p;
+      }
+    }
+    return undefined;
+  };
+  return visit(inputSchema, [], true);
 }
 
 export function serverMeta(conn: McpConnection): ServerMeta {
@@ -140,29 +236,15 @@ export function serverMeta(conn: McpConnection): ServerMeta {
   };
 }
 
-/** One tools/list page as discovery reads it. */
-type ToolsPage = { tools: unknown[]; nextCursor?: unknown };
-
 /**
- * The result check for tools/list: the page's shape only. Each entry is then read field by field by
- * normalizeTool (which keeps nothing it has not checked), so the SDK's own deep schema validation of every
- * tool — the most expensive part of listing a thousand tools — would check the same data twice.
- */
-const TOOLS_PAGE = {
-  "~standard": {
-    version: 1,
-    vendor: "poke",
-    validate: (v: unknown) =>
-      v && typeof v === "object" && Array.isArray((v as { tools?: unknown }).tools)
-        ? { value: v as ToolsPage }
-        : { issues: [{ message: "tools/list result has no tools array" }] },
-  },
-} as const;
-
-/**
- * Walks every tools/list page with explicit cursors so the tool and page caps apply as we go. The next
- * page is requested before the current one is normalized, so that work overlaps the server's; the caps
- * and their order are the same as checking one page at a time.
+ * Walks every tools/list page through the SDK's own `client.listTools()`, so the SDK applies its rules for
+ * the 2026-07-28 revision (the exclusion of tools with invalid `x-mcp-header` declarations) and keeps the
+ * list in its tool cache. The engine watches each page as it arrives, before the SDK reads it
+ * (McpConnection.watchResults), to apply the caps of docs/security.md §14 and §17 as it goes: at most
+ * MAX_TOOLS tools and MAX_PAGES pages, a repeated cursor ends the walk, a tool too deep or too large (or
+ * with a name the database can't store, or invalid header declarations) is left out alone with its
+ * reason. The SDK sees only the tools the engine keeps, each as the engine's checked copy, so one
+ * malformed tool never fails the whole list.
  */
 export async function listAllTools(
   conn: McpConnection,
@@ -171,59 +253,102 @@ export async function listAllTools(
   const tools = new Map<string, ToolDefinition>();
   const refused: RefusedTool[] = [];
   if (!conn.client.getServerCapabilities()?.tools) return { tools: [], refused };
-  const request = (cursor: string | undefined) => {
-    const p = conn.client.request(
-      { method: "tools/list", params: cursor === undefined ? {} : { cursor } },
-      TOOLS_PAGE,
-      { timeout: opts.timeoutMs ?? 30_000 },
-    );
-    p.catch(() => {}); // an error thrown below may leave it unawaited
-    return p;
+  // SEP-2243 applies to the 2026-07-28 revision over HTTP, as in the SDK (docs/protocol.md).
+  const headers = conn.client.getProtocolEra() === "modern";
+  const ac = new AbortController();
+  let stop: AppError | undefined;
+  const halt = (err: AppError) => {
+    stop ??= err;
+    ac.abort(stop);
   };
   const seenCursors = new Set<string>();
-  let pending: ReturnType<typeof request> | undefined = request(undefined);
-  for (let page = 0; pending; page++) {
-    const res = (await pending) as ToolsPage;
-    pending = undefined;
-    const next = res.nextCursor;
-    let stop: AppError | undefined;
-    if (typeof next === "string" && next !== "") {
-      if (seenCursors.has(next)) {
-        stop = new AppError(
-          "too_many_pages",
-          "The server's tool list pagination loops (a cursor repeated).",
-          502,
+  let pages = 0;
+  const unwatch = conn.watchResults("tools/list", (page) => {
+    if (stop) return;
+    pages++;
+    if (!Array.isArray(page.tools)) return; // the SDK reports the malformed result
+    const kept: unknown[] = [];
+    for (const raw of page.tools as unknown[]) {
+      const n = normalizeTool(raw, { headers });
+      if (n && "refused" in n) refused.push(n.refused);
+      else if (n && !tools.has(n.name)) {
+        tools.set(n.name, n);
+        kept.push(sdkView(n));
+      }
+      if (tools.size + refused.length > MAX_TOOLS) {
+        return halt(
+          new AppError(
+            "too_many_tools",
+            `The server lists more than ${MAX_TOOLS} tools; Poke supports at most ${MAX_TOOLS}.`,
+            502,
+          ),
         );
-      } else if (page + 1 >= MAX_PAGES) {
-        stop = new AppError(
+      }
+    }
+    page.tools = kept;
+    const next = page.nextCursor;
+    // Only a non-empty string continues the list (an empty or odd cursor ends it, as it always has).
+    if (typeof next !== "string" || next === "") delete page.nextCursor;
+    else if (seenCursors.has(next)) {
+      halt(
+        new AppError("too_many_pages", "The server's tool list pagination loops (a cursor repeated).", 502),
+      );
+    } else if (pages >= MAX_PAGES) {
+      halt(
+        new AppError(
           "too_many_pages",
           `The server's tool list goes on for more than ${MAX_PAGES} pages.`,
           502,
-        );
-      } else {
-        seenCursors.add(next);
-        pending = request(next);
-      }
-    }
-    // Let the next request reach the socket before normalizing, so the server works on the next page
-    // meanwhile: undici writes a request on a reused keep-alive socket from an Immediate queued after ours,
-    // so the normalizing starts from the Immediate after that.
-    if (pending) await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-    for (const raw of res.tools) {
-      const n = normalizeTool(raw);
-      if (n && "refused" in n) refused.push(n.refused);
-      else if (n && !tools.has(n.name)) tools.set(n.name, n);
-      if (tools.size + refused.length > MAX_TOOLS) {
-        throw new AppError(
-          "too_many_tools",
-          `The server lists more than ${MAX_TOOLS} tools; Poke supports at most ${MAX_TOOLS}.`,
-          502,
-        );
-      }
-    }
-    if (stop) throw stop;
+        ),
+      );
+    } else seenCursors.add(next);
+  });
+  let listed: { name: string }[];
+  try {
+    // "refresh": always from the server, and the result replaces the SDK's cached list.
+    ({ tools: listed } = await conn.client.listTools(undefined, {
+      timeout: opts.timeoutMs ?? 30_000,
+      signal: ac.signal,
+      cacheMode: "refresh",
+    }));
+  } catch (err) {
+    throw stop ?? err;
+  } finally {
+    unwatch();
+  }
+  if (stop) throw stop;
+  // Whatever else the SDK left out is left out here too, named on the integration.
+  const kept = new Set(listed.map((t) => t.name));
+  for (const name of tools.keys()) {
+    if (kept.has(name)) continue;
+    tools.delete(name);
+    refused.push({ name: text(name, 64)!, reason: "the MCP SDK refused its definition", kind: "protocol" });
   }
   return { tools: [...tools.values()], refused };
+}
+
+/**
+ * The tool as the SDK gets it: the engine's checked copy, with the fields the SDK reads (header
+ * declarations and output validation come from `inputSchema` and `outputSchema`). An input schema that
+ * names no type is an object schema, as the engine has always read it; `properties` and `required` of a
+ * shape the SDK's schema refuses are left out of its copy only.
+ */
+function sdkView(t: ToolDefinition): Record<string, unknown> {
+  const { properties, required, $schema, ...rest } = t.inputSchema;
+  const out = t.outputSchema;
+  return {
+    name: t.name,
+    ...(t.description !== null && { description: t.description }),
+    inputSchema: {
+      ...rest,
+      ...(typeof $schema === "string" && { $schema }),
+      type: "object",
+      ...(isObject(properties) && { properties }),
+      ...(Array.isArray(required) && required.every((k) => typeof k === "string") && { required }),
+    },
+    // Only an object schema is one the SDK takes (the engine keeps whatever the server sent).
+    ...(out && out.type === "object" && isObject(out.properties ?? {}) && { outputSchema: out }),
+  };
 }
 
 export type Discovery = {

@@ -3,9 +3,11 @@
 // otherwise (docs/security.md §20). Registered in the process state (lib/state.ts): one pool per process,
 // closed on shutdown.
 import {
+  ProtocolError,
   SdkError,
   SdkErrorCode,
   SdkHttpError,
+  type CallToolRequestOptions,
   type CallToolResult,
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
@@ -31,6 +33,8 @@ import { recordStepUpScope, setIntegrationState } from "@/lib/data/grants";
 import { processState } from "@/lib/state";
 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+/** The 2026-07-28 HeaderMismatch error: a server refused a request's headers before running it. */
+const HEADER_MISMATCH = -32020;
 export const MAX_CALL_TIMEOUT_MS = LIMITS.hardMaxMs;
 
 type PoolConfig = { idleMs: number; maxSessions: number; resyncDebounceMs: number };
@@ -138,7 +142,7 @@ async function checkedCall(
   }
   const call = () =>
     withBreaker(ctx.userId, integ.url, effectiveTimeout(opts.timeoutMs), () =>
-      callOnSession(integ, name, args, opts),
+      callOnSession(integ, { name, inputSchema: tool.inputSchema }, args, opts),
     );
   const out = await call().catch(async (err: unknown) => {
     // docs/oauth.md "More access": when the flow allows it, the wider scope is obtained without the
@@ -152,26 +156,30 @@ async function checkedCall(
   return { ...out, storePayloads: integ.storePayloads };
 }
 
+/** The stored definition a call hands the SDK: its SEP-2243 `Mcp-Param-*` headers come from `inputSchema`. */
+type CallDefinition = { name: string; inputSchema: unknown };
+
 async function callOnSession(
   integ: EngineIntegration,
-  name: string,
+  tool: CallDefinition,
   args: Record<string, unknown>,
   opts: CallOptions,
 ): Promise<Omit<CallOutcome, "storePayloads">> {
+  const { name } = tool;
   const timeout = effectiveTimeout(opts.timeoutMs);
   let entry = await acquire(integ);
   const started = performance.now();
   try {
     let result: CallToolResult;
     try {
-      result = await invoke(entry, name, args, timeout, opts.signal);
+      result = await invoke(entry, tool, args, timeout, opts.signal);
     } catch (err) {
       // A 404 (or a v1-style 400 "session") means the server never executed the call: safe to resend once.
       if (!isSessionGone(err, entry)) throw err;
       release(entry);
       await closeEntry(entry);
       entry = await acquire(integ);
-      result = await invoke(entry, name, args, timeout, opts.signal);
+      result = await invoke(entry, tool, args, timeout, opts.signal);
     }
     return { result, latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
@@ -181,16 +189,28 @@ async function callOnSession(
   }
 }
 
+/**
+ * One tools/call through the SDK's `callTool`. The stored definition goes with it (`toolDefinition`, the
+ * SDK's way to call a tool listed on another connection), so a pooled session that never listed tools
+ * still sends the `Mcp-Param-*` headers its `x-mcp-header` declarations ask for (docs/protocol.md). Only
+ * the input schema is handed over: structured results are not validated here, on any session.
+ */
 async function invoke(
   entry: Entry,
-  name: string,
+  tool: CallDefinition,
   args: Record<string, unknown>,
   timeout: number,
   signal?: AbortSignal,
 ): Promise<CallToolResult> {
+  const { name } = tool;
   const result = (await entry.conn.client.callTool(
     { name, arguments: args },
-    { timeout, maxTotalTimeout: timeout, signal },
+    {
+      timeout,
+      maxTotalTimeout: timeout,
+      signal,
+      toolDefinition: tool as NonNullable<CallToolRequestOptions["toolDefinition"]>,
+    },
   )) as CallToolResult;
   // Checked here, before any caller serializes, stores or renders it (docs/security.md §14).
   assertJsonShape(result, `The result of "${name.slice(0, 128)}"`);
@@ -216,6 +236,15 @@ function callError(
   signal?: AbortSignal,
 ): AppError {
   if (signal?.aborted) return new AppError("cancelled", `The call to "${name}" was cancelled.`, 499);
+  if (err instanceof ProtocolError && err.code === HEADER_MISMATCH) {
+    // Refused before it ran: the stored definition's headers no longer match the server's (docs/protocol.md).
+    scheduleResync(integ.userId, integ.id);
+    return new AppError(
+      "tool_changed",
+      `The server refused the call to "${name.slice(0, 128)}" because its headers don't match the tool's definition (${err.message.slice(0, 200)}). The tool has changed: Poke is re-syncing this integration; try again.`,
+      409,
+    );
+  }
   const timedOut = err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout;
   if (timedOut) {
     return new AppError(
