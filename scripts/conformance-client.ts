@@ -505,7 +505,7 @@ async function serve(socketPath: string): Promise<void> {
   const proxy = await startEndpointProxy();
   const dataDir = await openScratchDatabase(proxy.origin);
   const engine = await loadEngine();
-  // The agent endpoint's person: an account with an API token and no integrations.
+  // The agent endpoint's person: an account with an API token.
   const { signUp } = await import("@/lib/data/users");
   const { createApiToken } = await import("@/lib/data/api-tokens");
   const owner = await signUp({
@@ -514,6 +514,14 @@ async function serve(socketPath: string): Promise<void> {
     name: "",
   });
   proxy.setToken((await createApiToken(owner, { name: "conformance", expiresInDays: undefined })).token);
+  // One integration, so the endpoint lists tools: a real 2026-07-28 server (test/fixtures) whose tools
+  // declare `x-mcp-header` parameters, which the endpoint passes on verbatim.
+  const { HEADER_TOOLS, startProtocolServer } = await import("@/test/fixtures/protocol-servers");
+  const fixture = await startProtocolServer({ tools: HEADER_TOOLS });
+  const integ = await engine.db.integration.create({
+    data: { userId: owner.id, name: "fixture", url: fixture.url, authKind: "none" },
+  });
+  await engine.syncIntegration(owner.id, integ.id, { timeoutMs: STEP_TIMEOUT_MS });
 
   const host = net.createServer((sock) => {
     let buf = "";
@@ -555,6 +563,7 @@ async function serve(socketPath: string): Promise<void> {
     host.close();
     proxy.server.closeAllConnections();
     proxy.server.close();
+    await fixture.close().catch(() => {});
     await engine.pool.closeAll().catch(() => {});
     await (await import("@/lib/agent/endpoint")).closeAgentEndpoint().catch(() => {});
     await engine.closeDb().catch(() => {});

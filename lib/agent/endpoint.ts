@@ -23,7 +23,7 @@ import {
   legacySessionViews,
   notifyLegacySessions,
 } from "@/lib/agent/legacy-sessions";
-import { buildAgentServer } from "@/lib/agent/server";
+import { buildAgentServer, paramHeaderRejection } from "@/lib/agent/server";
 import { closeSseViewSessions, notifySseSessions, sseSessionViews } from "@/lib/agent/sse";
 import { resolveView, routeViewEvents, type AgentView } from "@/lib/agent/toolsets";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
@@ -109,6 +109,9 @@ async function serveAgentEndpoint(req: Request, toolset?: string): Promise<Respo
   };
   const options = parsedBody === undefined ? { authInfo } : { authInfo, parsedBody };
   if (await isLegacyRequest(req, parsedBody)) return handleLegacyRequest(req, view, options);
+  // SEP-2243: `Mcp-Param-*` headers of a tools/call agree with its arguments (lib/agent/server.ts).
+  const mismatch = await paramHeaderRejection(view, parsedBody, req.headers);
+  if (mismatch) return mismatch;
 
   const entry = handlerFor(view);
   entry.inflight++;

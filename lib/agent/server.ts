@@ -145,3 +145,100 @@ function errorResult(text: string, code?: string): CallToolResult {
     ...(code ? { _meta: { "poke/errorCode": code } } : {}),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// SEP-2243 on the endpoint (docs/protocol.md): a 2026-07-28 tools/call of a tool whose inputSchema declares
+// `x-mcp-header` parameters must carry each given value in its `Mcp-Param-<Name>` header as well, so
+// intermediaries can route on it; a missing, malformed or disagreeing header is refused with HTTP 400 and
+// -32020 (HeaderMismatch) before the call runs. The SDK checks this only for tools registered on an
+// McpServer; the endpoint passes definitions through verbatim on a low-level Server, so it checks here.
+
+const HEADER_MISMATCH = -32020;
+const BASE64_SENTINEL = /^=\?base64\?(.*)\?=$/;
+
+type HeaderDeclaration = { path: string[]; header: string; type: unknown };
+
+/** `x-mcp-header` declarations reachable through `properties` chains (the only place the revision allows). */
+export function headerDeclarations(schema: unknown, path: string[] = []): HeaderDeclaration[] {
+  const props = (schema as { properties?: unknown } | null)?.properties;
+  if (!props || typeof props !== "object" || Array.isArray(props)) return [];
+  const out: HeaderDeclaration[] = [];
+  for (const [key, sub] of Object.entries(props as Record<string, unknown>)) {
+    if (!sub || typeof sub !== "object") continue;
+    const header = (sub as Record<string, unknown>)["x-mcp-header"];
+    if (typeof header === "string" && header) {
+      out.push({ path: [...path, key], header, type: (sub as { type?: unknown }).type });
+    }
+    out.push(...headerDeclarations(sub, [...path, key]));
+  }
+  return out;
+}
+
+/** A header value as sent: plain, or `=?base64?…?=` (canonical Base64 of UTF-8). undefined: malformed. */
+function decodeHeaderValue(raw: string): string | undefined {
+  const m = BASE64_SENTINEL.exec(raw);
+  if (!m) return raw;
+  const b64 = m[1];
+  if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
+  const bytes = Buffer.from(b64, "base64");
+  if (bytes.toString("base64") !== b64) return undefined;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function headerMatches(decl: HeaderDeclaration, value: unknown, decoded: string): boolean {
+  const numeric = decl.type === "integer" || decl.type === "number";
+  if (numeric && typeof value === "number") {
+    return /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(decoded) && Number(decoded) === value;
+  }
+  return decoded === String(value);
+}
+
+/** The HTTP 400 / -32020 answer for a tools/call whose `Mcp-Param-*` headers disagree with its arguments. */
+export async function paramHeaderRejection(
+  view: AgentView,
+  body: unknown,
+  headers: Headers,
+): Promise<Response | undefined> {
+  const msg = body as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } };
+  if (!msg || typeof msg !== "object" || Array.isArray(msg) || msg.method !== "tools/call") return undefined;
+  const name = msg.params?.name;
+  if (typeof name !== "string") return undefined;
+  const catalog = await loadView(view);
+  if (catalog.searchMode) return undefined;
+  const tool = catalog.byName.get(name);
+  if (!tool) return undefined;
+  const args = msg.params?.arguments;
+  for (const decl of headerDeclarations(tool.definition.inputSchema)) {
+    let value: unknown = args;
+    for (const key of decl.path) value = (value as Record<string, unknown> | undefined)?.[key];
+    if (value === undefined || value === null || typeof value === "object") continue;
+    const headerName = `Mcp-Param-${decl.header}`;
+    const raw = headers.get(headerName);
+    const decoded = raw === null ? undefined : decodeHeaderValue(raw);
+    let problem: string | undefined;
+    if (raw === null) problem = `the ${headerName} header is missing`;
+    else if (decoded === undefined) problem = `the ${headerName} header is not valid Base64 of UTF-8`;
+    else if (!headerMatches(decl, value, decoded)) {
+      problem = `the ${headerName} header does not match the argument ${decl.path.join(".")}`;
+    }
+    if (problem) {
+      return Response.json(
+        {
+          jsonrpc: "2.0",
+          id: msg.id ?? null,
+          error: {
+            code: HEADER_MISMATCH,
+            message: `Header mismatch: ${problem}`,
+            data: { header: headerName },
+          },
+        },
+        { status: 400 },
+      );
+    }
+  }
+  return undefined;
+}
