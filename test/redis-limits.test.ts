@@ -48,6 +48,7 @@ class LimiterModel {
     const tokens = this.tokens(user, c, now);
     if (tokens < 1) return { ok: false as const, limit: "rate" as const, retryAfterMs: this.wait(tokens, c) };
     this.buckets.set(user, { tokens: tokens - 1, at: now });
+    const nextTokenInMs = tokens - 1 < 1 ? this.wait(tokens - 1, c) : 0;
     const set = this.leases.get(user) ?? new Map<string, number>();
     this.leases.set(user, set);
     for (const [id, exp] of set) if (exp <= now) set.delete(id);
@@ -55,7 +56,7 @@ class LimiterModel {
       return { ok: false as const, limit: "concurrency" as const, retryAfterMs: 1000 };
     const id = lease();
     set.set(id, now + this.leaseMs);
-    return { ok: true as const, lease: id };
+    return { ok: true as const, lease: id, nextTokenInMs };
   }
 
   rateWait(user: string, c: LimitConfig, now: number): number {
@@ -129,6 +130,7 @@ describe("shared limiter (Redis) against its model", () => {
                 const got = await instances[op.inst].admit(user, cfg);
                 const want = model.admit(user, cfg, c.now(), () => `m${++n}`);
                 expect(got.ok).toBe(want.ok);
+                if (got.ok && want.ok) expect(got.nextTokenInMs).toBe(want.nextTokenInMs);
                 if (got.ok && want.ok)
                   open.push({ inst: op.inst, user, lease: got.lease, modelLease: want.lease });
                 else expect(got).toEqual(want);

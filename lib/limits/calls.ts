@@ -185,7 +185,9 @@ export async function admitCall(userId: string): Promise<() => void> {
         if (a.limit === "rate") state.refusedUntil.set(userId, Date.now() + a.retryAfterMs);
         throw refused(a.limit, a.retryAfterMs);
       }
-      state.refusedUntil.delete(userId);
+      // Took the last token: the next call anywhere is refused until the refill, so shed it at the door.
+      if (a.nextTokenInMs > 0) state.refusedUntil.set(userId, Date.now() + a.nextTokenInMs);
+      else state.refusedUntil.delete(userId);
       const counted = state.concurrency.tryAcquire(userId, Number.MAX_SAFE_INTEGER)!;
       let released = false;
       return () => {
@@ -207,7 +209,9 @@ export async function admitCall(userId: string): Promise<() => void> {
 
 /**
  * Seconds until `userId` may call again, or undefined when a call would be admitted now (consumes nothing).
- * With Redis: what the shared budget last answered this instance (the call itself is always checked there).
+ * With Redis: from what the shared budget last answered this instance (the call itself is always checked
+ * there): after this instance took the user's last token or was refused one; a budget spent only through
+ * other instances is refused by the call itself (a tool error naming the limit), then here.
  */
 export function rateLimitedFor(userId: string): number | undefined {
   if (shared()) {

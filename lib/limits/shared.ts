@@ -20,11 +20,14 @@ import type { BreakerEntry, BreakerStore } from "@/lib/limits/breaker";
 export type KeyOf = (...parts: string[]) => string;
 export type LimitConfig = { ratePerSec: number; burst: number; maxConcurrent: number };
 export type SharedAdmission =
-  { ok: true; lease: string } | { ok: false; limit: "rate" | "concurrency"; retryAfterMs: number };
+  /** `nextTokenInMs`: 0 while tokens are left, else how long until the next one (this call took the last) */
+  | { ok: true; lease: string; nextTokenInMs: number }
+  | { ok: false; limit: "rate" | "concurrency"; retryAfterMs: number };
 
 // KEYS: bucket hash, lease set. ARGV: rate/s, burst, cost (0 = peek), max in flight (0 = no lease), lease id,
 // lease ms, now ms ("" = Redis's clock; tests pass a virtual clock).
-// Returns {0} admitted, {1, retryAfterMs} no token, {2, retryAfterMs} no slot.
+// Returns {0, msUntilNextToken} admitted (0: tokens are left), {1, retryAfterMs} no token, {2, retryAfterMs}
+// no slot.
 const ADMIT = `
 local now = tonumber(ARGV[7])
 if not now then
@@ -49,8 +52,12 @@ if tokens < 1 then
   if rate > 0 then return {1, math.ceil(((1 - tokens) / rate) * 1000)} end
   return {1, 60000}
 end
-if ARGV[3] == '0' then return {0} end
+if ARGV[3] == '0' then return {0, 0} end
 tokens = tokens - 1
+local empty = 0
+if tokens < 1 then
+  if rate > 0 then empty = math.ceil(((1 - tokens) / rate) * 1000) else empty = 60000 end
+end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', now)
 if rate > 0 then
   redis.call('PEXPIRE', KEYS[1], math.ceil(((burst - tokens) / rate) * 1000) + 1000)
@@ -61,7 +68,7 @@ if max > 0 then
   redis.call('ZADD', KEYS[2], now + leaseMs, ARGV[5])
   redis.call('PEXPIRE', KEYS[2], leaseMs)
 end
-return {0}
+return {0, empty}
 `;
 
 // KEYS: lease sets; ARGV: lease ms, now ("" = Redis's clock), then one lease id per key. Pushes each lease's
@@ -175,7 +182,7 @@ export class SharedCallLimiter {
     if (code === 1) return { ok: false, limit: "rate", retryAfterMs: wait };
     if (code === 2) return { ok: false, limit: "concurrency", retryAfterMs: wait };
     if (c.maxConcurrent > 0) this.hold(lease, slots);
-    return { ok: true, lease };
+    return { ok: true, lease, nextTokenInMs: wait };
   }
 
   /** Milliseconds until `user` has a token, or 0 now (consumes nothing). */
