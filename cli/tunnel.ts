@@ -2,6 +2,7 @@
 // The app sends HTTP exchanges as multiplexed streams (lib/tunnel/protocol.ts); this side forwards each one
 // to the ONE local URL fixed at start (anything else is refused), streams the response back, and logs a
 // line per request (method, path, status, latency — never header values).
+import fs from "node:fs";
 import WebSocket from "ws";
 import {
   CLOSE,
@@ -21,8 +22,9 @@ import {
 } from "../lib/tunnel/protocol";
 import { CliError, commonOptions, parse, parseEnvPairs, showHelp, splitCommand, UsageError } from "./args";
 import { resolveAuth } from "./config";
+import { parseClientPrivateKey, type ClientKey } from "../lib/oauth/client-key";
 
-export const TUNNEL_HELP = `Usage: poke tunnel <local-url> -n <name> [--client-id ID --client-secret SECRET]
+export const TUNNEL_HELP = `Usage: poke tunnel <local-url> -n <name> [--client-id ID [--client-secret SECRET | --client-key FILE]]
        poke tunnel --stdio -n <name> [--env KEY=VALUE]… -- <command> [args…]
 
 Makes a local MCP server reachable by Poke: opens an outbound WebSocket to the app (authenticated
@@ -39,6 +41,9 @@ Options:
                            "-" reads it from standard input, and without this option it is taken from
                            POKE_CLIENT_SECRET — both keep it out of the process list, where a value
                            given on the command line can be seen by every user of the machine
+  --client-key FILE        a private key (PEM or JWK; EC P-256 or RSA) instead of a secret: the client
+                           authenticates with signed JWTs (private_key_jwt); its public JWK is printed
+                           for registering at the authorization server
   --client-auth basic|post how the client authenticates at the token endpoint (default: detected)
   --stdio                  run <command> as a stdio MCP server and tunnel to it (via poke proxy)
   --env KEY=VALUE          extra environment for the --stdio command (repeatable)
@@ -73,6 +78,7 @@ export async function tunnel(argv: string[]): Promise<number> {
       name: { type: "string", short: "n" },
       "client-id": { type: "string" },
       "client-secret": { type: "string" },
+      "client-key": { type: "string" },
       "client-auth": { type: "string" },
       stdio: { type: "boolean" },
       env: { type: "string", multiple: true },
@@ -84,6 +90,8 @@ export async function tunnel(argv: string[]): Promise<number> {
   if (!values.name) throw new UsageError("Name the integration with -n <name>.", TUNNEL_HELP);
   if (values["client-secret"] && !values["client-id"])
     throw new UsageError("--client-secret needs --client-id.", TUNNEL_HELP);
+  if (values["client-key"] && (!values["client-id"] || values["client-secret"] || values["client-auth"]))
+    throw new UsageError("--client-key needs --client-id, and replaces --client-secret.", TUNNEL_HELP);
   if (values["client-secret"] === "-" && values.stdio)
     throw new UsageError("--client-secret - reads standard input, which --stdio can't share.", TUNNEL_HELP);
   const auth = resolveAuth(values.url);
@@ -126,7 +134,15 @@ export async function tunnel(argv: string[]): Promise<number> {
 
   let oauth: OAuthHello | undefined;
   let oauthPaths = new Set<string>();
-  if (values["client-id"]) {
+  if (values["client-id"] && values["client-key"]) {
+    const key = clientKey(values["client-key"]);
+    const found = await discoverLocalOAuth(target);
+    oauth = { clientId: values["client-id"], issuer: found.issuer, clientPrivateKey: key.pem };
+    oauthPaths = found.paths;
+    console.log(`Client key: ${key.alg}. Register this public key for ${values["client-id"]}:`);
+    console.log(JSON.stringify(key.publicJwk));
+    if (found.issuer) console.log(`Local authorization server: ${found.issuer}`);
+  } else if (values["client-id"]) {
     const found = await discoverLocalOAuth(target);
     const secret = await clientSecret(values["client-secret"]);
     const flag = values["client-auth"];
@@ -163,6 +179,21 @@ export async function tunnel(argv: string[]): Promise<number> {
   ]);
   await stopLocal?.();
   return code;
+}
+
+/** --client-key's file, read and checked (an unusable key stops here, before anything is sent). */
+function clientKey(file: string): ClientKey {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`--client-key: cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseClientPrivateKey(text);
+  } catch (err) {
+    throw new CliError(`--client-key: ${(err as Error).message}`);
+  }
 }
 
 /** --client-secret's value; "-" reads the first line of standard input; absent, POKE_CLIENT_SECRET. */

@@ -34,6 +34,8 @@ export type OAuthHello = {
   /** Issuer of the local server's authorization server, as the CLI discovered it (binds the credentials). */
   issuer?: string;
   tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "none";
+  /** private_key_jwt instead of a secret: the private key (PEM or JWK text, docs/oauth.md). */
+  clientPrivateKey?: string;
 };
 
 export type HelloFrame = {

@@ -27,6 +27,7 @@ import { log } from "@/lib/log";
 import { dropSession } from "@/lib/mcp/pool";
 import { validateUserUrl } from "@/lib/net/egress";
 import { setCliClient } from "@/lib/data/grants";
+import { parseClientPrivateKey } from "@/lib/oauth/client-key";
 import { processState, upgrades } from "@/lib/state";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
 import { publicTunnelUrl, tunnelOfflineError, tunnelStreamError } from "@/lib/tunnel/fetch";
@@ -277,6 +278,16 @@ class TunnelConnection {
         {
           clientId: String(f.oauth.clientId).slice(0, 512),
           clientSecret: f.oauth.clientSecret ? String(f.oauth.clientSecret).slice(0, 2048) : undefined,
+          // Checked by the CLI already; a key that can't be read is not stored (the flow then says so).
+          privateKey: f.oauth.clientPrivateKey
+            ? (() => {
+                try {
+                  return parseClientPrivateKey(String(f.oauth.clientPrivateKey));
+                } catch {
+                  return undefined;
+                }
+              })()
+            : undefined,
           tokenEndpointAuthMethod: f.oauth.tokenEndpointAuthMethod,
           issuer: f.oauth.issuer,
         },
