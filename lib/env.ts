@@ -84,6 +84,12 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_-]{1,64}$/, "REDIS_PREFIX: letters, digits, ':', '_' or '-' (at most 64)")
     .default("poke:"),
+  // How the other instances reach this one directly (a tunnel's socket lives on one instance; requests
+  // arriving elsewhere are relayed to it, docs/deploy.md). Default: http://<HOST, or this host's first
+  // network address when HOST is 0.0.0.0 or ::>:<PORT>.
+  INSTANCE_URL: z.url().optional(),
+  // Open 2025-era agent sessions per user; past it the idle ones close first (docs/deploy.md).
+  AGENT_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(64),
 });
 
 export type Env = z.infer<typeof envSchema> & {

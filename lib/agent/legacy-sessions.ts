@@ -13,6 +13,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { buildAgentServer } from "@/lib/agent/server";
 import type { AgentView } from "@/lib/agent/toolsets";
+import { env } from "@/lib/env";
 import { log } from "@/lib/log";
 import { processState } from "@/lib/state";
 
@@ -23,14 +24,29 @@ type Session = {
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
   lastUsed: number;
+  /** Requests being answered and event streams open (the GET stream, streamed answers). */
+  busy: number;
 };
 
-type SessionConfig = { maxPerUser: number; maxTotal: number; idleMs: number };
+/**
+ * maxPerUser: AGENT_SESSIONS_PER_USER; past it a new session closes one of the user's others, the idle ones
+ * first (no open stream, no request for `quietMs`), least recently used first among each kind — so scripts
+ * that never send DELETE do not cut off a long-running client (docs/deploy.md).
+ */
+type SessionConfig = { maxPerUser: number; maxTotal: number; idleMs: number; quietMs: number };
 type Store = { sessions: Map<string, Session>; config: SessionConfig; sweeper?: NodeJS.Timeout };
 
 const store = processState<Store>(
   "agentSessions",
-  () => ({ sessions: new Map(), config: { maxPerUser: 16, maxTotal: 5_000, idleMs: 60 * 60_000 } }),
+  () => ({
+    sessions: new Map(),
+    config: {
+      maxPerUser: env().AGENT_SESSIONS_PER_USER,
+      maxTotal: 5_000,
+      idleMs: 60 * 60_000,
+      quietMs: 60_000,
+    },
+  }),
   () => closeLegacySessions(),
 );
 
@@ -53,8 +69,7 @@ export async function handleLegacyRequest(
     if (!session || session.userId !== view.userId || session.view.key !== view.key) {
       return rpcError(404, "Session not found");
     }
-    session.lastUsed = Date.now();
-    return session.transport.handleRequest(req, options);
+    return track(session, req.signal, () => session.transport.handleRequest(req, options));
   }
   if (req.method !== "POST" || !isInitializeRequest(options.parsedBody)) {
     return rpcError(400, "Bad Request: No valid session ID provided");
@@ -69,7 +84,7 @@ async function startSession(req: Request, view: AgentView, options: Options): Pr
   const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     onsessioninitialized: (id) => {
-      store.sessions.set(id, { id, userId, view, server, transport, lastUsed: Date.now() });
+      store.sessions.set(id, { id, userId, view, server, transport, lastUsed: Date.now(), busy: 0 });
     },
     onsessionclosed: (id) => void store.sessions.delete(id),
   });
@@ -78,18 +93,84 @@ async function startSession(req: Request, view: AgentView, options: Options): Pr
   return transport.handleRequest(req, options);
 }
 
-/** Per-user and global caps: the least recently used sessions go first. */
+/** Counts a request as busy until it is answered, and until its event stream ends when it answers with one. */
+async function track(
+  session: Session,
+  signal: AbortSignal,
+  handle: () => Promise<Response>,
+): Promise<Response> {
+  session.lastUsed = Date.now();
+  session.busy++;
+  let res: Response;
+  try {
+    res = await handle();
+  } catch (err) {
+    session.busy--;
+    throw err;
+  }
+  if (!res.body || !/text\/event-stream/i.test(res.headers.get("content-type") ?? "")) {
+    session.busy--;
+    return res;
+  }
+  let done = false;
+  const settle = () => {
+    if (done) return;
+    done = true;
+    signal.removeEventListener("abort", onAbort);
+    session.busy--;
+    session.lastUsed = Date.now();
+  };
+  const reader = res.body.getReader();
+  // The client went away (its connection closed): the stream is no longer open.
+  const onAbort = () => {
+    settle();
+    void reader.cancel(signal.reason).catch(() => {});
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(ctl) {
+        try {
+          const { done: end, value } = await reader.read();
+          if (end) {
+            settle();
+            ctl.close();
+          } else ctl.enqueue(value);
+        } catch (err) {
+          settle();
+          ctl.error(err);
+        }
+      },
+      cancel(reason) {
+        settle();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/**
+ * Which sessions close first: idle ones (nothing open, no request for `quietMs`), then quiet-but-recent ones,
+ * then those with a request or event stream open; least recently used first within each.
+ */
+function evictionOrder(sessions: Session[], now = Date.now()): Session[] {
+  const rank = (s: Session) => (s.busy > 0 ? 2 : now - s.lastUsed >= store.config.quietMs ? 0 : 1);
+  return sessions.sort((a, b) => rank(a) - rank(b) || a.lastUsed - b.lastUsed);
+}
+
+/** Per-user and global caps (see SessionConfig). */
 async function makeRoom(userId: string): Promise<void> {
   const { maxPerUser, maxTotal } = store.config;
   const mine = [...store.sessions.values()].filter((s) => s.userId === userId);
   const victims: Session[] = [];
   if (mine.length >= maxPerUser) {
-    victims.push(...mine.sort((a, b) => a.lastUsed - b.lastUsed).slice(0, mine.length - maxPerUser + 1));
+    victims.push(...evictionOrder(mine).slice(0, mine.length - maxPerUser + 1));
   }
   if (store.sessions.size - victims.length >= maxTotal) {
-    const rest = [...store.sessions.values()]
-      .filter((s) => !victims.includes(s))
-      .sort((a, b) => a.lastUsed - b.lastUsed);
+    const rest = evictionOrder([...store.sessions.values()].filter((s) => !victims.includes(s)));
     victims.push(...rest.slice(0, store.sessions.size - victims.length - maxTotal + 1));
   }
   await Promise.all(victims.map(closeSession));
@@ -105,7 +186,7 @@ function ensureSweeper(): void {
   if (store.sweeper) return;
   store.sweeper = setInterval(() => {
     const cutoff = Date.now() - store.config.idleMs;
-    for (const s of store.sessions.values()) if (s.lastUsed < cutoff) void closeSession(s);
+    for (const s of store.sessions.values()) if (s.lastUsed < cutoff && s.busy === 0) void closeSession(s);
   }, 60_000);
   store.sweeper.unref?.();
 }
@@ -139,4 +220,11 @@ export async function closeLegacySessions(): Promise<void> {
   if (store.sweeper) clearInterval(store.sweeper);
   store.sweeper = undefined;
   await Promise.all([...store.sessions.values()].map(closeSession));
+}
+
+/** Test hook: the session limits of this process. */
+export function configureLegacySessions(config: Partial<SessionConfig>): SessionConfig {
+  const before = { ...store.config };
+  Object.assign(store.config, config);
+  return before;
 }
