@@ -126,10 +126,18 @@ function plan(o) {
           scenario: s.name,
           specVersion: v.requirements && !s.tags.includes("extension") ? v.requirements : undefined,
         }));
+      // Server scenarios at one spec version run in one suite process (`--suite all`): starting the
+      // suite costs more CPU than most server scenarios do. Client scenarios each need their own.
+      const batchable = side === "server" && !o.scenarios.length;
+      const batches = new Map();
       for (const p of picked) {
         if (o.scenarios.length && !o.scenarios.includes(p.scenario)) continue;
-        tasks.push({ v, side, ...p });
+        if (!batchable || (v.requirements && !p.specVersion))
+          tasks.push({ v, side, scenarios: [p.scenario], ...p });
+        else batches.set(p.specVersion, [...(batches.get(p.specVersion) ?? []), p.scenario]);
       }
+      for (const [specVersion, scenarios] of batches)
+        tasks.unshift({ v, side, scenarios, specVersion, batch: true });
     }
   }
   return tasks;
@@ -212,11 +220,17 @@ function findFile(dir, name) {
   return undefined;
 }
 
-/** Runs one scenario through the suite's runner; returns its checks and the client's last words. */
-function runScenario(task, o, env, endpoint) {
-  const { v, side, scenario, specVersion } = task;
+const STAMP = /-\d{4}-\d{2}-\d{2}T[\d-]+Z$/;
+
+/**
+ * Runs a task through the suite's runner: one scenario, or (batch) every scenario of its side at its spec
+ * version. Returns one result per scenario: its checks and the client's last words.
+ */
+function runTask(task, o, env, endpoint) {
+  const { v, side, specVersion } = task;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "poke-conformance-out-"));
-  const args = [suiteBin(v), side, "--scenario", scenario, "-o", out];
+  const args = [suiteBin(v), side, "-o", out];
+  args.push(...(task.batch ? ["--suite", "all"] : ["--scenario", task.scenarios[0]]));
   // The runner splits --command on spaces: the paths here have none.
   if (side === "client") args.push("--command", `${CLIENT_NODE} ${RELAY}`, "--timeout", String(o.timeout));
   else args.push("--url", endpoint);
@@ -226,41 +240,55 @@ function runScenario(task, o, env, endpoint) {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(NODE22, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    // A server scenario that hangs is stopped here (0.1 has no timeout of its own).
-    const guard = setTimeout(() => child.kill("SIGTERM"), o.timeout + 60_000);
+    // A server run that hangs is stopped here (0.1 has no timeout of its own).
+    const guard = setTimeout(() => child.kill("SIGTERM"), (task.batch ? 3 : 1) * o.timeout + 60_000);
     let log = "";
     child.stdout.on("data", (d) => (log += d));
     child.stderr.on("data", (d) => (log += d));
     child.on("close", (code) => {
       clearTimeout(guard);
-      const checksFile = findFile(out, "checks.json");
-      const stderrFile = findFile(out, "stderr.txt");
-      let checks = checksFile ? JSON.parse(fs.readFileSync(checksFile, "utf8")) : [];
-      if (!Array.isArray(checks)) checks = checks.checks ?? [];
-      const clientErr = stderrFile ? fs.readFileSync(stderrFile, "utf8") : "";
+      const dirs = new Map();
+      for (const e of fs.readdirSync(out, { withFileTypes: true })) {
+        if (e.isDirectory()) dirs.set(e.name.replace(/^(client|server)-/, "").replace(STAMP, ""), e.name);
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      const results = task.scenarios.map((scenario) => {
+        const dir = task.batch ? dirs.get(scenario) : [...dirs.values()][0];
+        const read = (name) => {
+          const f = dir && findFile(path.join(out, dir), name);
+          return f ? fs.readFileSync(f, "utf8") : undefined;
+        };
+        let checks = JSON.parse(read("checks.json") ?? "[]");
+        if (!Array.isArray(checks)) checks = checks.checks ?? [];
+        const count = (st) => checks.filter((c) => c.status === st).length;
+        const r = {
+          version: v.version,
+          side,
+          scenario,
+          exitCode: code,
+          passed: count("SUCCESS"),
+          failed: count("FAILURE"),
+          warnings: count("WARNING"),
+          seconds: task.batch ? seconds / task.scenarios.length : seconds,
+          stopped: /Client timed out after/.test(log) || (code === null && !checks.length),
+          problems: checks
+            .filter((c) => c.status === "FAILURE" || c.status === "WARNING")
+            .map(
+              (c) => `${c.status === "FAILURE" ? "✗" : "!"} ${c.name}: ${c.errorMessage ?? c.description}`,
+            ),
+          client: (read("stderr.txt") ?? "")
+            .split("\n")
+            .filter((l) => l.startsWith("[poke-conformance]"))
+            .map((l) => l.replace("[poke-conformance] ", "")),
+          log: task.batch ? "" : log,
+        };
+        // A batch's exit code covers all its scenarios: each is judged by its own checks.
+        r.ok = (task.batch || code === 0) && r.failed === 0 && r.warnings === 0 && checks.length > 0;
+        return r;
+      });
       fs.rmSync(out, { recursive: true, force: true });
-      const count = (s) => checks.filter((c) => c.status === s).length;
-      const r = {
-        version: v.version,
-        side,
-        scenario,
-        exitCode: code,
-        passed: count("SUCCESS"),
-        failed: count("FAILURE"),
-        warnings: count("WARNING"),
-        seconds: (Date.now() - t0) / 1000,
-        stopped: /Client timed out after/.test(log),
-        problems: checks
-          .filter((c) => c.status === "FAILURE" || c.status === "WARNING")
-          .map((c) => `${c.status === "FAILURE" ? "✗" : "!"} ${c.name}: ${c.errorMessage ?? c.description}`),
-        client: clientErr
-          .split("\n")
-          .filter((l) => l.startsWith("[poke-conformance]"))
-          .map((l) => l.replace("[poke-conformance] ", "")),
-        log,
-      };
-      r.ok = code === 0 && r.failed === 0 && r.warnings === 0 && checks.length > 0;
-      resolve(r);
+      if (task.batch && o.verbose) console.log(log);
+      resolve(results);
     });
   });
 }
@@ -346,16 +374,18 @@ async function main() {
     host = await startHost(socketPath, hostEnv, o.verbose);
     const env = { ...hostEnv, CONFORMANCE_HOST_SOCKET: socketPath };
     console.log(
-      `MCP conformance: ${tasks.length} scenario run(s), ${o.jobs} at a time; engine on Node ${version}; ` +
+      `MCP conformance: ${tasks.reduce((n, t) => n + t.scenarios.length, 0)} scenario(s) in ${tasks.length} suite run(s), ${o.jobs} at a time; engine on Node ${version}; ` +
         `agent endpoint at ${host.endpoint} (${((Date.now() - t0) / 1000).toFixed(1)} s to start)`,
     );
-    results = await pool(tasks, o.jobs, async (t) => {
-      const r = await runScenario(t, o, env, host.endpoint);
-      if (o.verbose) console.log(`\n── ${r.version} ${r.side} ${r.scenario}\n${r.log}`);
-      else
+    const runs = await pool(tasks, o.jobs, async (t) => {
+      const rs = await runTask(t, o, env, host.endpoint);
+      for (const r of rs) {
+        if (o.verbose && r.log) console.log(`\n── ${r.version} ${r.side} ${r.scenario}\n${r.log}`);
         console.log(`  ${r.ok ? "✓" : "✗"} ${r.version} ${r.side} ${r.scenario} (${r.seconds.toFixed(1)}s)`);
-      return r;
+      }
+      return rs;
     });
+    results = runs.flat();
   } catch (err) {
     fail(err.message);
   } finally {
