@@ -1,0 +1,149 @@
+// Two instances on one PostgreSQL and one Redis behind HAProxy (docs/deploy.md): what one instance decides
+// or holds is seen by the other. Each test addresses the instances directly where it matters which one
+// serves a request, and HAProxy where a client would.
+import { Client, StreamableHTTPClientTransport, type Tool } from "@modelcontextprotocol/client";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { addIntegration, textOf } from "./agent-helpers";
+import { apiCall, type SeededUser } from "./cli-helpers";
+import { clusterSkipReason, startCluster, type Cluster, type Instance } from "./cluster-helpers";
+import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
+import { listen, webHandler, type Listener } from "./fixtures/http";
+import { createMcpEndpoint, type McpEndpoint } from "./fixtures/mcp-endpoint";
+import { waitFor } from "./wait";
+
+type CallResponse = {
+  result?: { content: { type: string; text?: string }[] };
+  error?: { code: string; message: string };
+};
+
+let cluster: Cluster;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+describe.skipIf(clusterSkipReason)("two instances behind HAProxy", () => {
+  beforeAll(async () => {
+    cluster = await startCluster([], {
+      // Bursts of 4 calls and practically no refill: a user's fifth call anywhere is refused.
+      CALL_RATE_PER_SEC: "0.001",
+      CALL_BURST: "4",
+      BREAKER_FAILURES: "2",
+      BREAKER_COOLDOWN_SEC: "3600",
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((c) => c().catch(() => {})));
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const call = (on: Instance, user: SeededUser, id: string, tool: string, args: Record<string, unknown>) =>
+    apiCall<CallResponse>(cluster.via(on), user, "POST", `/api/v1/integrations/${id}/tools/${tool}/call`, {
+      arguments: args,
+    });
+
+  async function fixture(opts: Parameters<typeof startMcpServer>[0] = {}): Promise<McpFixture> {
+    const f = await startMcpServer(opts);
+    cleanups.push(() => f.close());
+    return f;
+  }
+
+  it("a user's rate limit holds across both instances", async () => {
+    const user = await cluster.seedUser("rate");
+    const server = await fixture();
+    const id = await addIntegration(user.id, "Limited", server.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await call(i % 2 ? cluster.b : cluster.a, user, id, "echo", { text: `call ${i}` });
+      statuses.push(r.status);
+      if (r.status === 429) expect(r.data.error?.code).toBe("too_many_calls");
+    }
+    // One bucket of 4 for the user, wherever the calls land (per instance it would be 8).
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(6);
+    // Another user's bucket is their own.
+    const other = await cluster.seedUser("rate-other");
+    const otherId = await addIntegration(other.id, "Limited", server.url);
+    expect((await call(cluster.b, other, otherId, "echo", { text: "mine" })).status).toBe(200);
+  });
+
+  it("a breaker opened through one instance is open on the other", async () => {
+    const endpoints = new Map<string, McpEndpoint>();
+    let failing = false;
+    const host: Listener = await listen(
+      webHandler(async (req, { json }) => {
+        const path = new URL(req.url).pathname;
+        if (failing) return new Response("Internal Server Error", { status: 500 });
+        let endpoint = endpoints.get(path);
+        if (!endpoint) endpoints.set(path, (endpoint = createMcpEndpoint({ name: "flaky" })));
+        return endpoint.fetch(req, { parsedBody: json });
+      }),
+      { name: "flaky" },
+    );
+    cleanups.push(async () => {
+      await Promise.all([...endpoints.values()].map((e) => e.close()));
+      await host.close();
+    });
+    const user = await cluster.seedUser("breaker");
+    const id = await addIntegration(user.id, "Flaky", `${host.origin}/mcp`);
+    failing = true;
+    for (let i = 0; i < 2; i++)
+      expect((await call(cluster.a, user, id, "echo", { text: "x" })).status).toBe(502);
+    const sent = host.requests.length;
+    const refused = await call(cluster.b, user, id, "echo", { text: "x" });
+    expect(refused.status).toBe(503);
+    expect(refused.data.error?.code).toBe("circuit_open");
+    expect(refused.data.error?.message).toMatch(/failed 2 times in a row/);
+    expect(host.requests.length).toBe(sent); // B sent nothing: the circuit is open for it too
+  });
+
+  async function agentOn(instance: Instance, token: string, onTools: (names: string[]) => void) {
+    const client = new Client(
+      { name: "cluster-agent", version: "1.0.0" },
+      {
+        listChanged: {
+          tools: {
+            debounceMs: 20,
+            onChanged: (_err: Error | null, tools: Tool[] | null) =>
+              onTools((tools ?? []).map((t) => t.name)),
+          },
+        },
+      },
+    );
+    const transport = new StreamableHTTPClientTransport(new URL(`${instance.url}/api/mcp`), {
+      authProvider: { token: async () => token },
+    });
+    await client.connect(transport);
+    cleanups.push(async () => {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+    });
+    return client;
+  }
+
+  it("an agent session on one instance receives list_changed after a sync or rename on the other", async () => {
+    const user = await cluster.seedUser("notified");
+    const server = await fixture();
+    const id = await addIntegration(user.id, "Pushy", server.url);
+    const seen: string[][] = [];
+    const agent = await agentOn(cluster.a, user.token, (names) => seen.push(names));
+    expect((await agent.listTools()).tools.map((t) => t.name)).toContain("pushy__echo");
+
+    server.addTool("added_elsewhere");
+    const synced = await apiCall(cluster.via(cluster.b), user, "POST", `/api/v1/integrations/${id}/sync`);
+    expect(synced.status).toBe(200);
+    await waitFor(() => seen.some((names) => names.includes("pushy__added_elsewhere")), {
+      what: "list_changed on instance a after a sync on b",
+    });
+
+    // A rename changes no upstream server: only the other instance's notification can tell a.
+    const renamed = await apiCall(cluster.via(cluster.b), user, "PATCH", `/api/v1/integrations/${id}`, {
+      name: "Renamed",
+    });
+    expect(renamed.status).toBe(200);
+    await waitFor(() => seen.some((names) => names.includes("renamed__echo")), {
+      what: "list_changed on instance a after a rename on b",
+    });
+    const called = await agent.callTool({ name: "renamed__echo", arguments: { text: "after rename" } });
+    expect(textOf(called)).toBe("after rename");
+  });
+});
