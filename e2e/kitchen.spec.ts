@@ -1,6 +1,7 @@
 // Kitchen in a real browser: an admin publishes a server whose authorization server has no dynamic
 // registration (template with client credentials) in a recipe; another person opens the link, signs up,
 // installs, approves on the provider's consent page, and ends connected with tools listed.
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { startOAuthServer, type OAuthFixture } from "../test/fixtures/oauth-servers";
 import { alertOf, signInAdmin, signUp, uniqueEmail } from "./helpers";
@@ -148,6 +149,34 @@ test("rotating the link invalidates the old one; disabling shows the invalid-lin
   await expect(page.getByTestId("share-status")).toContainText("link disabled");
   expect((await visitor.goto(new URL(rotated).pathname))?.status()).toBe(404);
   await visitor.context().close();
+});
+
+test("a template with a private key instead of a secret shows only the key's public half", async ({
+  page,
+}) => {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+  await signInAdmin(page);
+  await page.goto("/kitchen");
+  await page.getByRole("link", { name: "New template" }).click();
+  await page.getByLabel("Name", { exact: true }).fill(`Keyed ${Date.now()}`);
+  await page.getByLabel("MCP server URL").fill(fx.mcpUrl);
+  await page.getByLabel("Client ID").fill("poke-kitchen-key");
+  await page.getByLabel("Client secret").fill("also-a-secret");
+  await page.getByLabel("Private key (instead of a secret)").fill(pem);
+  await page.getByRole("button", { name: "Create template" }).click();
+  await expect(page.getByText(/a secret or with a private key, not both/)).toBeVisible();
+  await page.getByLabel("Client secret").fill("");
+  await page.getByRole("button", { name: "Create template" }).click();
+  await expect(page.getByText("Template created.")).toBeVisible();
+  await expect(page.getByTestId("key-set")).toBeVisible();
+  const jwk = JSON.parse((await page.getByTestId("public-jwk").textContent())!);
+  expect(jwk).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+  expect(jwk.d).toBeUndefined();
+  expect(jwk.x).toBe(createPublicKey(privateKey).export({ format: "jwk" }).x);
+  // Write-only: the private key is in no field and nowhere on the page.
+  await expect(page.getByLabel("Replace private key")).toHaveValue("");
+  expect(await page.content()).not.toContain(pem.split("\n")[1]);
 });
 
 test("a non-admin gets 404 at every Kitchen page", async ({ page, browser }) => {

@@ -23,7 +23,7 @@ export type TemplateRow = Prisma.TemplateGetPayload<{ omit: typeof templateOmit 
 /** What a template write sets, besides the secret. */
 export type TemplateColumns = Omit<
   Prisma.TemplateUncheckedCreateInput,
-  "id" | "clientSecretEnc" | "createdById" | "version" | "createdAt" | "updatedAt"
+  "id" | "clientSecretEnc" | "clientPrivateKeyEnc" | "createdById" | "version" | "createdAt" | "updatedAt"
 > & { extraAuthParams: Record<string, string> };
 /** The client secret of a write: unchanged, removed, or replaced. */
 export type SecretChange = "keep" | "clear" | { set: string };
@@ -33,6 +33,14 @@ const secretColumn = (id: string, secret: SecretChange) =>
     ? { clientSecretEnc: null }
     : typeof secret === "object"
       ? { clientSecretEnc: encryptField(secret.set, aad("Template", "clientSecretEnc", id)) }
+      : {};
+
+/** The private key (private_key_jwt, PKCS#8 PEM) of a write: unchanged, removed, or replaced. */
+const keyColumn = (id: string, key: SecretChange) =>
+  key === "clear"
+    ? { clientPrivateKeyEnc: null }
+    : typeof key === "object"
+      ? { clientPrivateKeyEnc: encryptField(key.set, aad("Template", "clientPrivateKeyEnc", id)) }
       : {};
 
 function duplicateTemplate(e: unknown): never {
@@ -79,11 +87,15 @@ export async function insertTemplate(
   data: TemplateColumns,
   secret: SecretChange,
   createdById: string,
+  key: SecretChange = "keep",
 ): Promise<TemplateRow> {
   const id = randomUUID();
   const db = await getDb();
   return db.template
-    .create({ data: { id, ...data, ...secretColumn(id, secret), createdById }, omit: templateOmit })
+    .create({
+      data: { id, ...data, ...secretColumn(id, secret), ...keyColumn(id, key), createdById },
+      omit: templateOmit,
+    })
     .catch(duplicateTemplate);
 }
 
@@ -93,12 +105,18 @@ export async function updateTemplateRow(
   data: TemplateColumns,
   secret: SecretChange,
   bump: boolean,
+  key: SecretChange = "keep",
 ): Promise<TemplateRow> {
   const db = await getDb();
   return db.template
     .update({
       where: { id },
-      data: { ...data, ...secretColumn(id, secret), ...(bump ? { version: { increment: 1 } } : {}) },
+      data: {
+        ...data,
+        ...secretColumn(id, secret),
+        ...keyColumn(id, key),
+        ...(bump ? { version: { increment: 1 } } : {}),
+      },
       omit: templateOmit,
     })
     .catch(duplicateTemplate);

@@ -2,6 +2,7 @@
 // with admin-supplied client credentials). Admin only. The client secret is write-only: encrypted with AAD
 // naming its row, never returned by any function here (views carry `hasClientSecret`).
 import "server-only";
+import { aad, decryptField } from "@/lib/crypto";
 import { audit } from "@/lib/data/audit";
 import {
   applyFollow,
@@ -24,14 +25,18 @@ import { assertAdmin, originOf, type Actor } from "@/lib/kitchen/admin";
 import { dropSession } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
+import { parseClientPrivateKey, publicJwkOfStored, type ClientKey } from "@/lib/oauth/client-key";
 import { assertSafeOAuthUrl } from "@/lib/oauth/net";
 import { slugify, templateInputSchema, type TemplateInput, type TemplateParsed } from "@/lib/schemas/kitchen";
 
-function present({ clientSecretEnc, extraAuthParams, ...row }: TemplateRow) {
+function present({ clientSecretEnc, clientPrivateKeyEnc, extraAuthParams, ...row }: TemplateRow) {
   return {
     ...row,
     origin: originOf(row.serverUrl),
     hasClientSecret: !!clientSecretEnc,
+    hasClientPrivateKey: !!clientPrivateKeyEnc,
+    /** The public half of the private key, to register at the authorization server (never the key). */
+    clientPublicJwk: publicJwkOfTemplate(row.id, clientPrivateKeyEnc, row.clientKeyAlg),
     extraAuthParams: stringRecord(extraAuthParams),
   };
 }
@@ -40,6 +45,15 @@ export type TemplateListItem = TemplateView & {
   integrationCount: number;
   recipes: { id: string; name: string }[];
 };
+
+function publicJwkOfTemplate(id: string, enc: string | null, alg: string | null) {
+  if (!enc || !alg) return null;
+  try {
+    return publicJwkOfStored(decryptField(enc, aad("Template", "clientPrivateKeyEnc", id)), alg) ?? null;
+  } catch {
+    return null;
+  }
+}
 
 function stringRecord(v: unknown): Record<string, string> {
   if (!v || typeof v !== "object" || Array.isArray(v)) return {};
@@ -78,8 +92,8 @@ function safeOAuthUrl(raw: string, field: string, what: string): string {
  */
 function normalize(
   p: TemplateParsed,
-  current: Pick<TemplateRow, "clientSecretEnc"> | null,
-): { data: TemplateColumns; secret: SecretChange } {
+  current: Pick<TemplateRow, "clientSecretEnc" | "clientPrivateKeyEnc" | "clientKeyAlg"> | null,
+): { data: TemplateColumns; secret: SecretChange; key: SecretChange } {
   let serverUrl: string;
   try {
     serverUrl = validateUserUrl(p.serverUrl).href;
@@ -105,8 +119,10 @@ function normalize(
         resourceOverride: null,
         extraAuthParams: {},
         tokenEndpointAuthMethod: null,
+        clientKeyAlg: null,
       },
       secret: current?.clientSecretEnc ? "clear" : "keep",
+      key: current?.clientPrivateKeyEnc ? "clear" : "keep",
     };
   }
   const secret: SecretChange = p.clientSecret
@@ -120,7 +136,38 @@ function normalize(
   if (p.clientSecret && !p.clientId) {
     throw fieldError("clientId", "A client secret needs a client ID: enter the client ID too.");
   }
+  // private_key_jwt (docs/oauth.md): the key is read and normalized here; what is stored is PKCS#8 PEM.
+  let parsedKey: ClientKey | undefined;
+  if (p.clientPrivateKey) {
+    try {
+      parsedKey = parseClientPrivateKey(p.clientPrivateKey);
+    } catch (e) {
+      throw fieldError("clientPrivateKey", isAppError(e) ? e.message : "The private key could not be read.");
+    }
+    if (!p.clientId)
+      throw fieldError("clientId", "A private key needs a client ID: enter the client ID too.");
+  }
+  const key: SecretChange = parsedKey
+    ? { set: parsedKey.pem }
+    : p.clearClientPrivateKey || !p.clientId
+      ? current?.clientPrivateKeyEnc
+        ? "clear"
+        : "keep"
+      : "keep";
+  const willHaveKey = typeof key === "object" || (key === "keep" && !!current?.clientPrivateKeyEnc);
+  if (willHaveKey && willHaveSecret) {
+    throw fieldError(
+      "clientPrivateKey",
+      "A client authenticates with a secret or with a private key, not both: remove one of them.",
+    );
+  }
   const method = p.tokenEndpointAuthMethod;
+  if (willHaveKey && method) {
+    throw fieldError(
+      "tokenEndpointAuthMethod",
+      "A private key signs the client's assertions (private_key_jwt): leave the method empty.",
+    );
+  }
   if ((method === "client_secret_basic" || method === "client_secret_post") && !willHaveSecret) {
     throw fieldError("clientSecret", `${method} needs a client secret: enter it, or choose "none".`);
   }
@@ -151,8 +198,10 @@ function normalize(
           : null,
       extraAuthParams: p.extraAuthParams,
       tokenEndpointAuthMethod: method ?? null,
+      clientKeyAlg: parsedKey ? parsedKey.alg : willHaveKey ? (current?.clientKeyAlg ?? null) : null,
     },
     secret,
+    key,
   };
 }
 
@@ -161,9 +210,9 @@ function normalize(
 
 export async function createTemplate(actor: Actor, input: TemplateInput): Promise<TemplateView> {
   await assertAdmin(actor);
-  const { data, secret } = normalize(templateInputSchema.parse(input), null);
+  const { data, secret, key } = normalize(templateInputSchema.parse(input), null);
   await assertTemplateNameFree(data.name, data.slug);
-  const row = await insertTemplate(data, secret, actor.id);
+  const row = await insertTemplate(data, secret, actor.id, key);
   await audit(
     actor.id,
     "kitchen.template.create",
@@ -173,6 +222,7 @@ export async function createTemplate(actor: Actor, input: TemplateInput): Promis
       origin: originOf(data.serverUrl),
       authKind: data.authKind,
       hasClientSecret: typeof secret === "object",
+      hasClientPrivateKey: typeof key === "object",
     },
   );
   return present(row);
@@ -198,18 +248,18 @@ export async function updateTemplate(
   const parsed = templateInputSchema.parse(input);
   const current = (await findTemplates(id))[0]?.row;
   if (!current) throw notFound("Template not found");
-  const { data: next, secret } = normalize(parsed, current);
+  const { data: next, secret, key } = normalize(parsed, current);
   await assertTemplateNameFree(next.name, next.slug, id);
 
   const changed = (Object.keys(next) as (keyof typeof next)[]).filter(
     (k) =>
       JSON.stringify(next[k] ?? null) !== JSON.stringify((current as Record<string, unknown>)[k] ?? null),
   );
-  const secretChanged = secret !== "keep";
+  const secretChanged = secret !== "keep" || key !== "keep";
   const urlChanged = changed.includes("serverUrl");
   const credentialsChanged = secretChanged || CREDENTIAL_FIELDS.some((f) => changed.includes(f));
 
-  const row = await updateTemplateRow(id, next, secret, urlChanged || credentialsChanged);
+  const row = await updateTemplateRow(id, next, secret, urlChanged || credentialsChanged, key);
   await audit(
     actor.id,
     "kitchen.template.update",

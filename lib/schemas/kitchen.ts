@@ -113,6 +113,15 @@ const secretFields = {
   clearClientSecret: z
     .preprocess((v) => v === true || v === "on" || v === "true", z.boolean())
     .default(false),
+  /** private_key_jwt instead of a secret: a PEM or JWK private key (checked in lib/kitchen/templates.ts). */
+  clientPrivateKey: z
+    .string()
+    .max(8192, "The private key is too long")
+    .nullish()
+    .transform((s) => s?.trim() || undefined),
+  clearClientPrivateKey: z
+    .preprocess((v) => v === true || v === "on" || v === "true", z.boolean())
+    .default(false),
 };
 
 export const templateInputSchema = z.object({ ...templateFields, ...secretFields });

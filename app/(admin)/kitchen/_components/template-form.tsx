@@ -50,15 +50,22 @@ export function TemplateForm({
   id,
   initial,
   hasClientSecret = false,
+  hasClientPrivateKey = false,
+  clientPublicJwk = null,
 }: {
   id?: string;
   initial: TemplateFormValues;
   hasClientSecret?: boolean;
+  hasClientPrivateKey?: boolean;
+  /** The stored private key's public half (JWK), shown for registering at the authorization server. */
+  clientPublicJwk?: Record<string, string> | null;
 }) {
   const router = useRouter();
   const [v, setV] = useState(initial);
   const [clientSecret, setClientSecret] = useState("");
   const [clearSecret, setClearSecret] = useState(false);
+  const [clientPrivateKey, setClientPrivateKey] = useState("");
+  const [clearKey, setClearKey] = useState(false);
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string>();
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
@@ -76,7 +83,13 @@ export function TemplateForm({
     setError(undefined);
     setSaved(undefined);
     setFieldErrors({});
-    const input = { ...v, clientSecret, clearClientSecret: clearSecret };
+    const input = {
+      ...v,
+      clientSecret,
+      clearClientSecret: clearSecret,
+      clientPrivateKey,
+      clearClientPrivateKey: clearKey,
+    };
     const res = id ? await updateTemplateAction({ ...input, id }) : await createTemplateAction(input);
     setPending(false);
     if (!res.ok) {
@@ -86,6 +99,8 @@ export function TemplateForm({
     }
     setClientSecret("");
     setClearSecret(false);
+    setClientPrivateKey("");
+    setClearKey(false);
     if (!id && "id" in res.data) {
       router.push(`/kitchen/templates/${res.data.id}?created=1`);
       return;
@@ -206,6 +221,60 @@ export function TemplateForm({
                   />
                   Remove the stored secret
                 </label>
+              </div>
+            )}
+          </div>
+          <div>
+            <label className="block text-sm font-medium text-zinc-700">
+              {hasClientPrivateKey ? "Replace private key" : "Private key (instead of a secret)"}
+              <textarea
+                name="clientPrivateKey"
+                className={`${selectClass} font-mono text-xs`}
+                rows={3}
+                autoComplete="off"
+                spellCheck={false}
+                value={clientPrivateKey}
+                onChange={(e) => setClientPrivateKey(e.target.value)}
+                placeholder={
+                  hasClientPrivateKey
+                    ? "(set — leave empty to keep)"
+                    : "-----BEGIN PRIVATE KEY----- … or a private JWK (EC P-256 or RSA)"
+                }
+              />
+            </label>
+            <p className="mt-1 text-xs text-zinc-500">
+              The client then authenticates with signed JWTs (private_key_jwt, ES256 or RS256). Write-only:
+              stored encrypted; only its public half is shown.
+            </p>
+            {fieldErrors.clientPrivateKey && (
+              <p className="mt-1 text-xs text-red-600">{fieldErrors.clientPrivateKey}</p>
+            )}
+            {hasClientPrivateKey && (
+              <div className="mt-1 space-y-1 text-xs">
+                <div className="flex items-center gap-3">
+                  <span data-testid="key-set">
+                    <Badge tone="green">private key set</Badge>
+                  </span>
+                  <label className="flex items-center gap-1">
+                    <input
+                      type="checkbox"
+                      checked={clearKey}
+                      onChange={(e) => setClearKey(e.target.checked)}
+                    />
+                    Remove the stored private key
+                  </label>
+                </div>
+                {clientPublicJwk && (
+                  <div>
+                    <span className="text-zinc-600">Public key to register at the authorization server:</span>
+                    <pre
+                      data-testid="public-jwk"
+                      className="mt-1 overflow-x-auto rounded bg-zinc-50 p-2 font-mono text-[11px]"
+                    >
+                      {JSON.stringify(clientPublicJwk, null, 2)}
+                    </pre>
+                  </div>
+                )}
               </div>
             )}
           </div>

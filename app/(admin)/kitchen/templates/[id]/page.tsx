@@ -74,6 +74,8 @@ export default async function TemplatePage({
         <TemplateForm
           id={t.id}
           hasClientSecret={t.hasClientSecret}
+          hasClientPrivateKey={t.hasClientPrivateKey}
+          clientPublicJwk={t.clientPublicJwk}
           initial={{
             name: t.name,
             slug: t.slug,
