@@ -207,8 +207,9 @@ export async function paramHeaderRejection(
   if (!msg || typeof msg !== "object" || Array.isArray(msg) || msg.method !== "tools/call") return undefined;
   const name = msg.params?.name;
   if (typeof name !== "string") return undefined;
-  const catalog = await loadView(view);
-  if (catalog.searchMode) return undefined;
+  // A view that fails to load (a toolset deleted meanwhile) is answered by the call itself.
+  const catalog = await loadView(view).catch(() => undefined);
+  if (!catalog || catalog.searchMode) return undefined;
   const tool = catalog.byName.get(name);
   if (!tool) return undefined;
   const args = msg.params?.arguments;
