@@ -2,8 +2,12 @@
 // for notifications, DELETE), so they too receive notifications/tools/list_changed. A session is bound to the
 // view it was opened on (the user, and /api/mcp or one toolset): a request carrying a session id of another
 // user or another endpoint gets the same 404 as an unknown id.
-// Sessions live in this process: behind a load balancer, route by Mcp-Session-Id (sticky) or clients
-// re-initialize after the 404 on another instance, as the spec asks them to.
+// Without Redis, sessions live in this process: behind a load balancer, route by Mcp-Session-Id (sticky) or
+// clients re-initialize after the 404 on another instance, as the spec asks them to. With Redis, a session's
+// metadata (user, view, what the client sent in initialize) and its streams' events are kept there
+// (lib/agent/event-store.ts), so another instance rebuilds the session for the same id — the client goes on
+// without re-initializing and resumes its streams with Last-Event-ID (docs/deploy.md "Agent sessions"). An id
+// Redis does not know (ended, evicted, expired) gets the spec's 404 at once.
 import { randomUUID } from "node:crypto";
 import {
   isInitializeRequest,
@@ -11,10 +15,12 @@ import {
   type AuthInfo,
   type Server,
 } from "@modelcontextprotocol/server";
+import { redisEventStore } from "@/lib/agent/event-store";
 import { buildAgentServer } from "@/lib/agent/server";
 import type { AgentView } from "@/lib/agent/toolsets";
 import { env } from "@/lib/env";
 import { log } from "@/lib/log";
+import { redis, redisKey } from "@/lib/redis";
 import { processState } from "@/lib/state";
 
 type Session = {
@@ -65,7 +71,7 @@ export async function handleLegacyRequest(
 ): Promise<Response> {
   const sessionId = req.headers.get("mcp-session-id");
   if (sessionId) {
-    const session = store.sessions.get(sessionId);
+    const session = store.sessions.get(sessionId) ?? (await restoreSession(sessionId, view));
     if (!session || session.userId !== view.userId || session.view.key !== view.key) {
       return rpcError(404, "Session not found");
     }
@@ -78,20 +84,91 @@ export async function handleLegacyRequest(
 }
 
 async function startSession(req: Request, view: AgentView, options: Options): Promise<Response> {
+  const id = randomUUID();
+  const { transport } = await openSession(id, view);
+  const init = (options.parsedBody as { params?: unknown }).params;
+  const r = redis();
+  if (r) {
+    const k = sessionKey(id);
+    await r
+      .multi()
+      .hset(k, { userId: view.userId, viewKey: view.key, init: JSON.stringify(init ?? {}) })
+      .pexpire(k, store.config.idleMs)
+      .exec()
+      .catch((err) => log.warn("storing an agent session failed", { err: String(err) }));
+  }
+  return transport.handleRequest(req, options);
+}
+
+const sessionKey = (id: string) => redisKey("agent", "session", id);
+
+/** A session object for `id` (new, or rebuilt from Redis), registered once the transport is initialized. */
+async function openSession(id: string, view: AgentView): Promise<Session> {
   const userId = view.userId;
   await makeRoom(userId);
   const server = await buildAgentServer(view);
+  const session = { id, userId, view, server, lastUsed: Date.now(), busy: 0 } as Session;
   const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
-    sessionIdGenerator: () => randomUUID(),
-    onsessioninitialized: (id) => {
-      store.sessions.set(id, { id, userId, view, server, transport, lastUsed: Date.now(), busy: 0 });
+    sessionIdGenerator: () => id,
+    eventStore: redisEventStore(id, store.config.idleMs),
+    onsessioninitialized: () => void store.sessions.set(id, session),
+    onsessionclosed: () => {
+      store.sessions.delete(id);
+      void redis()
+        ?.del(sessionKey(id))
+        .catch(() => {});
     },
-    onsessionclosed: (id) => void store.sessions.delete(id),
   });
+  session.transport = transport;
   await server.connect(transport);
   ensureSweeper();
-  return transport.handleRequest(req, options);
+  return session;
 }
+
+/**
+ * Rebuilds a session another instance opened (it died, or the balancer sent this request here): the same id,
+ * server and transport initialized with what the client sent in its initialize, without a round trip to it.
+ */
+async function restoreSession(id: string, view: AgentView): Promise<Session | undefined> {
+  const r = redis();
+  if (!r) return undefined;
+  const meta = await r.hgetall(sessionKey(id)).catch(() => ({}) as Record<string, string>);
+  if (!meta.userId || meta.userId !== view.userId || meta.viewKey !== view.key) return undefined;
+  const restored = restoring.get(id);
+  if (restored) return restored;
+  const pending = (async () => {
+    const session = await openSession(id, view);
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      session.transport.handleRequest(
+        new Request("http://internal/api/mcp", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            ...headers,
+          },
+          body: JSON.stringify(body),
+        }),
+      );
+    const init = JSON.parse(meta.init ?? "{}") as Record<string, unknown>;
+    await (await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: init })).text();
+    await (
+      await post({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": id })
+    ).text();
+    if (!store.sessions.has(id)) return undefined;
+    await r.pexpire(sessionKey(id), store.config.idleMs).catch(() => {});
+    log.info("agent session restored", { sessionId: id });
+    return session;
+  })();
+  restoring.set(id, pending);
+  try {
+    return await pending;
+  } finally {
+    restoring.delete(id);
+  }
+}
+
+const restoring = new Map<string, Promise<Session | undefined>>();
 
 /** Counts a request as busy until it is answered, and until its event stream ends when it answers with one. */
 async function track(
@@ -173,11 +250,16 @@ async function makeRoom(userId: string): Promise<void> {
     const rest = evictionOrder([...store.sessions.values()].filter((s) => !victims.includes(s)));
     victims.push(...rest.slice(0, store.sessions.size - victims.length - maxTotal + 1));
   }
-  await Promise.all(victims.map(closeSession));
+  await Promise.all(victims.map((s) => closeSession(s)));
 }
 
-async function closeSession(s: Session): Promise<void> {
+/** `keep`: the session may go on elsewhere (this instance shuts down); otherwise it ends everywhere. */
+async function closeSession(s: Session, keep = false): Promise<void> {
   store.sessions.delete(s.id);
+  if (!keep)
+    void redis()
+      ?.del(sessionKey(s.id))
+      .catch(() => {});
   await s.transport.close().catch(() => {});
   await s.server.close().catch(() => {});
 }
@@ -213,13 +295,15 @@ export function legacySessionCount(): number {
 
 /** Ends the sessions of a view that is gone (a deleted toolset). */
 export async function closeViewSessions(viewKey: string): Promise<void> {
-  await Promise.all([...store.sessions.values()].filter((s) => s.view.key === viewKey).map(closeSession));
+  await Promise.all(
+    [...store.sessions.values()].filter((s) => s.view.key === viewKey).map((s) => closeSession(s)),
+  );
 }
 
 export async function closeLegacySessions(): Promise<void> {
   if (store.sweeper) clearInterval(store.sweeper);
   store.sweeper = undefined;
-  await Promise.all([...store.sessions.values()].map(closeSession));
+  await Promise.all([...store.sessions.values()].map((s) => closeSession(s, true)));
 }
 
 /** Test hook: the session limits of this process. */
@@ -227,4 +311,9 @@ export function configureLegacySessions(config: Partial<SessionConfig>): Session
   const before = { ...store.config };
   Object.assign(store.config, config);
   return before;
+}
+
+/** Test hook: forgets this process's sessions without ending them, as if the instance had died. */
+export function dropLocalLegacySessions(): void {
+  store.sessions.clear();
 }
