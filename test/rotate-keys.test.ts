@@ -155,9 +155,12 @@ describe("rotateKeys", () => {
     expect(run.columns.map((c) => [`${c.model}.${c.column}`, c.reencrypted])).toEqual([
       ["Integration.apiKeyEnc", 5],
       ["OAuthClient.clientSecretEnc", 1],
+      ["OAuthClient.privateKeyEnc", 0],
       ["OAuthGrant.tokensEnc", 1],
       ["OAuthPending.verifierEnc", 1],
       ["Template.clientSecretEnc", 1],
+      ["Template.clientPrivateKeyEnc", 0],
+      ["Account.idTokenEnc", 0],
       ["CliLogin.tokenEnc", 1],
     ]);
     for (const line of lines) for (const r of rows) expect(line).not.toContain(r.plaintext);

@@ -17,7 +17,12 @@ import { keyedSerializer } from "@/lib/serialize";
 import { dropSession } from "@/lib/mcp/pool";
 import { readIdToken } from "@/lib/data/identity-assertions";
 import { privateKeyJwtAuth } from "@/lib/oauth/client-key";
-import { enterpriseIdentityAvailable, jwtBearerTokenRequest, requestIdJag } from "@/lib/oauth/enterprise";
+import {
+  enterpriseIdentityAvailable,
+  jwtBearerTokenRequest,
+  offersJwtBearer,
+  requestIdJag,
+} from "@/lib/oauth/enterprise";
 import { classifyOAuthError, needsReauthError, REAUTH_MESSAGE } from "@/lib/oauth/errors";
 import { callbackUrl, oauthTargetFor, type OAuthTarget } from "@/lib/oauth/net";
 import {
@@ -145,7 +150,8 @@ export async function refreshGrant(
       ? undefined
       : machineGrant(binding.metadata, client!)
         ? { kind: "client_credentials" }
-        : enterpriseGrant(binding.metadata, client!, await enterpriseIdentityAvailable(integ.userId))
+        : offersJwtBearer(binding.metadata) &&
+            enterpriseGrant(binding.metadata, client!, await enterpriseIdentityAvailable(integ.userId))
           ? { kind: "jwt_bearer", idToken: await readIdToken(integ.userId) }
           : undefined;
   const outcome = await withLockedGrant(integ, async (locked): Promise<Outcome> => {
@@ -350,7 +356,7 @@ export async function stepUpWithoutPerson(
     const reissuable =
       !g.tokens.refresh_token &&
       (machineGrant(meta, client) ||
-        enterpriseGrant(meta, client, await enterpriseIdentityAvailable(userId)));
+        (offersJwtBearer(meta) && enterpriseGrant(meta, client, await enterpriseIdentityAvailable(userId))));
     const consented =
       !!g.tokens.refresh_token &&
       scopeCovers(computeScopeUnion(g.tokens.consented_scope, g.tokens.scope), wanted);
