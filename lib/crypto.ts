@@ -5,6 +5,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
   randomBytes,
   scrypt,
   timingSafeEqual,
@@ -209,6 +210,21 @@ export function hashSecret(token: string): string {
 export function randomToken(prefix: string, bytes = 32): string {
   if (!Number.isInteger(bytes) || bytes < 16) throw new RangeError("randomToken needs at least 16 bytes");
   return prefix + randomBytes(bytes).toString("base64url");
+}
+
+/**
+ * HMAC-SHA256 (base64url) of `data` under a key derived from SESSION_SECRET for one `purpose`: how instances
+ * of one deployment (which share SESSION_SECRET) authenticate requests to each other (docs/deploy.md).
+ */
+export function internalSignature(purpose: string, data: string): string {
+  const key = createHmac("sha256", env().SESSION_SECRET).update(`poke internal ${purpose}`).digest();
+  return createHmac("sha256", key).update(data, "utf8").digest("base64url");
+}
+
+export function verifyInternalSignature(purpose: string, data: string, signature: string): boolean {
+  const expected = Buffer.from(internalSignature(purpose, data));
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export type App = {
   users: Record<string, SeededUser>;
   logs: () => string;
   stop(): Promise<void>;
+  /** Ends the app with SIGKILL (no shutdown). */
+  kill?(): Promise<void>;
 };
 
 export async function freePort(): Promise<number> {
@@ -52,7 +54,7 @@ export async function startApp(
   }
   await closeDb();
   const app = await spawnApp([], env);
-  return { url: app.url, users, logs: app.logs, stop: app.stop };
+  return { url: app.url, users, logs: app.logs, stop: app.stop, kill: app.kill };
 }
 
 /**
@@ -62,7 +64,7 @@ export async function startApp(
 export async function spawnApp(
   args: string[] = [],
   env: Record<string, string> = {},
-): Promise<{ url: string; logs: () => string; stop: () => Promise<void> }> {
+): Promise<{ url: string; logs: () => string; stop: () => Promise<void>; kill: () => Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let out = "";
@@ -95,7 +97,12 @@ export async function spawnApp(
     if (Date.now() > deadline) throw new Error(`app did not become healthy:\n${out}`);
     await sleep(200);
   }
-  return { url, logs: () => out, stop: () => stopChild(child, "SIGTERM") };
+  return {
+    url,
+    logs: () => out,
+    stop: () => stopChild(child, "SIGTERM"),
+    kill: () => stopChild(child, "SIGKILL"),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,6 +6,7 @@ import { env } from "@/lib/env";
 import { AppError, isAppError } from "@/lib/errors";
 import { quoteServerText } from "@/lib/mcp/errors";
 import { capSseEvents, capTotal, LIMITS, type EgressFetch, type EgressOptions } from "@/lib/net/egress";
+import { remoteTunnel } from "@/lib/tunnel/cluster";
 import { liveTunnel, type LiveTunnel } from "@/lib/tunnel/registry";
 import { forwardableHeaders, type StreamReset } from "@/lib/tunnel/protocol";
 
@@ -38,9 +39,12 @@ export function tunnelOfflineError(name?: string): AppError {
   );
 }
 
-/** The owner's live tunnel, else `tunnel_offline` naming the integration when it is the caller's. */
+/**
+ * The owner's live tunnel — on this instance, or on the instance holding its socket (lib/tunnel/cluster.ts)
+ * — else `tunnel_offline` naming the integration when it is the caller's.
+ */
 async function ownLiveTunnel(tunnelId: string, userId: string): Promise<LiveTunnel> {
-  const live = liveTunnel(tunnelId);
+  const live = liveTunnel(tunnelId) ?? (await remoteTunnel(tunnelId, userId));
   if (live && live.userId === userId) return live;
   throw tunnelOfflineError(await tunnelIntegrationName(tunnelId, userId).catch(() => undefined));
 }

@@ -1,7 +1,7 @@
 // Live tunnels of THIS process, by tunnel id. Kept in the process state (lib/state.ts): the WebSocket endpoint
 // is installed from the instrumentation bundle while route handlers (which reach tunnels through the MCP
 // engine) live in other bundles, each with its own module instances.
-// Past one process this map is a per-instance cache; see docs/cli.md "Several app instances".
+// With several instances each holds its own sockets here; lib/tunnel/cluster.ts finds the others' in Redis.
 import { processState } from "@/lib/state";
 import type { HeaderList } from "@/lib/tunnel/protocol";
 

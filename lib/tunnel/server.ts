@@ -5,7 +5,6 @@
 // (lib/tunnel/fetch.ts). Heartbeats detect dead peers; a drop fails in-flight calls and marks it offline.
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES, type IncomingMessage } from "node:http";
-import os from "node:os";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
 import { audit } from "@/lib/data/audit";
@@ -28,8 +27,16 @@ import { dropSession } from "@/lib/mcp/pool";
 import { validateUserUrl } from "@/lib/net/egress";
 import { setCliClient } from "@/lib/data/grants";
 import { parseClientPrivateKey } from "@/lib/oauth/client-key";
+import { subscribe } from "@/lib/redis";
 import { processState, upgrades } from "@/lib/state";
 import { integrationCreateSchema } from "@/lib/schemas/integrations";
+import {
+  claimTunnel,
+  INSTANCE_ID,
+  refreshTunnel,
+  releaseTunnel,
+  replacedChannel,
+} from "@/lib/tunnel/cluster";
 import { publicTunnelUrl, tunnelOfflineError, tunnelStreamError } from "@/lib/tunnel/fetch";
 import {
   CLOSE,
@@ -50,6 +57,7 @@ import {
   type ResFrame,
 } from "@/lib/tunnel/protocol";
 import {
+  liveTunnel,
   liveTunnels,
   registerTunnel,
   unregisterTunnel,
@@ -62,7 +70,6 @@ const HELLO_TIMEOUT_MS = 10_000;
 const LAST_SEEN_WRITE_MS = 30_000;
 /** How often a tunnel waiting for the person to authorize it checks whether that happened. */
 const AUTH_WATCH_MS = 2_000;
-const INSTANCE_ID = `${os.hostname()}:${process.pid}`;
 
 /**
  * Installs the upgrade handler once per process (idempotent: bundles may evaluate this module twice);
@@ -83,6 +90,7 @@ export function installTunnelEndpoint(): void {
         return true;
       };
       void markStaleTunnelsOffline();
+      void watchReplacements();
       return wss;
     },
     async (wss) => {
@@ -105,10 +113,34 @@ async function markStaleTunnelsOffline(): Promise<void> {
   }
 }
 
+/**
+ * With Redis, a newer connection for a tunnel held here may have reached another instance: this one closes,
+ * as it would on one instance (lib/tunnel/cluster.ts).
+ */
+async function watchReplacements(): Promise<void> {
+  try {
+    await subscribe(replacedChannel(), (message) => {
+      const { tunnelId, connectionId } = JSON.parse(message) as { tunnelId: string; connectionId: string };
+      const live = liveTunnel(tunnelId);
+      if (live && live.connectionId !== connectionId)
+        live.close(CLOSE.replaced, "replaced by a newer poke tunnel connection");
+    });
+  } catch (err) {
+    log.warn("watching tunnel replacements failed", { err: String(err) });
+  }
+}
+
+/** How long an ownership record outlives its last heartbeat. */
+const ownershipTtl = (heartbeatMs: number) => 3 * heartbeatMs + 2_000;
+
 async function closeAllTunnels(): Promise<void> {
   await Promise.allSettled(
     liveTunnels().map(async (t) => {
-      if (unregisterTunnel(t.tunnelId, t.connectionId)) await markOffline(t);
+      if (
+        unregisterTunnel(t.tunnelId, t.connectionId) &&
+        (await releaseTunnel(t.tunnelId, t.connectionId).catch(() => true))
+      )
+        await markOffline(t);
       t.close(CLOSE.goingAway, "the Poke server is shutting down");
     }),
   );
@@ -192,6 +224,10 @@ class TunnelConnection {
     });
     this.ws.on("pong", () => {
       this.alive = true;
+      if (this.live)
+        void refreshTunnel(this.live, ownershipTtl(this.heartbeatMs)).catch((err) =>
+          log.debug("refreshing tunnel ownership failed", { err: String(err) }),
+        );
       void this.touch();
     });
     this.ws.on("error", (err) => log.debug("tunnel socket error", { err: String(err) }));
@@ -269,6 +305,10 @@ class TunnelConnection {
     const previous = registerTunnel(this.live);
     // One CLI per tunnel: a newer connection wins (the older one exits instead of fighting back).
     previous?.close(CLOSE.replaced, "replaced by a newer poke tunnel connection");
+    // Other instances relay this tunnel's calls here from now on (lib/tunnel/cluster.ts).
+    await claimTunnel(this.live, ownershipTtl(this.heartbeatMs)).catch((err) =>
+      log.warn("claiming tunnel ownership failed", { tunnelId: attached.tunnelId, err: String(err) }),
+    );
     this.ready = true;
     this.startHeartbeat();
     await markTunnelSeen(attached.tunnelId, this.user.id, INSTANCE_ID);
@@ -450,6 +490,8 @@ class TunnelConnection {
     const live = this.live;
     if (!live || !unregisterTunnel(live.tunnelId, this.connectionId)) return;
     try {
+      // The CLI already reconnected through another instance: that one holds the tunnel now.
+      if (!(await releaseTunnel(live.tunnelId, this.connectionId).catch(() => true))) return;
       await markOffline({ ...live, userId: this.user.id });
       await audit(
         this.user.id,
