@@ -112,6 +112,16 @@ function parseEnv(): z.infer<typeof envSchema> {
   return parsed.data;
 }
 
+let cachedSettings: z.infer<typeof envSchema> | undefined;
+
+/**
+ * Validated configuration without requiring the secrets, for what is read while modules load: `next build`
+ * loads route modules and runs without them.
+ */
+export function settings(): z.infer<typeof envSchema> {
+  return (cachedSettings ??= parseEnv());
+}
+
 /** Validated configuration, with the secrets present. */
 export function env(): Env {
   if (cached) return cached;
@@ -191,4 +201,5 @@ export function setEnvForProcess(values: Record<string, string | undefined>) {
     else process.env[k] = v;
   }
   cached = undefined;
+  cachedSettings = undefined;
 }

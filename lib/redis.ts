@@ -5,7 +5,7 @@
 // deployments (and test runs) sharing one Redis stay apart by REDIS_PREFIX.
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { env } from "@/lib/env";
+import { settings } from "@/lib/env";
 import { log } from "@/lib/log";
 import { processState } from "@/lib/state";
 
@@ -46,7 +46,7 @@ const holder = () =>
   );
 
 function state(): RedisState | undefined {
-  const url = env().REDIS_URL;
+  const url = settings().REDIS_URL;
   if (!url) return undefined;
   const h = holder();
   if (h.current?.url !== url) {
@@ -67,7 +67,7 @@ export async function closeRedis(): Promise<void> {
 
 /** True when REDIS_URL is set: state is shared across instances. */
 export function redisEnabled(): boolean {
-  return Boolean(env().REDIS_URL);
+  return Boolean(settings().REDIS_URL);
 }
 
 /** The command connection, or undefined when Redis is not configured. */
@@ -77,7 +77,7 @@ export function redis(): Redis | undefined {
 
 /** A key or channel name under this deployment's prefix. */
 export function redisKey(...parts: string[]): string {
-  return env().REDIS_PREFIX + parts.join(":");
+  return settings().REDIS_PREFIX + parts.join(":");
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 import { redisEventStore } from "@/lib/agent/event-store";
 import { buildAgentServer } from "@/lib/agent/server";
 import type { AgentView } from "@/lib/agent/toolsets";
-import { env } from "@/lib/env";
+import { settings } from "@/lib/env";
 import { log } from "@/lib/log";
 import { redis, redisKey } from "@/lib/redis";
 import { processState } from "@/lib/state";
@@ -47,7 +47,7 @@ const store = processState<Store>(
   () => ({
     sessions: new Map(),
     config: {
-      maxPerUser: env().AGENT_SESSIONS_PER_USER,
+      maxPerUser: settings().AGENT_SESSIONS_PER_USER,
       maxTotal: 5_000,
       idleMs: 60 * 60_000,
       quietMs: 60_000,
