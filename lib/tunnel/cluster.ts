@@ -345,8 +345,15 @@ function readRelayResponse(
         }
       }
     });
+    // The caller gave up (timeout, cancel): close the relay, so the owner ends the call on the tunnel too.
+    const onAbort = () => fail(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     // The owner died mid-answer: the same failure as the tunnel itself dropping.
-    res.on("close", () => fail(signal?.aborted ? (signal.reason as Error) : offline(name)));
+    res.on("close", () => {
+      signal?.removeEventListener("abort", onAbort);
+      fail(signal?.aborted ? (signal.reason as Error) : offline(name));
+    });
     res.on("error", () => {});
   });
 }
