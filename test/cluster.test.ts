@@ -3,8 +3,9 @@
 // serves a request, and HAProxy where a client would.
 import { Client, StreamableHTTPClientTransport, type Tool } from "@modelcontextprotocol/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "../lib/db";
 import { addIntegration, textOf } from "./agent-helpers";
-import { apiCall, type SeededUser } from "./cli-helpers";
+import { apiCall, cliEnv, LiveCli, tempConfigHome, writeLogin, type SeededUser } from "./cli-helpers";
 import { clusterSkipReason, startCluster, type Cluster, type Instance } from "./cluster-helpers";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
 import { listen, webHandler, type Listener } from "./fixtures/http";
@@ -145,5 +146,32 @@ describe.skipIf(clusterSkipReason)("two instances behind HAProxy", () => {
     });
     const called = await agent.callTool({ name: "renamed__echo", arguments: { text: "after rename" } });
     expect(textOf(called)).toBe("after rename");
+  });
+
+  it("a tunnel held by one instance serves calls that arrive on the other, streams included", async () => {
+    const user = await cluster.seedUser("tunnel");
+    const local = await fixture({ mode: "sessionful" });
+    const home = tempConfigHome();
+    writeLogin(home, cluster.via(cluster.a), user); // the CLI dials instance a itself
+    const cli = new LiveCli(
+      ["tunnel", local.url, "-n", "laptop"],
+      cliEnv(home, { POKE_TUNNEL_HEARTBEAT_MS: "1000" }),
+    );
+    cleanups.push(() => cli.stop());
+    await cli.waitFor(/Tunnel online/);
+    const db = await getDb();
+    const row = await db.tunnel.findFirstOrThrow({ where: { userId: user.id } });
+    expect(row.instanceId).toBe(cluster.a.instanceId);
+
+    const r = await call(cluster.b, user, row.integrationId, "echo", { text: "from b through a" });
+    expect(r.status).toBe(200);
+    expect(textOf(r.data.result)).toBe("from b through a");
+    // A streamed answer (the sessionful server answers over SSE) larger than one frame, and a slow one.
+    const big = await call(cluster.b, user, row.integrationId, "big", { bytes: 300_000 });
+    expect(big.status).toBe(200);
+    expect(textOf(big.data.result)).toHaveLength(300_000);
+    const slow = await call(cluster.b, user, row.integrationId, "slow", { ms: 200 });
+    expect(textOf(slow.data.result)).toBe("slept 200ms");
+    expect(local.calls.filter((c) => c.name === "echo" && c.outcome === "ok")).toHaveLength(1);
   });
 });
