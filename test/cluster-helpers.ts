@@ -5,6 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -51,6 +52,11 @@ export type Cluster = {
   haproxyLogs(): string;
   /** HAProxy's view: { app1: "UP", app2: "DOWN" } (app1 is a, app2 is b) */
   lbStates(): Promise<Record<string, string>>;
+  /**
+   * Sets an instance's state in HAProxy (its runtime API): "drain" sends it no new connections (sessions
+   * already stuck to it keep going there), "ready" takes it back.
+   */
+  lbSet(instance: Instance, state: "ready" | "drain"): Promise<void>;
   seedUser(name: string): Promise<SeededUser>;
   stop(): Promise<void>;
 };
@@ -150,6 +156,7 @@ export async function startCluster(
   };
 
   let lb: ReturnType<typeof spawnLogged> | undefined;
+  let adminSocket = "";
   const stopAll = async () => {
     await Promise.all([...started, ...(lb ? [lb] : [])].map((p) => stopProcess(p.child)));
     await clearRedis(redisPrefix);
@@ -158,10 +165,13 @@ export async function startCluster(
     // Both at once: migrations are current (the template was migrated) and start under an advisory lock.
     const [a, b] = await Promise.all([instance("a", portA), instance("b", portB)]);
     // The shipped configuration as it is, plus a stats page for the tests to read HAProxy's view.
-    const statsCfg = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "poke-lb-")), "stats.cfg");
+    const lbDir = fs.mkdtempSync(path.join(os.tmpdir(), "poke-lb-"));
+    const statsCfg = path.join(lbDir, "stats.cfg");
+    adminSocket = path.join(lbDir, "admin.sock");
     fs.writeFileSync(
       statsCfg,
-      `frontend stats\n    bind 127.0.0.1:${statsPort}\n    stats enable\n    stats uri /\n    stats refresh 0\n`,
+      `global\n    stats socket ${adminSocket} mode 600 level admin\n` +
+        `frontend stats\n    bind 127.0.0.1:${statsPort}\n    stats enable\n    stats uri /\n    stats refresh 0\n`,
     );
     const deployCfg = path.join(ROOT, "deploy", "haproxy.cfg");
     lb = spawnLogged("haproxy", ["-db", "-f", deployCfg, "-f", statsCfg], {
@@ -196,6 +206,11 @@ export async function startCluster(
       via: (i) => app(i.url),
       haproxyLogs: haproxy.logs,
       lbStates: () => lbServerStates(statsUrl),
+      lbSet: async (i, state) => {
+        const server = `poke_instances/${i === a ? "app1" : "app2"}`;
+        const answer = await haproxyCommand(adminSocket, `set server ${server} state ${state}`);
+        if (answer.trim()) throw new Error(`haproxy refused "${state}" for ${server}: ${answer}`);
+      },
       seedUser: async (name) => (users[name] = await seed(name)),
       stop: stopAll,
     };
@@ -215,6 +230,17 @@ export async function lbServerStates(statsUrl: string): Promise<Record<string, s
   for (const r of rows.map((l) => l.split(",")))
     if (r[px] === "poke_instances" && /^app\d+$/.test(r[sv])) out[r[sv]] = r[st];
   return out;
+}
+
+/** One command on HAProxy's runtime API (its admin socket); resolves with the answer. */
+function haproxyCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const c = net.connect(socket, () => c.end(`${command}\n`));
+    c.on("data", (d) => (out += d));
+    c.on("end", () => resolve(out));
+    c.on("error", reject);
+  });
 }
 
 /** Deletes every key under `prefix` (the instances' state of this test file). */

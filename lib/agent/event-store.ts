@@ -2,28 +2,97 @@
 // event streams carry is appended to a Redis stream, so a client that lost its stream — or its instance —
 // resumes with Last-Event-ID on any instance (docs/deploy.md "Agent sessions"). One Redis stream per MCP
 // stream, capped in length and expiring with the session; an event id is `<redis entry id>@<stream id>`.
+//
+// Calls in flight: when a POST's event stream opens (its priming event), the requests it carries are recorded
+// as pending on that stream, with the instance serving them; their answer, once stored, clears them. A client
+// resuming the stream on another instance gets what the serving instance stores meanwhile, and when that
+// instance is gone (it refuses connections, or stopped announcing itself), an error for each call it never
+// answered — so the client's call settles at once instead of waiting for its own timeout.
+import { AsyncLocalStorage } from "node:async_hooks";
+import net from "node:net";
 import type { EventStore, JSONRPCMessage } from "@modelcontextprotocol/server";
+import { log } from "@/lib/log";
 import { redis, redisKey } from "@/lib/redis";
+import { processState } from "@/lib/state";
+import { INSTANCE_ID, instanceUrl } from "@/lib/tunnel/cluster";
 
 /** Events kept per stream: a client further behind than this re-initializes. */
 const MAX_EVENTS = 1_000;
+/** How often an instance announces itself, and how long the announcement lasts. */
+const ANNOUNCE_MS = 5_000;
+const ANNOUNCE_TTL_MS = 15_000;
+/** A resumed stream follows calls another live instance is still serving for at most this long. */
+const FOLLOW_MS = 300_000;
+const FOLLOW_POLL_MS = 200;
+const LIVENESS_EVERY_MS = 1_000;
+
+/** The JSON-RPC error a call gets when the instance serving it stopped before answering. */
+export const ORPHANED_CALL = {
+  code: -32603,
+  message: "The instance serving this call stopped; the call may or may not have run. Call again if needed.",
+};
+
+type Pending = { stream: string; instance: string; url: string };
+type Message = { id?: unknown; method?: unknown; result?: unknown; error?: unknown; params?: unknown };
+
+/** The request ids of the POST being handled, for the priming event of its stream. */
+const receiving = new AsyncLocalStorage<string[]>();
+
+/**
+ * Runs `handle` (the transport handling one POST of session `sessionId`) so the requests in `body` are
+ * recorded as pending on the stream it opens; a notifications/cancelled in `body` clears its request.
+ */
+export async function receivingMessages<T>(
+  sessionId: string,
+  body: unknown,
+  handle: () => Promise<T>,
+): Promise<T> {
+  const messages = (Array.isArray(body) ? body : [body]) as (Message | null)[];
+  const r = redis();
+  if (!r) return handle();
+  const cancelled = messages
+    .filter((m) => m?.method === "notifications/cancelled")
+    .map((m) => (m?.params as { requestId?: unknown } | undefined)?.requestId)
+    .filter((id) => id !== undefined);
+  if (cancelled.length)
+    await r.hdel(pendingKey(sessionId), ...cancelled.map((id) => JSON.stringify(id))).catch(() => 0);
+  const ids = messages
+    .filter((m) => m && typeof m.method === "string" && m.id !== undefined && m.id !== null)
+    .map((m) => JSON.stringify(m!.id));
+  return ids.length ? receiving.run(ids, handle) : handle();
+}
+
+const pendingKey = (sessionId: string) => redisKey("agent", "pending", sessionId);
+const announceKey = (instance: string) => redisKey("instance", instance);
+
+const isResponse = (m: Message) =>
+  m.id !== undefined && m.id !== null && (m.result !== undefined || m.error !== undefined);
 
 export function redisEventStore(sessionId: string, ttlMs: number): EventStore | undefined {
   const r = redis();
   if (!r) return undefined;
+  announce();
   const key = (streamId: string) => redisKey("agent", "events", sessionId, streamId);
+  const pKey = pendingKey(sessionId);
   const parse = (eventId: string) => {
     const at = eventId.indexOf("@");
     return at > 0 ? { entry: eventId.slice(0, at), streamId: eventId.slice(at + 1) } : undefined;
   };
-  return {
+  const store: EventStore = {
     async storeEvent(streamId, message) {
       const k = key(streamId);
-      const [[, entry]] = (await r
+      const m = message as Message;
+      const tx = r
         .multi()
         .xadd(k, "MAXLEN", "~", String(MAX_EVENTS), "*", "m", JSON.stringify(message))
-        .pexpire(k, ttlMs)
-        .exec()) as [[Error | null, string]];
+        .pexpire(k, ttlMs);
+      const ids = receiving.getStore();
+      if (ids && !Object.keys(message).length) {
+        // The priming event of a POST's stream: the requests it carries are now in flight here.
+        const mine: Pending = { stream: streamId, instance: INSTANCE_ID, url: instanceUrl() };
+        tx.hset(pKey, Object.fromEntries(ids.map((id) => [id, JSON.stringify(mine)]))).pexpire(pKey, ttlMs);
+      } else if (isResponse(m)) tx.hdel(pKey, JSON.stringify(m.id));
+      const [[, entry]] = (await tx.exec()) as [[Error | null, string]];
       return `${entry}@${streamId}`;
     },
     async getStreamIdForEventId(eventId) {
@@ -34,13 +103,95 @@ export function redisEventStore(sessionId: string, ttlMs: number): EventStore | 
     async replayEventsAfter(lastEventId, { send }) {
       const p = parse(lastEventId);
       if (!p) throw new Error("invalid event id");
-      const entries = await r.xrange(key(p.streamId), `(${p.entry}`, "+");
-      for (const [entry, fields] of entries) {
-        const message = JSON.parse(fields[1]) as JSONRPCMessage;
-        // The priming event (an empty message) only marks a position.
-        if (message && Object.keys(message).length) await send(`${entry}@${p.streamId}`, message);
+      let after = p.entry;
+      const forward = async () => {
+        const entries = await r.xrange(key(p.streamId), `(${after}`, "+");
+        for (const [entry, fields] of entries) {
+          after = entry;
+          const message = JSON.parse(fields[1]) as JSONRPCMessage;
+          // The priming event (an empty message) only marks a position.
+          if (message && Object.keys(message).length) await send(`${entry}@${p.streamId}`, message);
+        }
+      };
+      await forward();
+      // Calls of this stream another instance was serving: follow its answers while it lives, and answer
+      // those it never will once it is gone.
+      const elsewhere = async () => {
+        const all = await r.hgetall(pKey);
+        return Object.entries(all)
+          .map(([id, v]) => ({ id, ...(JSON.parse(v) as Pending) }))
+          .filter((x) => x.stream === p.streamId && x.instance !== INSTANCE_ID);
+      };
+      let pending = await elsewhere();
+      const deadline = Date.now() + FOLLOW_MS;
+      let checked = 0;
+      while (pending.length) {
+        if (Date.now() - checked >= LIVENESS_EVERY_MS) {
+          checked = Date.now();
+          const owners = new Map(pending.map((x) => [x.instance, x]));
+          const dead = new Set<string>();
+          for (const [instance, x] of owners) if (!(await instanceAlive(instance, x.url))) dead.add(instance);
+          for (const x of pending.filter((x) => dead.has(x.instance) || Date.now() >= deadline)) {
+            // Whoever clears the record answers: one error per call, however many instances resume it.
+            if (!(await r.hdel(pKey, x.id))) continue;
+            const error = { jsonrpc: "2.0", id: JSON.parse(x.id), error: ORPHANED_CALL } as JSONRPCMessage;
+            await send(await store.storeEvent(p.streamId, error), error);
+            log.info("agent call orphaned by its instance answered", { sessionId, instance: x.instance });
+          }
+        }
+        await new Promise((res) => setTimeout(res, FOLLOW_POLL_MS));
+        await forward();
+        pending = await elsewhere();
       }
       return p.streamId;
     },
   };
+  return store;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Which instances are alive: each announces itself in Redis while it runs (a key with a TTL); one that refuses
+// connections at its address is gone at once, one that stopped announcing is gone when its key expires.
+
+function announce(): void {
+  const s = processState<{ timer?: NodeJS.Timeout }>("instanceAnnounce", () => ({}));
+  if (s.timer) return;
+  const tick = () => {
+    void redis()
+      ?.set(announceKey(INSTANCE_ID), instanceUrl(), "PX", ANNOUNCE_TTL_MS)
+      .catch((err) => log.debug("announcing this instance failed", String(err)));
+  };
+  tick();
+  s.timer = setInterval(tick, ANNOUNCE_MS);
+  s.timer.unref?.();
+}
+
+async function instanceAlive(instance: string, url: string): Promise<boolean> {
+  const r = redis();
+  if (!r) return true;
+  if (!(await r.exists(announceKey(instance)).catch(() => 1))) return false;
+  return (await refuses(url)) !== true;
+}
+
+/** True when nothing listens at `url` (connection refused); undefined when that could not be told in time. */
+function refuses(url: string): Promise<boolean | undefined> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname.replace(/^\[|\]$/g, ""), port });
+    const done = (v: boolean | undefined) => {
+      socket.destroy();
+      resolve(v);
+    };
+    socket.setTimeout(1_000, () => done(undefined));
+    socket.once("connect", () => done(false));
+    socket.once("error", (err: NodeJS.ErrnoException) =>
+      done(err.code === "ECONNREFUSED" ? true : undefined),
+    );
+  });
 }

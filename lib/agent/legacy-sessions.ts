@@ -15,7 +15,7 @@ import {
   type AuthInfo,
   type Server,
 } from "@modelcontextprotocol/server";
-import { redisEventStore } from "@/lib/agent/event-store";
+import { receivingMessages, redisEventStore } from "@/lib/agent/event-store";
 import { buildAgentServer } from "@/lib/agent/server";
 import type { AgentView } from "@/lib/agent/toolsets";
 import { settings } from "@/lib/env";
@@ -75,7 +75,10 @@ export async function handleLegacyRequest(
     if (!session || session.userId !== view.userId || session.view.key !== view.key) {
       return rpcError(404, "Session not found");
     }
-    return track(session, req.signal, () => session.transport.handleRequest(req, options));
+    // Requests are recorded as in flight here, so another instance can answer them if this one dies.
+    return track(session, req.signal, () =>
+      receivingMessages(sessionId, options.parsedBody, () => session.transport.handleRequest(req, options)),
+    );
   }
   if (req.method !== "POST" || !isInitializeRequest(options.parsedBody)) {
     return rpcError(400, "Bad Request: No valid session ID provided");
