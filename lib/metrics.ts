@@ -43,7 +43,7 @@ function create() {
     }),
     breakers: new client.Gauge({
       name: "poke_circuit_breakers",
-      help: "Circuit breakers of this process's store by state",
+      help: "Circuit breakers by state: with Redis, the deployment's shared ones; without, this process's",
       labelNames: ["state"] as const,
       registers,
     }),
@@ -127,10 +127,24 @@ async function sampleGauges(m: Metrics): Promise<void> {
   m.tunnels.set(tunnels.liveTunnels().length);
   m.agentSessions.set({ transport: "streamable_http" }, legacy.legacySessionCount());
   m.agentSessions.set({ transport: "sse" }, sse.sseSessionCount());
-  const counts = await limits.breakerCounts();
+  const counts = (await sharedBreakerCounts()) ?? (await limits.breakerCounts());
   if (counts) for (const [state, n] of Object.entries(counts)) m.breakers.set({ state }, n);
   const stats = db.dbPoolStats();
   if (stats) for (const [state, n] of Object.entries(stats)) m.dbPool.set({ state }, n);
+}
+
+/**
+ * With Redis, the breakers every instance shares (the in-process store then only holds what was learned while
+ * Redis was unreachable); undefined without Redis or when it does not answer within 2 s.
+ */
+async function sharedBreakerCounts() {
+  const [{ attemptRedis, redis, redisKey }, { countSharedBreakers }] = await Promise.all([
+    import("@/lib/redis"),
+    import("@/lib/limits/shared"),
+  ]);
+  const r = redis();
+  if (!r) return undefined;
+  return attemptRedis(r, "breaker metrics", () => countSharedBreakers(r, redisKey), 2_000);
 }
 
 /** GET /api/metrics: 404 unless METRICS_TOKEN is set, 401 without it as the bearer token. */

@@ -13,7 +13,12 @@ import {
   type BreakerTarget,
   type Outcome,
 } from "@/lib/limits/breaker";
-import { RedisBreakerStore, SharedCallLimiter, type LimitConfig } from "@/lib/limits/shared";
+import {
+  countSharedBreakers,
+  RedisBreakerStore,
+  SharedCallLimiter,
+  type LimitConfig,
+} from "@/lib/limits/shared";
 import { keyUnder, redisConnections } from "./redis-helpers";
 import { waitFor } from "./wait";
 
@@ -276,6 +281,18 @@ describe("Redis breaker store against the in-process one", () => {
     expect((await stores[0].read("k"))?.failures).toBe(120);
     await stores[1].clear();
     expect(await stores[0].read("k")).toBeUndefined();
+  });
+
+  it("counts the deployment's breakers by state, whichever instance wrote them (the metrics gauge)", async () => {
+    const key = keyUnder(redis.prefix());
+    const [a, b] = [new RedisBreakerStore(redis.connect(), key), new RedisBreakerStore(redis.connect(), key)];
+    const other = new RedisBreakerStore(redis.connect(), keyUnder(redis.prefix()));
+    const states = ["open", "open", "closed", "half_open", "open", "closed"] as const;
+    await Promise.all(
+      states.map((state, i) => (i % 2 ? a : b).update(`k${i}`, () => [{ state, failures: 1 }, undefined])),
+    );
+    await other.update("k0", () => [{ state: "open", failures: 3 }, undefined]);
+    expect(await countSharedBreakers(redis.connect(), key)).toEqual({ open: 3, closed: 2, half_open: 1 });
   });
 });
 

@@ -15,7 +15,7 @@
 // call refused for concurrency has spent its token.
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { BreakerEntry, BreakerStore } from "@/lib/limits/breaker";
+import type { BreakerEntry, BreakerState, BreakerStore } from "@/lib/limits/breaker";
 
 export type KeyOf = (...parts: string[]) => string;
 export type LimitConfig = { ratePerSec: number; burst: number; maxConcurrent: number };
@@ -305,6 +305,25 @@ export class RedisBreakerStore implements BreakerStore {
   async clear() {
     await deleteMatching(this.r, `${this.key("breaker", "")}*`);
   }
+}
+
+/**
+ * The shared breakers by state (metrics): every entry of the deployment, read with SCAN + MGET (never KEYS,
+ * which blocks Redis).
+ */
+export async function countSharedBreakers(r: Redis, key: KeyOf): Promise<Record<BreakerState, number>> {
+  const out: Record<BreakerState, number> = { closed: 0, open: 0, half_open: 0 };
+  let cursor = "0";
+  do {
+    const [next, keys] = await r.scan(cursor, "MATCH", `${key("breaker", "")}*`, "COUNT", 500);
+    cursor = next;
+    if (!keys.length) continue;
+    for (const raw of await r.mget(...keys)) {
+      const state = raw ? (JSON.parse(raw) as BreakerEntry).state : undefined;
+      if (state && state in out) out[state]++;
+    }
+  } while (cursor !== "0");
+  return out;
 }
 
 /**
