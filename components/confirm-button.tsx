@@ -22,8 +22,9 @@ export function ConfirmButton({
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string>();
+  // One inline box: the button keeps its size in a row of buttons, the error shows under it.
   return (
-    <>
+    <span className="inline-flex max-w-full flex-col items-start gap-2">
       <Button
         variant="danger"
         disabled={pending}
@@ -42,6 +43,6 @@ export function ConfirmButton({
         {children}
       </Button>
       {error && <Alert>{error}</Alert>}
-    </>
+    </span>
   );
 }

@@ -227,7 +227,7 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
     const info = c.getServerVersion();
     steps.add(
       "protocol",
-      `${c.getNegotiatedProtocolVersion() ?? "unknown"} (${c.getProtocolEra() ?? "?"} era) with ${info?.name ?? "server"} ${info?.version ?? ""}`.trim(),
+      `${c.getNegotiatedProtocolVersion() ?? "unknown"}${eraLabel(c.getProtocolEra())} with ${info?.name ?? "server"} ${info?.version ?? ""}`.trim(),
     );
     steps.add(
       "auth",
@@ -250,4 +250,14 @@ export async function runDoctorForUrl(input: DoctorInput): Promise<DoctorStep[]>
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * How the negotiated revision works, in words: the SDK's "legacy" era is every 2025 revision (2025-11-25
+ * included, a current release), which keeps protocol sessions; "modern" is 2026-07-28 and later (stateless).
+ */
+function eraLabel(era: string | undefined | null): string {
+  if (era === "modern") return " (stateless revision)";
+  if (era === "legacy") return " (session-based revision)";
+  return "";
 }

@@ -13,10 +13,10 @@ import { getIntegration, getOAuthState, listTools } from "@/lib/data/integration
 import { isAppError } from "@/lib/errors";
 import { UNAUTHORIZED_NO_KEY_MESSAGE } from "@/lib/mcp/errors";
 import { describeOAuthError } from "@/lib/oauth/errors";
-import { EditForm } from "./_components/edit-form";
-import { DeleteButton, DisconnectButton, DoctorPanel, ResyncButton } from "./_components/integration-actions";
+import { DisconnectButton, DoctorPanel, IntegrationHeader } from "./_components/integration-actions";
 import { Playground, type PlaygroundTool } from "./_components/playground";
-import { ToolToggle } from "./_components/tool-toggle";
+import { ServerInstructions } from "./_components/server-instructions";
+import { ToolRow } from "./_components/tool-toggle";
 
 // Resolved before the response starts (see htmlLimitedBots in next.config.ts), so a foreign or unknown
 // id answers with a real 404 status rather than a streamed "not found" page.
@@ -41,6 +41,12 @@ const load = cache(async (id: string) => {
   }
 });
 
+const playgroundHref = (id: string, tool?: string) =>
+  `/integrations/${id}/playground${tool ? `?tool=${encodeURIComponent(tool)}` : ""}`;
+
+/** Whether the tool must run as a task (`execution.taskSupport`), once the tool list carries it. */
+const taskSupportOf = (t: object) => ("taskSupport" in t ? (t.taskSupport as string | null) : null);
+
 function Json({ value }: { value: unknown }) {
   return (
     <pre className="max-h-72 overflow-auto rounded bg-zinc-50 p-2 text-xs">
@@ -64,30 +70,33 @@ export default async function IntegrationPage({
       ? Object.entries(a as Record<string, unknown>).filter(([, v]) => v !== undefined)
       : [];
   const needsAuth = i.status === "needs_auth" || i.status === "needs_reauth";
+  // A 401 with no key and no OAuth metadata gets its own card (with Try OAuth) instead of the error banner.
+  const offerOAuth = !needsAuth && !oauth && !i.hasApiKey && i.lastError === UNAUTHORIZED_NO_KEY_MESSAGE;
+  const enabledCount = tools.filter((t) => t.enabled).length;
 
   return (
     <div className="space-y-6">
-      <div className="flex flex-wrap items-start justify-between gap-4">
-        <div>
-          <Link href="/integrations" className="text-sm text-zinc-500 hover:underline">
-            ← Integrations
-          </Link>
-          <h1 className="mt-1 flex items-center gap-3 text-2xl font-semibold">
-            {i.name} <StatusBadge status={i.status} />
-            <TemplateBadge user={user} templateId={i.templateId} />
-          </h1>
-          <div className="mt-1 break-all text-sm text-zinc-500">{i.url}</div>
-        </div>
-        <div className="flex flex-wrap gap-2">
-          <ResyncButton id={i.id} />
-          <EditForm id={i.id} name={i.name} url={i.url} hasApiKey={i.hasApiKey} />
-          <DeleteButton id={i.id} name={i.name} />
-        </div>
-      </div>
+      <IntegrationHeader
+        id={i.id}
+        name={i.name}
+        url={i.url}
+        hasApiKey={i.hasApiKey}
+        fromTemplate={!!i.templateId}
+        playground={tools.length > 0 ? playgroundHref(i.id) : undefined}
+      >
+        <Link href="/integrations" className="text-sm text-zinc-500 hover:underline">
+          ← Integrations
+        </Link>
+        <h1 className="mt-1 flex flex-wrap items-center gap-x-3 gap-y-1 text-2xl font-semibold">
+          <span className="min-w-0 break-words">{i.name}</span> <StatusBadge status={i.status} />
+          <TemplateBadge user={user} templateId={i.templateId} />
+        </h1>
+        <div className="mt-1 break-all text-sm text-zinc-500">{i.url}</div>
+      </IntegrationHeader>
 
       {sp.connected && i.status === "connected" && <Alert kind="success">Authorized and connected.</Alert>}
-      {sp.oauth_error && <Alert>{describeOAuthError(sp.oauth_error)}</Alert>}
-      {i.lastError && i.status !== "connected" && (
+      {sp.oauth_error && !needsAuth && <Alert>{describeOAuthError(sp.oauth_error)}</Alert>}
+      {i.lastError && i.status !== "connected" && !needsAuth && !offerOAuth && !sp.oauth_error && (
         <Alert>
           <span data-testid="integration-error">{i.lastError}</span>
         </Alert>
@@ -116,12 +125,17 @@ export default async function IntegrationPage({
           </form>
         </Card>
       )}
-      {!needsAuth && !oauth && !i.hasApiKey && i.lastError === UNAUTHORIZED_NO_KEY_MESSAGE && (
+      {offerOAuth && (
         <Card>
-          <form method="post" action="/api/oauth/start" className="flex items-center justify-between gap-4">
+          <form
+            method="post"
+            action="/api/oauth/start"
+            className="flex flex-wrap items-center justify-between gap-3"
+          >
             <input type="hidden" name="integrationId" value={i.id} />
-            <p className="text-sm">
-              The server publishes no authorization metadata. Add an API key with Edit, or try OAuth.
+            <p className="min-w-0 text-sm" data-testid="integration-error">
+              The server answered 401 and publishes no authorization metadata: add an API key with Edit,
+              or try OAuth.
             </p>
             <button className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50">
               Try OAuth
@@ -130,10 +144,20 @@ export default async function IntegrationPage({
         </Card>
       )}
       {needsAuth && (
-        <Card>
-          <form method="post" action="/api/oauth/start" className="flex items-center justify-between gap-4">
+        // One message for "needs authorization", with the failed attempt's reason when there was one.
+        <section
+          role={sp.oauth_error ? "alert" : "status"}
+          className="rounded-lg border border-amber-200 bg-amber-50 p-4 text-amber-950"
+          data-testid="needs-auth"
+        >
+          <form
+            method="post"
+            action="/api/oauth/start"
+            className="flex flex-wrap items-center justify-between gap-3"
+          >
             <input type="hidden" name="integrationId" value={i.id} />
-            <p className="text-sm">
+            <p className="min-w-0 text-sm">
+              {sp.oauth_error && <strong className="block">{describeOAuthError(sp.oauth_error)}</strong>}
               {i.status === "needs_reauth"
                 ? "The authorization for this server expired or was revoked."
                 : "This server requires you to authorize Poke (OAuth)."}
@@ -142,14 +166,12 @@ export default async function IntegrationPage({
               {i.status === "needs_reauth" ? "Reconnect" : "Authorize"}
             </button>
           </form>
-        </Card>
+        </section>
       )}
 
       {i.instructions && (
         <Card title="Server instructions">
-          <p className="whitespace-pre-wrap text-sm" data-testid="server-instructions">
-            {i.instructions}
-          </p>
+          <ServerInstructions text={i.instructions} />
         </Card>
       )}
 
@@ -219,46 +241,68 @@ export default async function IntegrationPage({
         </div>
       </Card>
 
-      <Card title={`Tools (${tools.length})`}>
+      <Card
+        title={
+          <span data-testid="tools-title">
+            Tools ({tools.length === enabledCount ? tools.length : `${enabledCount} of ${tools.length} enabled`})
+          </span>
+        }
+      >
         {tools.length === 0 && (
           <p className="text-sm text-zinc-500">No tools stored yet. Re-sync to discover them.</p>
         )}
         <ul className="divide-y divide-zinc-100" data-testid="tool-list">
           {tools.map((t) => (
-            <li key={t.name} className="py-3" data-testid="tool-item">
-              <div className="flex flex-wrap items-center gap-2">
-                <span className="font-mono text-sm font-medium">{t.name}</span>
-                {t.title && <span className="text-sm text-zinc-600">{t.title}</span>}
-                {annotationsOf(t.annotations).map(([k, v]) => (
-                  <Badge key={k} tone="sky">
-                    {k}
-                    {v === true ? "" : `=${String(v)}`}
-                  </Badge>
-                ))}
-                {t.changedAt && <Badge tone="amber">changed {formatDate(t.changedAt)}</Badge>}
-                <span className="ml-auto">
-                  <ToolToggle id={i.id} tool={t.name} enabled={t.enabled} />
-                </span>
-              </div>
+            <ToolRow
+              key={t.name}
+              id={i.id}
+              tool={t.name}
+              enabled={t.enabled}
+              head={
+                <>
+                  <span className="min-w-0 break-all font-mono text-sm font-medium">{t.name}</span>
+                  {t.title && <span className="text-sm text-zinc-600">{t.title}</span>}
+                  {taskSupportOf(t) === "required" && (
+                    <span title="This tool runs as a task (started, then polled for its result)">
+                      <Badge tone="amber">task</Badge>
+                    </span>
+                  )}
+                  {annotationsOf(t.annotations).map(([k, v]) => (
+                    <Badge key={k} tone="sky">
+                      {k}
+                      {v === true ? "" : `=${String(v)}`}
+                    </Badge>
+                  ))}
+                  {t.changedAt && <Badge tone="amber">changed {formatDate(t.changedAt)}</Badge>}
+                  <Link
+                    href={playgroundHref(i.id, t.name)}
+                    aria-label={`Try ${t.name}`}
+                    className="rounded-md border border-zinc-300 px-2 py-0.5 text-xs font-medium text-zinc-700 hover:bg-zinc-100"
+                  >
+                    Try
+                  </Link>
+                </>
+              }
+            >
               {t.description && (
-                <p className="mt-1 whitespace-pre-wrap text-sm text-zinc-700">{t.description}</p>
+                <p className="mt-1 whitespace-pre-wrap break-words text-sm text-zinc-700">{t.description}</p>
               )}
               <details className="mt-1 text-sm">
                 <summary className="cursor-pointer text-xs text-zinc-500">Schemas</summary>
                 <div className="mt-2 grid gap-2 md:grid-cols-2">
-                  <div>
+                  <div className="min-w-0">
                     <div className="text-xs font-medium text-zinc-500">Input</div>
                     <Json value={t.inputSchema} />
                   </div>
                   {t.outputSchema !== null && (
-                    <div>
+                    <div className="min-w-0">
                       <div className="text-xs font-medium text-zinc-500">Output</div>
                       <Json value={t.outputSchema} />
                     </div>
                   )}
                 </div>
               </details>
-            </li>
+            </ToolRow>
           ))}
         </ul>
       </Card>
