@@ -2,13 +2,19 @@
 import Link from "next/link";
 import { useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
+import { NAME_PATTERN, NAME_RULE, nameSchema, normalizeServerUrl } from "@/lib/schemas/integrations";
 import { createIntegrationAction } from "../actions";
+
+const nameRule = nameSchema("integration");
 
 type Outcome = Awaited<ReturnType<typeof createIntegrationAction>>;
 
 export function AddIntegrationForm() {
   const [pending, setPending] = useState(false);
   const [outcome, setOutcome] = useState<Outcome>();
+  // Checked as the person types (after the first character), with the same rule the server applies.
+  const [nameError, setNameError] = useState<string>();
+  const [typedUrl, setTypedUrl] = useState("");
 
   async function onSubmit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -23,24 +29,47 @@ export function AddIntegrationForm() {
     });
     setPending(false);
     setOutcome(res);
-    if (res.ok) formEl.reset();
+    if (res.ok) {
+      formEl.reset();
+      setTypedUrl("");
+    }
   }
 
   const fieldErrors = outcome && !outcome.ok ? (outcome.fieldErrors ?? {}) : {};
+  const normalized = normalizeServerUrl(typedUrl);
   return (
     <div className="space-y-4">
       <form
         onSubmit={onSubmit}
-        className="grid gap-3 md:grid-cols-[1fr_2fr_1fr_auto] md:items-end"
+        className="grid gap-3 md:grid-cols-[1fr_2fr_1fr_auto] md:items-start"
         noValidate
       >
-        <Input label="Name" name="name" placeholder="e.g. Linear" required error={fieldErrors.name} />
+        <Input
+          label="Name"
+          name="name"
+          placeholder="e.g. Linear"
+          required
+          maxLength={64}
+          pattern={NAME_PATTERN}
+          hint={`${NAME_RULE}.`}
+          error={nameError ?? fieldErrors.name}
+          onChange={(e) => {
+            const r = nameRule.safeParse(e.target.value);
+            setNameError(r.success || !e.target.value ? undefined : r.error.issues[0]?.message);
+          }}
+        />
         <Input
           label="MCP server URL"
           name="url"
           placeholder="https://example.com/mcp"
           required
           error={fieldErrors.url}
+          onChange={(e) => setTypedUrl(e.target.value)}
+          hint={
+            normalized && normalized !== typedUrl.trim() ? (
+              <span data-testid="normalized-url">Connects to {normalized}</span>
+            ) : undefined
+          }
         />
         <Input
           label="API key (optional)"
@@ -49,7 +78,7 @@ export function AddIntegrationForm() {
           autoComplete="off"
           error={fieldErrors.apiKey}
         />
-        <Button type="submit" disabled={pending}>
+        <Button type="submit" disabled={pending} className="md:mt-6">
           {pending ? "Connecting…" : "Add integration"}
         </Button>
       </form>
@@ -74,7 +103,11 @@ function ConnectOutcome({ result }: { result: Extract<Outcome, { ok: true }>["da
   if (diff)
     return (
       <Alert kind="success">
-        Connected to <strong>{integration.serverTitle ?? integration.serverName ?? integration.name}</strong>:{" "}
+        Connected to <strong>{integration.serverTitle ?? integration.serverName ?? integration.name}</strong> at{" "}
+        <span className="break-all" data-testid="connected-url">
+          {integration.url}
+        </span>
+        :{" "}
         {diff.toolCount} tools discovered. {link}
       </Alert>
     );
