@@ -37,7 +37,11 @@ export function defineAction<S extends z.ZodType, T>(
       }
       return { ok: true, data: await fn(parsed.data, user as SessionUser) };
     } catch (e) {
-      if (isAppError(e)) return { ok: false, error: e.message };
+      if (isAppError(e)) {
+        // An error about one field (details.field) is also shown at that field.
+        const field = typeof e.details?.field === "string" ? e.details.field : undefined;
+        return { ok: false, error: e.message, ...(field ? { fieldErrors: { [field]: e.message } } : {}) };
+      }
       if (e instanceof ZodError) return { ok: false, error: e.issues[0]?.message ?? "Invalid input" };
       log.error("server action failed", e);
       return { ok: false, error: "Something went wrong. Please try again." };

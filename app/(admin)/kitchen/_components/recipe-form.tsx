@@ -40,8 +40,20 @@ export function RecipeForm({
   const byId = new Map(templates.map((t) => [t.id, t]));
   const available = templates.filter((t) => !items.some((i) => i.templateId === t.id));
 
+  /** Editing a field clears its error, and the banner when it said the same thing. */
+  const fixed = (k: string) => {
+    const message = fieldErrors[k];
+    if (!message) return;
+    setFieldErrors((prev) => Object.fromEntries(Object.entries(prev).filter(([f]) => f !== k)));
+    if (error === message) setError(undefined);
+  };
+  const changeItems: typeof setItems = (next) => {
+    fixed("items");
+    setItems(next);
+  };
+
   const move = (from: number, to: number) =>
-    setItems((prev) => {
+    changeItems((prev) => {
       if (to < 0 || to >= prev.length) return prev;
       const next = [...prev];
       [next[from], next[to]] = [next[to], next[from]];
@@ -84,7 +96,10 @@ export function RecipeForm({
       <Input
         label="Recipe name"
         value={name}
-        onChange={(e) => setName(e.target.value)}
+        onChange={(e) => {
+          fixed("name");
+          setName(e.target.value);
+        }}
         error={fieldErrors.name}
       />
       <label className="block text-sm">
@@ -116,7 +131,7 @@ export function RecipeForm({
                     type="checkbox"
                     checked={item.required}
                     onChange={(e) =>
-                      setItems((prev) =>
+                      changeItems((prev) =>
                         prev.map((p, j) => (j === i ? { ...p, required: e.target.checked } : p)),
                       )
                     }
@@ -143,7 +158,7 @@ export function RecipeForm({
                 <Button
                   type="button"
                   variant="ghost"
-                  onClick={() => setItems((prev) => prev.filter((_, j) => j !== i))}
+                  onClick={() => changeItems((prev) => prev.filter((_, j) => j !== i))}
                   aria-label={`Remove: ${t?.name}`}
                 >
                   Remove
@@ -170,7 +185,7 @@ export function RecipeForm({
               variant="secondary"
               disabled={!adding}
               onClick={() => {
-                setItems((prev) => [...prev, { templateId: adding, required: true }]);
+                changeItems((prev) => [...prev, { templateId: adding, required: true }]);
                 setAdding("");
               }}
             >

@@ -73,8 +73,17 @@ export function TemplateForm({
   const [testing, setTesting] = useState(false);
   const [test, setTest] = useState<TemplateTestResult>();
   const [testError, setTestError] = useState<string>();
-  const set = <K extends keyof TemplateFormValues>(k: K, value: TemplateFormValues[K]) =>
+  /** Editing a field clears its error, and the banner when it said the same thing. */
+  const fixed = (k: string) => {
+    const message = fieldErrors[k];
+    if (!message) return;
+    setFieldErrors((prev) => Object.fromEntries(Object.entries(prev).filter(([f]) => f !== k)));
+    if (error === message) setError(undefined);
+  };
+  const set = <K extends keyof TemplateFormValues>(k: K, value: TemplateFormValues[K]) => {
+    fixed(k);
     setV((prev) => ({ ...prev, [k]: value }));
+  };
   const oauth = v.authKind === "oauth";
 
   async function save(e: React.FormEvent) {
@@ -203,7 +212,10 @@ export function TemplateForm({
               type="password"
               autoComplete="new-password"
               value={clientSecret}
-              onChange={(e) => setClientSecret(e.target.value)}
+              onChange={(e) => {
+                fixed("clientSecret");
+                setClientSecret(e.target.value);
+              }}
               placeholder={hasClientSecret ? "•••••• (set — leave empty to keep)" : ""}
               hint="Write-only: stored encrypted and never shown again."
               error={fieldErrors.clientSecret}
@@ -234,7 +246,10 @@ export function TemplateForm({
                 autoComplete="off"
                 spellCheck={false}
                 value={clientPrivateKey}
-                onChange={(e) => setClientPrivateKey(e.target.value)}
+                onChange={(e) => {
+                  fixed("clientPrivateKey");
+                  setClientPrivateKey(e.target.value);
+                }}
                 placeholder={
                   hasClientPrivateKey
                     ? "(set — leave empty to keep)"
