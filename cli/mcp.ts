@@ -97,7 +97,7 @@ function reportConnect(auth: Credentials, r: ConnectResult, quiet: boolean): num
   if (r.error?.code === "needs_auth") {
     if (!quiet) {
       console.log(`Added "${i.name}". The server needs authorization (OAuth).`);
-      console.log(`Open ${auth.url}/integrations/${i.id} and click Connect to grant access.`);
+      console.log(`Open ${auth.url}/integrations/${i.id} and click Authorize to grant access.`);
     }
     return 0;
   }
@@ -165,7 +165,7 @@ async function sync(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof ApiFailure && e.error.code === "needs_auth") {
-      throw new CliError(`${e.message}\nOpen ${auth.url}/integrations/${i.id} and click Connect.`);
+      throw new CliError(`${e.message}\nOpen ${auth.url}/integrations/${i.id} and click Authorize.`);
     }
     throw e;
   }

@@ -387,7 +387,7 @@ class TunnelClient {
     console.log(`${verb} integration "${f.name}" (${f.integrationId}) → ${this.o.target.href}`);
     if (f.error) {
       console.log(`Tunnel online, but connecting failed: ${f.error.message}`);
-      if (f.authorizeUrl) console.log(`Authorize it at ${f.authorizeUrl} (click Connect).`);
+      if (f.authorizeUrl) console.log(`Authorize it at ${f.authorizeUrl} (click Authorize).`);
     } else {
       const d = f.diff;
       const changes = d

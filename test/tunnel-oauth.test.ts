@@ -81,7 +81,7 @@ async function openTunnel(user: SeededUser, accessTokenTtlSec = 3600) {
     return cli;
   };
   const cli = start();
-  const [, link] = await cli.waitFor(/Authorize it at (\S+) \(click Connect\)/);
+  const [, link] = await cli.waitFor(/Authorize it at (\S+) \(click Authorize\)/);
   const integ = (await integrationNamed(NAME, user))!;
   /** Refreshes the AS granted (the CLI's start-up probe is a refresh request that always fails). */
   const refreshes = () => oauth.tokenLog.filter((t) => t.grantType === "refresh_token" && !t.error).length;
@@ -90,7 +90,7 @@ async function openTunnel(user: SeededUser, accessTokenTtlSec = 3600) {
 }
 type Tunnel = Awaited<ReturnType<typeof openTunnel>>;
 
-/** The person clicks Connect, the local AS consents, the browser comes back to the app's callback. */
+/** The person clicks Authorize, the local AS consents, the browser comes back to the app's callback. */
 async function connect(t: Tunnel) {
   const jar = await signIn(app, t.user);
   const authorize = await startOAuth(app, jar, t.integ.id);

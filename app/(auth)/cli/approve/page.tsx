@@ -24,7 +24,9 @@ export default async function ApproveCliLoginPage({ searchParams }: { searchPara
       <h1 className="text-2xl font-semibold">Approve CLI login</h1>
       <Card>
         {!pending ? (
-          <Alert>This login code is unknown, expired or already used. Run `poke login` again.</Alert>
+          <Alert>
+            This login code is unknown, expired or already used. Run <code>poke login</code> again.
+          </Alert>
         ) : (
           <div className="space-y-4 text-sm">
             <p>
