@@ -134,8 +134,8 @@ export default async function IntegrationPage({
           >
             <input type="hidden" name="integrationId" value={i.id} />
             <p className="min-w-0 text-sm" data-testid="integration-error">
-              The server answered 401 and publishes no authorization metadata: add an API key with Edit,
-              or try OAuth.
+              The server answered 401 and publishes no authorization metadata: add an API key with Edit, or
+              try OAuth.
             </p>
             <button className="rounded-md border border-zinc-300 px-3 py-1.5 text-sm font-medium hover:bg-zinc-50">
               Try OAuth
@@ -244,7 +244,8 @@ export default async function IntegrationPage({
       <Card
         title={
           <span data-testid="tools-title">
-            Tools ({tools.length === enabledCount ? tools.length : `${enabledCount} of ${tools.length} enabled`})
+            Tools (
+            {tools.length === enabledCount ? tools.length : `${enabledCount} of ${tools.length} enabled`})
           </span>
         }
       >

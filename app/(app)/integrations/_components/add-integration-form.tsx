@@ -103,12 +103,12 @@ function ConnectOutcome({ result }: { result: Extract<Outcome, { ok: true }>["da
   if (diff)
     return (
       <Alert kind="success">
-        Connected to <strong>{integration.serverTitle ?? integration.serverName ?? integration.name}</strong> at{" "}
+        Connected to <strong>{integration.serverTitle ?? integration.serverName ?? integration.name}</strong>{" "}
+        at{" "}
         <span className="break-all" data-testid="connected-url">
           {integration.url}
         </span>
-        :{" "}
-        {diff.toolCount} tools discovered. {link}
+        : {diff.toolCount} tools discovered. {link}
       </Alert>
     );
   if (integration.status === "needs_auth")

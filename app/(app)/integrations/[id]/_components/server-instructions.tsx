@@ -54,7 +54,9 @@ const components: Components = {
   ul: ({ children }) => <ul className="my-2 list-disc pl-5">{children}</ul>,
   ol: ({ children }) => <ol className="my-2 list-decimal pl-5">{children}</ol>,
   p: ({ children }) => <p className="my-2 first:mt-0 last:mb-0">{children}</p>,
-  pre: ({ children }) => <pre className="my-2 overflow-x-auto rounded bg-zinc-50 p-2 text-xs">{children}</pre>,
+  pre: ({ children }) => (
+    <pre className="my-2 overflow-x-auto rounded bg-zinc-50 p-2 text-xs">{children}</pre>
+  ),
   code: ({ children }) => <code className="rounded bg-zinc-100 px-1 font-mono text-xs">{children}</code>,
   blockquote: ({ children }) => (
     <blockquote className="my-2 border-l-2 border-zinc-200 pl-3 text-zinc-600">{children}</blockquote>
