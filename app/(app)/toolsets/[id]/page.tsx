@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { Alert, Badge, Card } from "@/components/ui";
-import { ClientConfig } from "../_components/client-config";
+import { ClientConfig } from "@/components/client-config";
 import { DeleteToolsetButton } from "../_components/delete-toolset-button";
 import { ModeBadges } from "../_components/mode-badges";
 import { endpointUrl, previewToolset } from "../_lib/agent-view";
