@@ -69,14 +69,12 @@ test("calls from the API and the agent endpoint appear on Activity, with working
   await expect(rows.filter({ hasText: "fail" })).toContainText("tool error");
 
   await page.getByLabel("Integration").selectOption({ label: "Notes" });
-  await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(page).toHaveURL(new RegExp(`integration=${ids.Notes}`));
   await expect(rows).toHaveCount(2);
   for (const row of await rows.all()) await expect(row).toContainText("Notes");
 
   await page.getByLabel("Integration").selectOption({ label: "All integrations" });
   await page.getByLabel("Status").selectOption({ label: "tool error" });
-  await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText("fail");
 
@@ -84,7 +82,6 @@ test("calls from the API and the agent endpoint appear on Activity, with working
   await expect(page).toHaveURL(/\/activity$/);
   await expect(rows).toHaveCount(5);
   await page.getByLabel("Source").selectOption("agent");
-  await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText("Notes");
 
@@ -100,9 +97,19 @@ test("calls from the API and the agent endpoint appear on Activity, with working
   await expect(weather.getByLabel("Store arguments and results of Weather")).toBeChecked();
   await callApi("Weather", "echo", { text: "kept for later" });
   await page.goto(`/activity?integration=${ids.Weather}`);
-  await rows.first().getByText("Payload").click();
-  await expect(rows.first()).toContainText("kept for later");
-  await expect(rows.nth(1).getByText("Payload")).toHaveCount(0);
+  // a row opens its call: the stored arguments and result, and a way to run it again
+  await rows.first().getByRole("button", { name: "echo" }).click();
+  const details = page.getByTestId("call-details");
+  await expect(details).toContainText("kept for later");
+  const rerun = details.getByRole("link", { name: "Run again in the playground" });
+  const href = new URL((await rerun.getAttribute("href")) ?? "", "http://x");
+  expect(href.pathname).toBe(`/integrations/${ids.Weather}/playground`);
+  expect(href.searchParams.get("tool")).toBe("echo");
+  expect(JSON.parse(href.searchParams.get("args") ?? "null")).toEqual({ text: "kept for later" });
+  // an older call, made before payloads were stored, says so
+  await rows.nth(1).getByRole("button").click();
+  await expect(details).toHaveCount(1);
+  await expect(details).toContainText("not stored");
 });
 
 test("another user's activity stays private", async ({ page }) => {

@@ -2,29 +2,16 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { BreakerBadge, formatMs, formatRate } from "@/components/health-panel";
 import { PayloadToggle } from "@/components/payload-toggle";
-import { Badge, Button, Card, formatDate } from "@/components/ui";
+import { Card } from "@/components/ui";
 import { CALL_SOURCES, CALL_STATUSES, listActivity, listIntegrationHealth } from "@/lib/agent/activity";
 import { requireUser } from "@/lib/auth/session";
 import { listApiTokenNames } from "@/lib/data/api-tokens";
 import { listToolsets } from "@/lib/data/toolsets";
 import { isAppError } from "@/lib/errors";
+import { ActivityFilters, type Filter } from "./_components/activity-filters";
+import { CallTable, STATUS_LABEL, type CallView } from "./_components/call-table";
 
 export const metadata: Metadata = { title: "Activity" };
-
-const STATUS_TONE = {
-  ok: "green",
-  tool_error: "amber",
-  error: "red",
-  timeout: "red",
-  rejected: "zinc",
-} as const;
-const STATUS_LABEL: Record<string, string> = {
-  ok: "ok",
-  tool_error: "tool error",
-  error: "error",
-  timeout: "timeout",
-  rejected: "refused",
-};
 
 type Search = {
   integration?: string;
@@ -36,15 +23,11 @@ type Search = {
 };
 const FILTERS = ["integration", "status", "source", "toolset", "token"] as const;
 
-const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) || undefined;
+// Phone: each health row is a block of labelled lines; from md up, a normal table.
+const cell =
+  "block py-0.5 md:table-cell md:py-2 md:pr-3 before:mr-2 before:text-xs before:font-medium before:uppercase before:text-zinc-500 before:content-[attr(data-label)] md:before:content-none";
 
-function Json({ value }: { value: unknown }) {
-  return (
-    <pre className="max-h-60 overflow-auto rounded bg-zinc-50 p-2 text-xs">
-      {JSON.stringify(value, null, 2)}
-    </pre>
-  );
-}
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) || undefined;
 
 export default async function ActivityPage({
   searchParams,
@@ -81,6 +64,61 @@ export default async function ActivityPage({
     page = { calls: [] }; // a mangled cursor shows an empty page, not an error page
   }
   const filtered = FILTERS.some((f) => q[f]);
+  const filters: Filter[] = [
+    {
+      name: "integration",
+      label: "Integration",
+      any: "All integrations",
+      value: q.integration,
+      options: health.map((h) => ({ value: h.integrationId, label: h.name })),
+    },
+    {
+      name: "status",
+      label: "Status",
+      any: "Any status",
+      value: q.status,
+      options: CALL_STATUSES.map((s) => ({ value: s, label: STATUS_LABEL[s] ?? s })),
+    },
+    {
+      name: "source",
+      label: "Source",
+      any: "Any source",
+      value: q.source,
+      options: CALL_SOURCES.map((s) => ({ value: s, label: s })),
+    },
+    {
+      name: "toolset",
+      label: "Toolset",
+      any: "Any toolset",
+      value: q.toolset,
+      options: toolsets.map((t) => ({ value: t.id, label: t.name })),
+    },
+    {
+      name: "token",
+      label: "Token",
+      any: "Any token",
+      value: q.token,
+      options: tokens.map((t) => ({
+        value: t.id,
+        label: `${t.name} (${t.prefix}…)${t.revokedAt ? " — revoked" : ""}`,
+      })),
+    },
+  ];
+  const calls: CallView[] = page.calls.map((c) => ({
+    id: c.id,
+    at: c.at.toISOString(),
+    integrationId: c.integrationId,
+    integrationName: c.integrationName,
+    tool: c.tool,
+    source: c.source,
+    status: c.status,
+    latencyMs: c.latencyMs,
+    error: c.error,
+    arguments: c.arguments,
+    result: c.result,
+    toolsetName: c.toolsetName,
+    apiTokenName: c.apiTokenName,
+  }));
   const older = page.nextCursor
     ? `/activity?${new URLSearchParams([
         ...FILTERS.flatMap((f) => (q[f] ? [[f, q[f]]] : [])),
@@ -98,9 +136,9 @@ export default async function ActivityPage({
             No integrations yet. <Link href="/integrations">Add one</Link>.
           </p>
         ) : (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className="text-xs uppercase text-zinc-500">
+          <div>
+            <table className="block w-full text-left text-sm md:table">
+              <thead className="hidden text-xs uppercase text-zinc-500 md:table-header-group">
                 <tr>
                   <th className="py-2">Integration</th>
                   <th>Calls</th>
@@ -112,29 +150,44 @@ export default async function ActivityPage({
                   <th>Payloads</th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody className="block md:table-row-group">
                 {health.map((h) => (
                   <tr
                     key={h.integrationId}
-                    className="border-t border-zinc-100 align-top"
+                    className="block border-t border-zinc-100 py-2 align-top md:table-row md:py-0"
                     data-testid="health-row"
                   >
-                    <td className="py-2 font-medium">
-                      <Link href={`/integrations/${h.integrationId}`} className="hover:underline">
+                    <td className={`${cell} font-medium`}>
+                      <Link href={`/integrations/${h.integrationId}`} className="break-words hover:underline">
                         {h.name}
                       </Link>
                     </td>
-                    <td>{h.calls}</td>
-                    <td data-testid="health-success">{formatRate(h.successRate)}</td>
-                    <td>{formatMs(h.p50Ms)}</td>
-                    <td>{formatMs(h.p95Ms)}</td>
-                    <td>
+                    <td className={cell} data-label="Calls">
+                      {h.calls}
+                    </td>
+                    <td className={cell} data-label="Success" data-testid="health-success">
+                      {formatRate(h.successRate)}
+                    </td>
+                    <td className={cell} data-label="p50">
+                      {formatMs(h.p50Ms)}
+                    </td>
+                    <td className={cell} data-label="p95">
+                      {formatMs(h.p95Ms)}
+                    </td>
+                    <td className={cell} data-label="Server">
                       <BreakerBadge breaker={h.breaker} />
                     </td>
-                    <td className="max-w-xs break-words text-xs text-red-700">
-                      {h.lastError?.message ?? ""}
-                    </td>
-                    <td>
+                    {h.lastError?.message ? (
+                      <td
+                        className={`${cell} break-words text-xs text-red-700 md:max-w-xs`}
+                        data-label="Last error"
+                      >
+                        {h.lastError.message}
+                      </td>
+                    ) : (
+                      <td className="hidden md:table-cell" />
+                    )}
+                    <td className={cell}>
                       <PayloadToggle id={h.integrationId} name={h.name} enabled={h.storePayloads} />
                     </td>
                   </tr>
@@ -151,157 +204,8 @@ export default async function ActivityPage({
       </Card>
 
       <Card title="Tool calls">
-        {/* keyed by the filters: a client-side navigation (Clear) must reset the uncontrolled selects */}
-        <form
-          key={FILTERS.map((f) => q[f]).join("|")}
-          method="get"
-          className="mb-4 flex flex-wrap items-end gap-3 text-sm"
-          aria-label="Filter calls"
-        >
-          <label className="block">
-            <span className="font-medium text-zinc-800">Integration</span>
-            <select
-              name="integration"
-              defaultValue={q.integration ?? ""}
-              className="mt-1 block rounded-md border border-zinc-300 bg-white px-2 py-1.5"
-            >
-              <option value="">All integrations</option>
-              {health.map((h) => (
-                <option key={h.integrationId} value={h.integrationId}>
-                  {h.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="block">
-            <span className="font-medium text-zinc-800">Status</span>
-            <select
-              name="status"
-              defaultValue={q.status ?? ""}
-              className="mt-1 block rounded-md border border-zinc-300 bg-white px-2 py-1.5"
-            >
-              <option value="">Any status</option>
-              {CALL_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {STATUS_LABEL[s]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="block">
-            <span className="font-medium text-zinc-800">Source</span>
-            <select
-              name="source"
-              defaultValue={q.source ?? ""}
-              className="mt-1 block rounded-md border border-zinc-300 bg-white px-2 py-1.5"
-            >
-              <option value="">Any source</option>
-              {CALL_SOURCES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="block">
-            <span className="font-medium text-zinc-800">Toolset</span>
-            <select
-              name="toolset"
-              defaultValue={q.toolset ?? ""}
-              className="mt-1 block max-w-[14rem] rounded-md border border-zinc-300 bg-white px-2 py-1.5"
-            >
-              <option value="">Any toolset</option>
-              {toolsets.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="block">
-            <span className="font-medium text-zinc-800">Token</span>
-            <select
-              name="token"
-              defaultValue={q.token ?? ""}
-              className="mt-1 block max-w-[14rem] rounded-md border border-zinc-300 bg-white px-2 py-1.5"
-            >
-              <option value="">Any token</option>
-              {tokens.map((t) => (
-                <option key={t.id} value={t.id}>
-                  {t.name} ({t.prefix}…){t.revokedAt ? " — revoked" : ""}
-                </option>
-              ))}
-            </select>
-          </label>
-          <Button type="submit" variant="secondary">
-            Apply filters
-          </Button>
-          {filtered && (
-            <Link href="/activity" className="py-1.5 text-zinc-600 hover:underline">
-              Clear
-            </Link>
-          )}
-        </form>
-
-        <div className="overflow-x-auto">
-          <table className="w-full text-left text-sm">
-            <thead className="text-xs uppercase text-zinc-500">
-              <tr>
-                <th className="py-2">Time</th>
-                <th>Integration</th>
-                <th>Tool</th>
-                <th>Source / via</th>
-                <th>Status</th>
-                <th className="text-right">Latency</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.calls.length === 0 && (
-                <tr>
-                  <td colSpan={6} className="py-4 text-zinc-500">
-                    {filtered ? "No calls match these filters." : "No tool calls yet."}
-                  </td>
-                </tr>
-              )}
-              {page.calls.map((c) => (
-                <tr key={c.id} className="border-t border-zinc-100 align-top" data-testid="call-row">
-                  <td className="whitespace-nowrap py-2">{formatDate(c.at)}</td>
-                  <td>{c.integrationName}</td>
-                  <td>
-                    <code>{c.tool}</code>
-                    {c.error && <p className="mt-1 max-w-md break-words text-xs text-red-700">{c.error}</p>}
-                    {(c.arguments != null || c.result != null) && (
-                      <details className="mt-1 text-xs">
-                        <summary className="cursor-pointer text-zinc-600">Payload</summary>
-                        {c.arguments != null && <Json value={c.arguments} />}
-                        {c.result != null && <Json value={c.result} />}
-                      </details>
-                    )}
-                  </td>
-                  <td>
-                    {c.source}
-                    {c.toolsetName && (
-                      <span className="block text-xs text-zinc-600" data-testid="call-toolset">
-                        toolset <strong className="break-all">{c.toolsetName}</strong>
-                      </span>
-                    )}
-                    {c.apiTokenName && (
-                      <span className="block text-xs text-zinc-600" data-testid="call-token">
-                        token <strong className="break-all">{c.apiTokenName}</strong>
-                      </span>
-                    )}
-                  </td>
-                  <td data-testid="call-status">
-                    <Badge tone={STATUS_TONE[c.status as keyof typeof STATUS_TONE] ?? "zinc"}>
-                      {STATUS_LABEL[c.status] ?? c.status}
-                    </Badge>
-                  </td>
-                  <td className="text-right tabular-nums">{c.latencyMs} ms</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ActivityFilters filters={filters} />
+        <CallTable calls={calls} empty={filtered ? "No calls match these filters." : "No tool calls yet."} />
         {older && (
           <div className="mt-4 text-sm">
             <Link href={older} className="text-zinc-700 hover:underline">
