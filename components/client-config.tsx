@@ -2,14 +2,14 @@
 // Ready-to-paste client configuration for one toolset endpoint. The token is a placeholder: tokens are shown
 // once, when created in Settings.
 import { useState } from "react";
-import { Button } from "@/components/ui";
+import { CopyButton } from "@/components/copy-button";
 
 const TOKEN = "poke_…";
 const PROTOCOL = "2026-07-28";
 
 /** The snippets, by client. */
-function snippets(url: string, name: string): { id: string; label: string; file: string; text: string }[] {
-  const key = `poke-${name}`;
+function snippets(url: string, name?: string): { id: string; label: string; file: string; text: string }[] {
+  const key = name ? `poke-${name}` : "poke";
   const json = (v: unknown) => JSON.stringify(v, null, 2);
   const listTools = {
     jsonrpc: "2.0",
@@ -80,10 +80,15 @@ function snippets(url: string, name: string): { id: string; label: string; file:
   ];
 }
 
-export function ClientConfig({ url, name }: { url: string; name: string }) {
+export function ClientConfig({
+  url,
+  name,
+}: {
+  url: string;
+  /** The toolset's name, if the endpoint is one. */ name?: string;
+}) {
   const all = snippets(url, name);
   const [current, setCurrent] = useState(all[0].id);
-  const [copied, setCopied] = useState<string>();
   const shown = all.find((s) => s.id === current) ?? all[0];
   return (
     <div className="min-w-0 space-y-3">
@@ -106,16 +111,7 @@ export function ClientConfig({ url, name }: { url: string; name: string }) {
       <div role="tabpanel" aria-label={shown.label} className="min-w-0 space-y-2">
         <div className="flex flex-wrap items-center justify-between gap-2">
           <span className="min-w-0 break-words text-xs text-zinc-500">{shown.file}</span>
-          <Button
-            type="button"
-            variant="secondary"
-            onClick={async () => {
-              await navigator.clipboard?.writeText(shown.text).catch(() => {});
-              setCopied(shown.id);
-            }}
-          >
-            {copied === shown.id ? "Copied" : "Copy"}
-          </Button>
+          <CopyButton key={shown.id} text={shown.text} />
         </div>
         <pre
           data-testid="client-config"
@@ -124,8 +120,8 @@ export function ClientConfig({ url, name }: { url: string; name: string }) {
           {shown.text}
         </pre>
         <p className="text-xs text-zinc-500">
-          Replace <code>{TOKEN}</code> (or <code>$POKE_TOKEN</code>) with an API token from Settings, ideally
-          one scoped to this toolset.
+          Replace <code>{TOKEN}</code> (or <code>$POKE_TOKEN</code>) with an API token from Settings
+          {name ? ", ideally one scoped to this toolset" : ""}.
         </p>
       </div>
     </div>

@@ -1,6 +1,8 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { Badge, Card, formatDate } from "@/components/ui";
+import { ClientConfig } from "@/components/client-config";
+import { LocalTime } from "@/components/local-time";
+import { Badge, Card } from "@/components/ui";
 import { currentSession, requireUser } from "@/lib/auth/session";
 import { listApiTokens } from "@/lib/data/api-tokens";
 import { listToolsets } from "@/lib/data/toolsets";
@@ -8,6 +10,7 @@ import { env } from "@/lib/env";
 import { CreateTokenForm } from "./_components/create-token-form";
 import { RevokeTokenButton } from "./_components/revoke-token-button";
 import { SessionsCard } from "./_components/sessions-card";
+import { stacked } from "./_components/stacked";
 import { TokenScopeEditor } from "./_components/token-scope-editor";
 
 export const metadata: Metadata = { title: "Settings" };
@@ -31,7 +34,7 @@ export default async function SettingsPage() {
         </p>
         <code
           data-testid="agent-endpoint"
-          className="mt-3 block rounded bg-zinc-900 px-3 py-2 text-sm text-zinc-100"
+          className="mt-3 block break-all rounded bg-zinc-900 px-3 py-2 text-sm text-zinc-100"
         >
           {appUrl}/api/mcp
         </code>
@@ -42,6 +45,8 @@ export default async function SettingsPage() {
           </Link>
           : it has its own endpoint, and a token can be scoped to it.
         </p>
+        <h3 className="mb-2 mt-5 text-sm font-semibold">Connect a client</h3>
+        <ClientConfig url={`${appUrl}/api/mcp`} />
       </Card>
       <Card title={<span id="api-tokens">API tokens</span>}>
         <p className="mb-4 text-sm text-zinc-600">
@@ -49,64 +54,68 @@ export default async function SettingsPage() {
           token is shown once; store it safely.
         </p>
         <CreateTokenForm toolsets={toolsetOptions} />
-        <div className="mt-6 overflow-x-auto">
-          <table className="w-full text-left text-sm">
-            <thead className="text-xs uppercase text-zinc-500">
-              <tr className="whitespace-nowrap [&>th]:pr-3">
-                <th className="py-2">Name</th>
-                <th>Token</th>
-                <th>Created</th>
-                <th>Last used</th>
-                <th>Expires</th>
-                <th>Scope</th>
-                <th />
+        <table className={`mt-6 ${stacked.table}`}>
+          <thead className={stacked.head}>
+            <tr className="whitespace-nowrap [&>th]:pr-3">
+              <th className="py-2">Name</th>
+              <th>Token</th>
+              <th>Created</th>
+              <th>Last used</th>
+              <th>Expires</th>
+              <th>Scope</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody className={stacked.body}>
+            {tokens.length === 0 && (
+              <tr className="block md:table-row">
+                <td colSpan={7} className="block py-4 text-zinc-500 md:table-cell">
+                  No tokens yet.
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {tokens.length === 0 && (
-                <tr>
-                  <td colSpan={7} className="py-4 text-zinc-500">
-                    No tokens yet.
-                  </td>
-                </tr>
-              )}
-              {tokens.map((t) => (
-                <tr key={t.id} className="border-t border-zinc-100 align-top" data-testid="token-row">
-                  <td className="py-2 pr-3 font-medium">{t.name}</td>
-                  <td>
-                    <code>{t.prefix}…</code>
-                  </td>
-                  <td>{formatDate(t.createdAt)}</td>
-                  <td>{formatDate(t.lastUsedAt)}</td>
-                  <td>{t.expiresAt ? formatDate(t.expiresAt) : "never"}</td>
-                  <td className="py-2" data-testid="token-scope">
-                    <div className="flex flex-wrap items-center gap-1">
-                      {t.toolsets.length === 0 ? (
-                        <span>All tools</span>
-                      ) : (
-                        t.toolsets.map((s) => (
-                          <Link key={s.id} href={`/toolsets/${s.id}`} className="hover:underline">
-                            <Badge tone="sky">{s.name}</Badge>
-                          </Link>
-                        ))
-                      )}
-                      {t.toolsets.length === 0 && t.searchMode && <Badge tone="amber">search mode</Badge>}
-                    </div>
-                    <TokenScopeEditor
-                      id={t.id}
-                      name={t.name}
-                      toolsets={toolsetOptions}
-                      initial={{ toolsetIds: t.toolsets.map((s) => s.id), searchMode: t.searchMode }}
-                    />
-                  </td>
-                  <td className="text-right">
-                    <RevokeTokenButton id={t.id} name={t.name} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            )}
+            {tokens.map((t) => (
+              <tr key={t.id} className={stacked.row} data-testid="token-row">
+                <td className={`${stacked.cell} break-words font-medium`}>{t.name}</td>
+                <td className={stacked.cell} data-label="Token">
+                  <code>{t.prefix}…</code>
+                </td>
+                <td className={stacked.cell} data-label="Created">
+                  <LocalTime at={t.createdAt} />
+                </td>
+                <td className={stacked.cell} data-label="Last used">
+                  {t.lastUsedAt ? <LocalTime at={t.lastUsedAt} /> : "never"}
+                </td>
+                <td className={stacked.cell} data-label="Expires">
+                  {t.expiresAt ? <LocalTime at={t.expiresAt} /> : "never"}
+                </td>
+                <td className={stacked.cell} data-label="Scope" data-testid="token-scope">
+                  <div className="inline-flex flex-wrap items-center gap-1">
+                    {t.toolsets.length === 0 ? (
+                      <span>All tools</span>
+                    ) : (
+                      t.toolsets.map((s) => (
+                        <Link key={s.id} href={`/toolsets/${s.id}`} className="hover:underline">
+                          <Badge tone="sky">{s.name}</Badge>
+                        </Link>
+                      ))
+                    )}
+                    {t.toolsets.length === 0 && t.searchMode && <Badge tone="amber">search mode</Badge>}
+                  </div>
+                  <TokenScopeEditor
+                    id={t.id}
+                    name={t.name}
+                    toolsets={toolsetOptions}
+                    initial={{ toolsetIds: t.toolsets.map((s) => s.id), searchMode: t.searchMode }}
+                  />
+                </td>
+                <td className={`${stacked.cell} md:text-right`}>
+                  <RevokeTokenButton id={t.id} name={t.name} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </Card>
       <SessionsCard user={user} currentSessionId={session?.sessionId} />
     </div>

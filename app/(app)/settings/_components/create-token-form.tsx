@@ -1,5 +1,6 @@
 "use client";
 import { useState } from "react";
+import { CopyButton } from "@/components/copy-button";
 import { Alert, Button, Input } from "@/components/ui";
 import { createTokenAction } from "../actions";
 import { ScopeFields, type ScopeValue, type ToolsetOption } from "./scope-fields";
@@ -39,9 +40,12 @@ export function CreateTokenForm({ toolsets }: { toolsets: ToolsetOption[] }) {
           <div>
             New token <strong>{created.name}</strong> — copy it now, it will not be shown again:
           </div>
-          <code data-testid="new-token" className="mt-1 block break-all font-mono text-xs">
-            {created.token}
-          </code>
+          <div className="mt-1 flex flex-wrap items-center gap-2">
+            <code data-testid="new-token" className="min-w-0 flex-1 break-all font-mono text-xs">
+              {created.token}
+            </code>
+            <CopyButton key={created.token} text={created.token} label="Copy token" />
+          </div>
         </Alert>
       )}
       <form onSubmit={onSubmit} className="flex flex-wrap items-end gap-3" noValidate>

@@ -1,9 +1,11 @@
 // Settings → Sign-in and sessions: the person's live sessions (device, address, last seen) with a per-session
 // sign-out, "Sign out everywhere", and the password change that signs out every other session.
-import { Card, formatDate } from "@/components/ui";
+import { LocalTime } from "@/components/local-time";
+import { Card } from "@/components/ui";
 import { listSessions } from "@/lib/data/sessions";
 import { hasPassword, type SessionUser } from "@/lib/data/users";
 import { ChangePasswordForm, RevokeSessionButton, SignOutEverywhereButton } from "./session-controls";
+import { stacked } from "./stacked";
 
 /** A short device label from a User-Agent string ("Chrome on Linux"); display only. */
 function deviceLabel(ua: string | null): string {
@@ -46,39 +48,43 @@ export async function SessionsCard({
       <p className="mb-4 text-sm text-zinc-600">
         Where you are signed in. Signing out a session ends it at once on that device.
       </p>
-      <div className="overflow-x-auto">
-        <table className="w-full text-left text-sm">
-          <thead className="text-xs uppercase text-zinc-500">
-            <tr>
-              <th className="py-2">Device</th>
-              <th>Address</th>
-              <th>Signed in</th>
-              <th>Last seen</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {sessions.map((s) => {
-              const label = deviceLabel(s.userAgent);
-              const current = s.id === currentSessionId;
-              return (
-                <tr key={s.id} className="border-t border-zinc-100" data-testid="session-row">
-                  <td className="py-2 pr-3 font-medium">
-                    {label}
-                    {current && <span className="ml-2 text-xs text-emerald-700">(this device)</span>}
-                  </td>
-                  <td>{s.ip ?? "unknown"}</td>
-                  <td>{formatDate(s.createdAt)}</td>
-                  <td>{formatDate(s.lastSeenAt)}</td>
-                  <td className="text-right">
-                    {!current && <RevokeSessionButton id={s.id} label={label} />}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <table className={stacked.table}>
+        <thead className={stacked.head}>
+          <tr>
+            <th className="py-2">Device</th>
+            <th>Address</th>
+            <th>Signed in</th>
+            <th>Last seen</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody className={stacked.body}>
+          {sessions.map((s) => {
+            const label = deviceLabel(s.userAgent);
+            const current = s.id === currentSessionId;
+            return (
+              <tr key={s.id} className={stacked.row} data-testid="session-row">
+                <td className={`${stacked.cell} break-words font-medium`}>
+                  {label}
+                  {current && <span className="ml-2 text-xs text-emerald-700">(this device)</span>}
+                </td>
+                <td className={`${stacked.cell} break-all`} data-label="Address">
+                  {s.ip ?? "unknown"}
+                </td>
+                <td className={stacked.cell} data-label="Signed in">
+                  <LocalTime at={s.createdAt} />
+                </td>
+                <td className={stacked.cell} data-label="Last seen">
+                  <LocalTime at={s.lastSeenAt} />
+                </td>
+                <td className={`${stacked.cell} md:text-right`}>
+                  {!current && <RevokeSessionButton id={s.id} label={label} />}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
       <div className="mt-4">
         <SignOutEverywhereButton />
       </div>
