@@ -116,9 +116,12 @@ export async function callToolAsTask(
   const taskId = task.taskId;
 
   const cancelTask = () =>
-    void client
+    client
       .request({ method: "tasks/cancel", params: { taskId } }, anyObject, { timeout: CANCEL_TIMEOUT_MS })
-      .catch(() => undefined);
+      .then(
+        () => undefined,
+        () => undefined,
+      );
 
   try {
     for (;;) {
@@ -129,7 +132,7 @@ export async function callToolAsTask(
       });
       if (TERMINAL.has(task.status)) break;
       if (task.status === "input_required") {
-        cancelTask();
+        await cancelTask();
         const said = task.statusMessage ? ` ("${task.statusMessage.slice(0, 200)}")` : "";
         throw new AppError(
           "input_required",
@@ -173,7 +176,7 @@ export async function callToolAsTask(
       });
     return callToolResultOf(payload, `The result of the task of "${name}"`);
   } catch (err) {
-    if (opts.signal?.aborted || isTimeout(err)) cancelTask();
+    if (opts.signal?.aborted || isTimeout(err)) void cancelTask();
     // The session went away after the task was created: the call must not be sent again (it ran).
     if (err instanceof SdkHttpError && (err.status === 404 || err.status === 400))
       throw new AppError(
