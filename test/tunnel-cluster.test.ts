@@ -6,7 +6,7 @@
 import net from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startMcpServer, type FixtureHandle, type McpMode } from "./fixtures/mcp-servers";
+import { startHostileServer, startMcpServer, type FixtureHandle, type McpMode } from "./fixtures/mcp-servers";
 import {
   apiCall,
   cliEnv,
@@ -162,6 +162,53 @@ describe.skipIf(!postgres)("a tunnel held by one instance", () => {
     expect(r.status).toBe(503);
     expect(r.data.error?.code).toBe("tunnel_offline");
     expect(r.data.error?.message).toContain('"relay-dies"');
+  });
+
+  it.each<McpMode>(["modern", "sessionful"])(
+    "a caller on the other instance that gives up has the holder cancel the call on the local server (%s server)",
+    async (mode) => {
+      const { local, id } = await tunnelTo(mode, `relay-cancel-${mode}`);
+      const gaveUp = new AbortController();
+      const pending = fetch(`${b.url}/api/v1/integrations/${id}/tools/hang/call`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${a.users.alice.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ arguments: {} }),
+        signal: gaveUp.signal,
+      }).catch((err: unknown) => err);
+      await waitFor(() => local.calls.some((c) => c.name === "hang"), {
+        what: "the call reaching the server",
+      });
+      gaveUp.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      // The local server learns it: the call's request ends (2026) and notifications/cancelled arrives (2025).
+      await waitFor(() => local.calls.find((c) => c.name === "hang")?.outcome === "cancelled", {
+        what: "the local server to see the call cancelled",
+      });
+      if (mode === "sessionful")
+        await waitFor(() => local.requests.some((r) => r.rpcMethod === "notifications/cancelled"), {
+          what: "notifications/cancelled to reach the local server",
+        });
+    },
+  );
+
+  it("a caller on the other instance that gives up ends the local server's open event stream", async () => {
+    // The answer's head and keep-alive comments have come, its result never will: only the holder resetting
+    // the call's stream on the tunnel ends the local request.
+    const { local, id } = await tunnelFixture(
+      await startHostileServer("sse-keepalive", { mode: "modern" }),
+      "relay-cancel-stream",
+    );
+    const gaveUp = new AbortController();
+    const pending = fetch(`${b.url}/api/v1/integrations/${id}/tools/hang/call`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${a.users.alice.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ arguments: {} }),
+      signal: gaveUp.signal,
+    }).catch((err: unknown) => err);
+    await waitFor(() => local.openStreams() === 1, { what: "the local server's event stream to open" });
+    gaveUp.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await waitFor(() => local.openStreams() === 0, { what: "the local server's event stream to end" });
   });
 
   // Last: it kills instance A.

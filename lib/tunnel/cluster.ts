@@ -11,7 +11,9 @@
 // - backpressure is TCP's: a slow event-stream reader slows the owner's stream only, where pub/sub would
 //   buffer without bound in Redis's output buffers (and disconnect the subscriber when they overflow);
 // - body bytes never pass through Redis, which keeps only the small ownership record;
-// - cancellation is the connection closing, which the owner turns into the stream's reset.
+// - cancellation is explicit: a caller that gives up sends the owner a second signed request naming the call,
+//   and the owner resets the call's stream on the tunnel (closing the relay request alone is not relied on:
+//   an owner waiting on a silent local server may not notice it).
 // The price is one setting, INSTANCE_URL (how the others reach this instance), documented in docs/deploy.md.
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage } from "node:http";
@@ -169,6 +171,8 @@ type RelayHead = {
   nonce: string;
 };
 type RelayError = { code: string; message: string; status?: number; reset?: boolean };
+/** Cancels the relayed call whose head carried the nonce `cancel`. */
+type RelayCancel = { tunnelId: string; cancel: string; ts: number; nonce: string };
 
 function frame(type: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(5 + payload.byteLength);
@@ -226,6 +230,14 @@ async function relayRequest(tunnelId: string, owner: TunnelOwner, r: TunnelReque
     },
   });
   let answered = false;
+  let cancelled = false;
+  // The caller gave up: the owner resets the call's stream on the tunnel (notifications/cancelled for the
+  // local server's stream, or its request ending).
+  const cancel = () => {
+    if (cancelled) return;
+    cancelled = true;
+    void sendCancel(tunnelId, owner, head.nonce);
+  };
   const unreachable = async (err: unknown) => {
     log.info("tunnel owner unreachable", { tunnelId, owner: owner.instance, err: String(err) });
     // A dead owner's record must not black-hole later calls: drop it unless a new connection took over.
@@ -239,6 +251,7 @@ async function relayRequest(tunnelId: string, owner: TunnelOwner, r: TunnelReque
       RELAY_CONNECT_MS,
     );
     const onAbort = () => {
+      cancel();
       req.destroy();
       reject(r.signal?.reason);
     };
@@ -258,7 +271,7 @@ async function relayRequest(tunnelId: string, owner: TunnelOwner, r: TunnelReque
           new AppError("tunnel_relay", `The instance holding the tunnel answered ${res.statusCode}.`, 502),
         );
       }
-      readRelayResponse(res, owner.name, r.signal).then(
+      readRelayResponse(res, owner.name, r.signal, cancel).then(
         (out) => {
           r.signal?.removeEventListener("abort", onAbort);
           resolve(out);
@@ -271,6 +284,36 @@ async function relayRequest(tunnelId: string, owner: TunnelOwner, r: TunnelReque
     });
     req.write(headLine + "\n");
     void sendBody(req, r.body).catch((err) => req.destroy(err));
+  });
+}
+
+/** Tells the owner to cancel a relayed call (best effort: an owner that is gone has nothing to cancel). */
+function sendCancel(tunnelId: string, owner: TunnelOwner, callNonce: string): Promise<void> {
+  const message: RelayCancel = { tunnelId, cancel: callNonce, ts: Date.now(), nonce: randomUUID() };
+  const line = JSON.stringify(message);
+  const url = new URL(`/api/tunnel/${tunnelId}/relay`, owner.url);
+  const secure = url.protocol === "https:";
+  return new Promise<void>((resolve) => {
+    const req = (secure ? https : http).request(url, {
+      method: "POST",
+      agent: secure ? agents.https : agents.http,
+      headers: {
+        "content-type": "application/octet-stream",
+        [RELAY_HEADER]: internalSignature(SIGNATURE_PURPOSE, line),
+      },
+      timeout: RELAY_CONNECT_MS,
+    });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve());
+      res.on("error", () => resolve());
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", (err) => {
+      log.debug("cancelling a relayed call failed", { tunnelId, err: String(err) });
+      resolve();
+    });
+    req.end(line + "\n");
   });
 }
 
@@ -295,7 +338,8 @@ async function sendBody(req: http.ClientRequest, body: TunnelRequest["body"]): P
 function readRelayResponse(
   res: IncomingMessage,
   name: string,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  cancel: () => void,
 ): Promise<TunnelResponse> {
   return new Promise<TunnelResponse>((resolve, reject) => {
     let buf: Buffer = Buffer.alloc(0);
@@ -307,6 +351,7 @@ function readRelayResponse(
         start: (c) => void (ctl = c),
         pull: () => void res.resume(),
         cancel: () => {
+          if (!done) cancel();
           done = true;
           res.destroy();
         },
@@ -346,7 +391,10 @@ function readRelayResponse(
       }
     });
     // The caller gave up (timeout, cancel): close the relay, so the owner ends the call on the tunnel too.
-    const onAbort = () => fail(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    const onAbort = () => {
+      if (!done) cancel();
+      fail(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     // The owner died mid-answer: the same failure as the tunnel itself dropping.
@@ -368,15 +416,34 @@ export async function handleRelay(req: Request, tunnelId: string): Promise<Respo
   const reader = req.body.getReader();
   const { line, rest } = await readLine(reader).catch(() => ({ line: undefined, rest: undefined }));
   if (line === undefined || !verifyInternalSignature(SIGNATURE_PURPOSE, line, signature)) return notFound();
-  const head = JSON.parse(line) as RelayHead;
+  const head = JSON.parse(line) as RelayHead | RelayCancel;
   if (head.tunnelId !== tunnelId || Math.abs(Date.now() - head.ts) > RELAY_MAX_AGE_MS) return notFound();
+  if ("cancel" in head) {
+    void reader.cancel().catch(() => {});
+    relayed.get(head.cancel)?.abort(new StreamReset("cancelled", "The caller cancelled the call"));
+    return new Response(null, { status: 204 });
+  }
 
   const body = head.body ? remainder(rest!, reader) : null;
   if (!body) void reader.cancel().catch(() => {});
   const ac = new AbortController();
+  // Cancelled by the caller's explicit message, or by the relay request closing.
+  relayed.set(head.nonce, ac);
+  const forget = () => {
+    if (relayed.get(head.nonce) === ac) relayed.delete(head.nonce);
+  };
+  ac.signal.addEventListener("abort", forget, { once: true });
   const onAbort = () => ac.abort(req.signal.reason);
   req.signal.addEventListener("abort", onAbort, { once: true });
-  let upstream: ReadableStream<Uint8Array> | undefined;
+  // Once the head has come, cancelling the body resets the call's stream on the tunnel.
+  let upstream: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  ac.signal.addEventListener("abort", () => void upstream?.cancel(ac.signal.reason).catch(() => {}), {
+    once: true,
+  });
+  const finish = () => {
+    req.signal.removeEventListener("abort", onAbort);
+    forget();
+  };
   const out = new ReadableStream<Uint8Array>({
     start: async (ctl) => {
       const live = liveTunnel(tunnelId);
@@ -389,33 +456,36 @@ export async function handleRelay(req: Request, tunnelId: string): Promise<Respo
           body,
           signal: ac.signal,
         });
-        upstream = res.body;
+        upstream = res.body.getReader();
+        if (ac.signal.aborted) void upstream.cancel(ac.signal.reason).catch(() => {});
         ctl.enqueue(jsonFrame(F_HEAD, { status: res.status, headers: res.headers }));
       } catch (err) {
         ctl.enqueue(jsonFrame(F_ERROR, errorOf(err)));
         ctl.close();
+        finish();
       }
     },
     pull: async (ctl) => {
       if (!upstream) return;
-      const r = upstream.getReader();
       try {
-        const { done, value } = await r.read();
-        if (done) {
+        const { done, value } = await upstream.read();
+        if (ac.signal.aborted) {
+          ctl.enqueue(jsonFrame(F_ERROR, { code: "cancelled", message: "cancelled", reset: true }));
+          ctl.close();
+          finish();
+        } else if (done) {
           ctl.enqueue(frame(F_END));
           ctl.close();
-          req.signal.removeEventListener("abort", onAbort);
+          finish();
         } else ctl.enqueue(frame(F_DATA, value));
       } catch (err) {
         ctl.enqueue(jsonFrame(F_ERROR, errorOf(err)));
         ctl.close();
-      } finally {
-        r.releaseLock();
+        finish();
       }
     },
     cancel: (reason) => {
       ac.abort(reason);
-      void upstream?.cancel(reason).catch(() => {});
     },
   });
   return new Response(out, {
@@ -423,6 +493,9 @@ export async function handleRelay(req: Request, tunnelId: string): Promise<Respo
     headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
   });
 }
+
+/** Calls relayed to this instance and still running, by their head's nonce (for explicit cancels). */
+const relayed = processState("tunnelRelayed", () => new Map<string, AbortController>());
 
 const notFound = () =>
   Response.json(
