@@ -136,6 +136,39 @@ describe.skipIf(clusterSkipReason)("an instance killed with SIGKILL mid-stream",
     return n;
   }
 
+  /** A bare 2025-06-18 client (initialize, then POSTs on its session) through HAProxy. */
+  async function olderClient() {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${user.token}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    };
+    const post = (body: unknown) =>
+      fetch(`${cluster.url}/api/mcp`, { method: "POST", headers, body: JSON.stringify(body) });
+    const init = await post({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "older", version: "1" },
+      },
+    });
+    expect(init.status).toBe(200);
+    headers["mcp-session-id"] = init.headers.get("mcp-session-id")!;
+    headers["mcp-protocol-version"] = "2025-06-18";
+    await init.text();
+    expect((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202);
+    return { post };
+  }
+
+  const sseMessages = (text: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("data: ") && l.length > 6)
+      .map((l) => JSON.parse(l.slice(6)) as unknown);
+
   const tunnelCall = (integrationId: string, text: string) =>
     apiCall<{ result?: unknown; error?: { code: string } }>(
       cluster.app,
@@ -171,6 +204,18 @@ describe.skipIf(clusterSkipReason)("an instance killed with SIGKILL mid-stream",
     await waitFor(() => new Set(records.filter((r) => r.era === "legacy").map((r) => r.client)).size === 3, {
       what: "three 2025-era sessions calling",
       timeoutMs: 120_000,
+    });
+    // And a client of 2025-06-18 (no priming events, so it cannot resume a stream) with a call that outlasts A.
+    const older = await olderClient();
+    const orphanCall = older.post({
+      jsonrpc: "2.0",
+      id: 7,
+      method: "tools/call",
+      params: { name: "work__slow", arguments: { ms: 600_000 } },
+    });
+    void orphanCall.then((r) => r.text()).catch(() => {});
+    await waitFor(() => work.calls.some((c) => c.arguments.ms === 600_000), {
+      what: "the older client's call running",
     });
     await cluster.lbSet(b, "ready");
     const modern = [0, 1].map((i) => agent(`modern-${i}`, "modern", stop));
@@ -242,6 +287,17 @@ describe.skipIf(clusterSkipReason)("an instance killed with SIGKILL mid-stream",
     }
     // Sessions continued from Redis, or initialized again after the spec's 404: both are fine, bounded.
     expect(agents.every((x) => x.reinitialized <= 1)).toBe(true);
+
+    // The older client never resumes: its next request's event stream, on B, carries its orphaned call's error.
+    const next = await older.post({ jsonrpc: "2.0", id: 8, method: "ping" });
+    expect(next.status).toBe(200);
+    const answers = sseMessages(await next.text());
+    expect(answers).toContainEqual({
+      jsonrpc: "2.0",
+      id: 7,
+      error: expect.objectContaining({ code: -32603 }),
+    });
+    expect(answers).toContainEqual(expect.objectContaining({ id: 8, result: {} }));
 
     // Nothing lost: every call a client saw answered has its history row.
     const rows = await db.toolCall.findMany({

@@ -3,11 +3,13 @@
 // resumes with Last-Event-ID on any instance (docs/deploy.md "Agent sessions"). One Redis stream per MCP
 // stream, capped in length and expiring with the session; an event id is `<redis entry id>@<stream id>`.
 //
-// Calls in flight: when a POST's event stream opens (its priming event), the requests it carries are recorded
-// as pending on that stream, with the instance serving them; their answer, once stored, clears them. A client
+// Calls in flight: the requests a POST carries are recorded as pending, with the instance serving them, and
+// with their event stream once it opens (its priming event); their answer, once stored, clears them. A client
 // resuming the stream on another instance gets what the serving instance stores meanwhile, and when that
 // instance is gone (it refuses connections, or stopped announcing itself), an error for each call it never
-// answered — so the client's call settles at once instead of waiting for its own timeout.
+// answered — so the client's call settles at once instead of waiting for its own timeout. A client that does
+// not resume (a protocol version without priming events, or its reconnection gave up) gets those errors on the
+// next event stream it opens for the session on another instance (a GET, or a POST's answer).
 import { AsyncLocalStorage } from "node:async_hooks";
 import net from "node:net";
 import type { EventStore, JSONRPCMessage } from "@modelcontextprotocol/server";
@@ -39,27 +41,100 @@ type Message = { id?: unknown; method?: unknown; result?: unknown; error?: unkno
 const receiving = new AsyncLocalStorage<string[]>();
 
 /**
- * Runs `handle` (the transport handling one POST of session `sessionId`) so the requests in `body` are
- * recorded as pending on the stream it opens; a notifications/cancelled in `body` clears its request.
+ * Runs `handle` (the transport handling one request of session `sessionId`, `body` its parsed JSON) so the
+ * requests in `body` are recorded as pending here (and on the stream it opens); a notifications/cancelled in
+ * `body` clears its request. The event stream it answers with first carries the errors of calls a dead
+ * instance left unanswered in this session, if any.
  */
-export async function receivingMessages<T>(
+export async function receivingMessages(
   sessionId: string,
   body: unknown,
-  handle: () => Promise<T>,
-): Promise<T> {
-  const messages = (Array.isArray(body) ? body : [body]) as (Message | null)[];
+  handle: () => Promise<Response>,
+): Promise<Response> {
   const r = redis();
   if (!r) return handle();
+  const messages = (Array.isArray(body) ? body : [body]) as (Message | null)[];
+  const pKey = pendingKey(sessionId);
   const cancelled = messages
     .filter((m) => m?.method === "notifications/cancelled")
     .map((m) => (m?.params as { requestId?: unknown } | undefined)?.requestId)
     .filter((id) => id !== undefined);
-  if (cancelled.length)
-    await r.hdel(pendingKey(sessionId), ...cancelled.map((id) => JSON.stringify(id))).catch(() => 0);
   const ids = messages
     .filter((m) => m && typeof m.method === "string" && m.id !== undefined && m.id !== null)
     .map((m) => JSON.stringify(m!.id));
-  return ids.length ? receiving.run(ids, handle) : handle();
+  if (cancelled.length || ids.length) {
+    const tx = r.multi();
+    if (cancelled.length) tx.hdel(pKey, ...cancelled.map((id) => JSON.stringify(id)));
+    if (ids.length) {
+      const mine = JSON.stringify({
+        stream: "",
+        instance: INSTANCE_ID,
+        url: instanceUrl(),
+      } satisfies Pending);
+      tx.hset(pKey, Object.fromEntries(ids.map((id) => [id, mine]))).pexpire(pKey, SESSION_PENDING_TTL_MS);
+    }
+    await tx.exec().catch((err) => log.warn("recording agent calls in flight failed", { err: String(err) }));
+  }
+  const res = await (ids.length ? receiving.run(ids, handle) : handle());
+  return withOrphanAnswers(sessionId, res);
+}
+
+/** Pending records outlive a session's idle expiry at most by this (they are cleared as calls answer). */
+const SESSION_PENDING_TTL_MS = 60 * 60_000;
+/** How often one session's requests on this instance look for calls a dead instance left unanswered. */
+const ORPHAN_CHECK_MS = 5_000;
+const orphanChecks = () => processState("agentOrphanChecks", () => new Map<string, number>());
+
+/** Prepends to an event-stream answer the errors of this session's calls a dead instance never answered. */
+async function withOrphanAnswers(sessionId: string, res: Response): Promise<Response> {
+  if (!res.body || !/text\/event-stream/i.test(res.headers.get("content-type") ?? "")) return res;
+  const checks = orphanChecks();
+  const now = Date.now();
+  if (now - (checks.get(sessionId) ?? 0) < ORPHAN_CHECK_MS) return res;
+  checks.set(sessionId, now);
+  if (checks.size > 10_000) for (const [k, at] of checks) if (now - at > ORPHAN_CHECK_MS) checks.delete(k);
+  const answers = await orphanAnswers(sessionId).catch((err) => {
+    log.warn("looking for orphaned agent calls failed", { err: String(err) });
+    return [];
+  });
+  if (!answers.length) return res;
+  const head = new TextEncoder().encode(
+    answers.map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`).join(""),
+  );
+  const reader = res.body.getReader();
+  let sentHead = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctl) {
+      if (!sentHead) {
+        sentHead = true;
+        return ctl.enqueue(head);
+      }
+      const { done, value } = await reader.read();
+      if (done) ctl.close();
+      else ctl.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/** Claims (so one instance answers each) and answers the session's calls whose instance is dead. */
+async function orphanAnswers(sessionId: string): Promise<JSONRPCMessage[]> {
+  const r = redis();
+  if (!r) return [];
+  const pKey = pendingKey(sessionId);
+  const foreign = Object.entries(await r.hgetall(pKey))
+    .map(([id, v]) => ({ id, ...(JSON.parse(v) as Pending) }))
+    .filter((x) => x.instance !== INSTANCE_ID);
+  const alive = new Map<string, boolean>();
+  const out: JSONRPCMessage[] = [];
+  for (const x of foreign) {
+    if (!alive.has(x.instance)) alive.set(x.instance, await instanceAlive(x.instance, x.url));
+    if (alive.get(x.instance) || !(await r.hdel(pKey, x.id))) continue;
+    out.push({ jsonrpc: "2.0", id: JSON.parse(x.id), error: ORPHANED_CALL } as JSONRPCMessage);
+    log.info("agent call orphaned by its instance answered", { sessionId, instance: x.instance });
+  }
+  return out;
 }
 
 const pendingKey = (sessionId: string) => redisKey("agent", "pending", sessionId);
