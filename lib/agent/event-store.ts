@@ -201,20 +201,26 @@ export function redisEventStore(sessionId: string, ttlMs: number): EventStore | 
       const deadline = Date.now() + FOLLOW_MS;
       let checked = 0;
       while (pending.length) {
+        let answered = false;
         if (Date.now() - checked >= LIVENESS_EVERY_MS) {
           checked = Date.now();
           const owners = new Map(pending.map((x) => [x.instance, x]));
           const dead = new Set<string>();
           for (const [instance, x] of owners) if (!(await instanceAlive(instance, x.url))) dead.add(instance);
           for (const x of pending.filter((x) => dead.has(x.instance) || Date.now() >= deadline)) {
-            // Whoever clears the record answers: one error per call, however many instances resume it.
+            // Whoever clears the record answers: one error per call, however many instances resume it. It
+            // goes into the stream like any answer, so this and any later resumption replay it.
             if (!(await r.hdel(pKey, x.id))) continue;
-            const error = { jsonrpc: "2.0", id: JSON.parse(x.id), error: ORPHANED_CALL } as JSONRPCMessage;
-            await send(await store.storeEvent(p.streamId, error), error);
+            await store.storeEvent(p.streamId, {
+              jsonrpc: "2.0",
+              id: JSON.parse(x.id),
+              error: ORPHANED_CALL,
+            } as JSONRPCMessage);
+            answered = true;
             log.info("agent call orphaned by its instance answered", { sessionId, instance: x.instance });
           }
         }
-        await new Promise((res) => setTimeout(res, FOLLOW_POLL_MS));
+        if (!answered) await new Promise((res) => setTimeout(res, FOLLOW_POLL_MS));
         await forward();
         pending = await elsewhere();
       }
