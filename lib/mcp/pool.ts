@@ -26,6 +26,7 @@ import {
   type Plan,
 } from "@/lib/mcp/integration";
 import { describeIssues, validateJsonSchema } from "@/lib/mcp/json-schema";
+import { callToolAsTask, taskSupportOf } from "@/lib/mcp/tasks";
 import { admitCall, withBreaker } from "@/lib/limits/calls";
 import { assertJsonShape, jsonProblem } from "@/lib/limits/json-shape";
 import { LIMITS } from "@/lib/net/egress";
@@ -142,7 +143,12 @@ async function checkedCall(
   }
   const call = () =>
     withBreaker(ctx.userId, integ.url, effectiveTimeout(opts.timeoutMs), () =>
-      callOnSession(integ, { name, inputSchema: tool.inputSchema }, args, opts),
+      callOnSession(
+        integ,
+        { name, inputSchema: tool.inputSchema, task: taskSupportOf(storedExecution(tool)) === "required" },
+        args,
+        opts,
+      ),
     );
   const out = await call().catch(async (err: unknown) => {
     // docs/oauth.md "More access": when the flow allows it, the wider scope is obtained without the
@@ -157,7 +163,10 @@ async function checkedCall(
 }
 
 /** The stored definition a call hands the SDK: its SEP-2243 `Mcp-Param-*` headers come from `inputSchema`. */
-type CallDefinition = { name: string; inputSchema: unknown };
+type CallDefinition = { name: string; inputSchema: unknown; task?: boolean };
+
+/** The tool's stored `execution` (its task support), when the catalog row carries it. */
+const storedExecution = (tool: object): unknown => ("execution" in tool ? tool.execution : undefined);
 
 async function callOnSession(
   integ: EngineIntegration,
@@ -202,16 +211,19 @@ async function invoke(
   timeout: number,
   signal?: AbortSignal,
 ): Promise<CallToolResult> {
-  const { name } = tool;
-  const result = (await entry.conn.client.callTool(
-    { name, arguments: args },
-    {
-      timeout,
-      maxTotalTimeout: timeout,
-      signal,
-      toolDefinition: tool as NonNullable<CallToolRequestOptions["toolDefinition"]>,
-    },
-  )) as CallToolResult;
+  const { name, inputSchema } = tool;
+  // A tool that requires task-based execution runs as a task; the caller gets its final result.
+  const result = tool.task
+    ? await callToolAsTask(entry.conn.client, { name, arguments: args }, { timeout, signal })
+    : ((await entry.conn.client.callTool(
+        { name, arguments: args },
+        {
+          timeout,
+          maxTotalTimeout: timeout,
+          signal,
+          toolDefinition: { name, inputSchema } as NonNullable<CallToolRequestOptions["toolDefinition"]>,
+        },
+      )) as CallToolResult);
   // Checked here, before any caller serializes, stores or renders it (docs/security.md §14).
   assertJsonShape(result, `The result of "${name.slice(0, 128)}"`);
   return result;
@@ -264,7 +276,15 @@ function callError(
   if (app.code === "insufficient_scope" && typeof app.details?.scope === "string")
     void recordStepUpScope(integ, app.details.scope).catch(() => undefined);
   // Transport-level failures leave the session in an unknown state: reconnect next time (never resend now).
-  if (!["protocol_error", "too_large", "too_deep"].includes(app.code)) void closeEntry(entry);
+  const sessionFine = [
+    "protocol_error",
+    "too_large",
+    "too_deep",
+    "input_required",
+    "task_failed",
+    "task_cancelled",
+  ];
+  if (!sessionFine.includes(app.code)) void closeEntry(entry);
   return app;
 }
 

@@ -153,7 +153,11 @@ export async function callToolAsTask(
       });
       const parsed = parseTask(next);
       if (!parsed || parsed.taskId !== taskId)
-        throw new AppError("protocol_error", `The server's status of the task for "${name}" is malformed.`, 502);
+        throw new AppError(
+          "protocol_error",
+          `The server's status of the task for "${name}" is malformed.`,
+          502,
+        );
       task = parsed;
     }
 
