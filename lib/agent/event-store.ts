@@ -14,7 +14,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import net from "node:net";
 import type { EventStore, JSONRPCMessage } from "@modelcontextprotocol/server";
 import { log } from "@/lib/log";
-import { redis, redisKey } from "@/lib/redis";
+import { attemptRedis, redis, redisKey } from "@/lib/redis";
 import { processState } from "@/lib/state";
 import { INSTANCE_ID, instanceUrl } from "@/lib/tunnel/cluster";
 
@@ -73,7 +73,8 @@ export async function receivingMessages(
       } satisfies Pending);
       tx.hset(pKey, Object.fromEntries(ids.map((id) => [id, mine]))).pexpire(pKey, SESSION_PENDING_TTL_MS);
     }
-    await tx.exec().catch((err) => log.warn("recording agent calls in flight failed", { err: String(err) }));
+    // Bounded like every shared decision: a Redis outage leaves calls unrecorded, never waiting.
+    await attemptRedis(r, "agent calls in flight", () => tx.exec());
   }
   const res = await (ids.length ? receiving.run(ids, handle) : handle());
   return withOrphanAnswers(sessionId, res);
@@ -93,10 +94,9 @@ async function withOrphanAnswers(sessionId: string, res: Response): Promise<Resp
   if (now - (checks.get(sessionId) ?? 0) < ORPHAN_CHECK_MS) return res;
   checks.set(sessionId, now);
   if (checks.size > 10_000) for (const [k, at] of checks) if (now - at > ORPHAN_CHECK_MS) checks.delete(k);
-  const answers = await orphanAnswers(sessionId).catch((err) => {
-    log.warn("looking for orphaned agent calls failed", { err: String(err) });
-    return [];
-  });
+  const r = redis();
+  const answers =
+    (r && (await attemptRedis(r, "orphaned agent calls", () => orphanAnswers(sessionId), 3_000))) || [];
   if (!answers.length) return res;
   const head = new TextEncoder().encode(
     answers.map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`).join(""),
