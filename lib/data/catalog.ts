@@ -178,7 +178,7 @@ export async function callableTool({ userId, integrationId }: Owner, name: strin
   const db = await getDb();
   const tool = await db.tool.findFirst({
     where: { integrationId, name, integration: { userId } },
-    select: { inputSchema: true, enabled: true },
+    select: { inputSchema: true, enabled: true, definitionHash: true },
   });
   return tool && storedTool(tool);
 }

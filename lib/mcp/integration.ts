@@ -49,7 +49,7 @@ export function knownTransport(row: Integration): TransportKind | null {
 
 export type Plan = {
   integ: EngineIntegration;
-  tool: { inputSchema: unknown; enabled: boolean } | null;
+  tool: { inputSchema: unknown; enabled: boolean; definitionHash?: string } | null;
 };
 export const plans = processState(
   "callPlans",

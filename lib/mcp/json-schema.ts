@@ -5,10 +5,14 @@
 // (they are never fetched: that part is left to the server).
 //
 // A server's schema is untrusted input. It is measured before compiling (size, depth, number of subschemas),
-// `pattern`s run on a linear-time engine (re2js) instead of the backtracking RegExp, and whatever cannot be
-// compiled within those bounds is "not validated here": the call goes through and the server is the judge.
+// `pattern`s run on a linear-time engine (re2js) instead of the backtracking RegExp, and a schema that is not
+// small by construction is first compiled on a worker thread against a time budget: one that does not compile
+// within it (or within the worker's memory) is never compiled on the main thread. Whatever cannot be compiled
+// within those bounds is "not validated here": the call goes through and the server is the judge.
 import "server-only";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import AjvDraft7 from "ajv";
 import Ajv2019 from "ajv/dist/2019";
@@ -16,6 +20,7 @@ import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { RE2JS } from "re2js";
 import { measureJson } from "@/lib/limits/json-shape";
+import { log } from "@/lib/log";
 import { joinPath, type SchemaCheck, type SchemaIssue } from "@/lib/mcp/schema-form";
 import { processState, TtlCache } from "@/lib/state";
 
@@ -28,7 +33,22 @@ export const SCHEMA_LIMITS = {
   maxSubschemas: 2_000,
   /** Strings longer than this skip `pattern` (the server checks them); re2js is linear but not free. */
   maxPatternInput: 64 * 1024,
+  /** Below these a schema is compiled at once on the main thread: it can't be slow to compile. */
+  smallParts: 64,
+  smallDepth: 8,
 } as const;
+
+/**
+ * How long a schema may take to compile on the vetting worker (its start-up not counted). A schema that
+ * compiled within it there compiles in about as long here, once per definition; one that did not is "not
+ * validated here". `setSchemaCompileBudget` changes it (tests set it tiny).
+ */
+const compileBudget = { ms: 500 };
+export function setSchemaCompileBudget(ms: number): number {
+  const before = compileBudget.ms;
+  compileBudget.ms = ms;
+  return before;
+}
 
 const MAX_ISSUES = 50;
 
@@ -72,17 +92,20 @@ safeRegExp.code = "re2js";
 type AjvLike = InstanceType<typeof Ajv2020>;
 const COMPILES_PER_INSTANCE = 200;
 
+/** The compile options, as sent to the vetting worker too (which adds the same re2js `regExp`). */
+const AJV_OPTIONS = {
+  strict: false,
+  allErrors: true,
+  messages: false,
+  validateSchema: false,
+  addUsedSchema: false,
+  logger: false as const,
+  inlineRefs: 8,
+  code: { optimize: false },
+};
+
 function newAjv(dialect: Dialect): AjvLike {
-  const opts = {
-    strict: false,
-    allErrors: true,
-    messages: false,
-    validateSchema: false,
-    addUsedSchema: false,
-    logger: false as const,
-    inlineRefs: 8,
-    code: { optimize: false, regExp: safeRegExp },
-  };
+  const opts = { ...AJV_OPTIONS, code: { ...AJV_OPTIONS.code, regExp: safeRegExp } };
   const ajv =
     dialect === "draft-07"
       ? new AjvDraft7(opts)
@@ -135,15 +158,20 @@ function compilerFor(dialect: Dialect): AjvLike {
   return c.ajv;
 }
 
-/** How a schema breaks the compile bounds, or its `$ref`s that leave the document. */
-function survey(schema: object): { problem?: string; remoteRefs: number } {
+/**
+ * How a schema breaks the compile bounds, its `$ref`s that leave the document, and whether it is small by
+ * construction (few parts, shallow, no patterns): such a schema compiles quickly, without vetting.
+ */
+function survey(schema: object): { problem?: string; remoteRefs: number; small: boolean } {
   const measured = measureJson(schema, {
     maxBytes: SCHEMA_LIMITS.maxBytes,
     maxDepth: SCHEMA_LIMITS.maxDepth,
   });
-  if (measured.problem) return { problem: `the schema ${measured.problem.text}`, remoteRefs: 0 };
+  if (measured.problem)
+    return { problem: `the schema ${measured.problem.text}`, remoteRefs: 0, small: false };
   let objects = 0;
   let remoteRefs = 0;
+  let patterns = false;
   const stack: unknown[] = [schema];
   while (stack.length) {
     const v = stack.pop();
@@ -152,13 +180,18 @@ function survey(schema: object): { problem?: string; remoteRefs: number } {
       stack.push(...v);
       continue;
     }
-    if (++objects > SCHEMA_LIMITS.maxSubschemas)
-      return { problem: `the schema has more than ${SCHEMA_LIMITS.maxSubschemas} parts`, remoteRefs };
+    if (++objects > SCHEMA_LIMITS.maxSubschemas) {
+      const problem = `the schema has more than ${SCHEMA_LIMITS.maxSubschemas} parts`;
+      return { problem, remoteRefs, small: false };
+    }
     const o = v as Record<string, unknown>;
     if (typeof o.$ref === "string" && !o.$ref.startsWith("#")) remoteRefs++;
+    if ("pattern" in o || "patternProperties" in o) patterns = true;
     for (const k in o) stack.push(o[k]);
   }
-  return { remoteRefs };
+  const small =
+    objects <= SCHEMA_LIMITS.smallParts && measured.depth <= SCHEMA_LIMITS.smallDepth && !patterns;
+  return { remoteRefs, small };
 }
 
 /**
@@ -208,7 +241,137 @@ function withoutRemoteRefs(schema: Record<string, unknown>): Record<string, unkn
   return strip(schema, base) as Record<string, unknown>;
 }
 
-function compile(schema: Record<string, unknown> | boolean): Compiled {
+// ---------------------------------------------------------------------------------------------------------
+// The vetting worker: one thread, started on first need and kept (unref'd, so it never holds the process
+// open), compiles one schema at a time with the same Ajv options. Past the budget (or its memory) it is
+// terminated, mid-compile, and the next schema starts a new one. Its start-up is not counted: the clock
+// starts when it has loaded Ajv.
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const req = require("node:module").createRequire(workerData.base);
+const Ajv = { "draft-07": req("ajv").default, "2019-09": req("ajv/dist/2019").default, "2020-12": req("ajv/dist/2020").default };
+const addFormats = req("ajv-formats").default;
+const { RE2JS } = req("re2js");
+function regExp(pattern, flags) {
+  let re = null;
+  try { re = RE2JS.compile(pattern, flags.includes("i") ? RE2JS.CASE_INSENSITIVE : 0); } catch {}
+  return { test: (s) => re === null || re.test(s), toString: () => "re2:" + flags + ":" + pattern };
+}
+regExp.code = "re2js";
+const instances = {};
+parentPort.on("message", ({ id, dialect, schema }) => {
+  if (!instances[dialect]) {
+    instances[dialect] = new Ajv[dialect]({ ...workerData.options, code: { ...workerData.options.code, regExp } });
+    addFormats(instances[dialect]);
+  }
+  const ajv = instances[dialect];
+  try {
+    ajv.compile(schema);
+    parentPort.postMessage({ id, ok: true });
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err).split("\\n")[0].slice(0, 200) });
+  } finally {
+    ajv.removeSchema(schema);
+  }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+type Verdict = { ok: true } | { error: string } | { slow: string } | { unavailable: true };
+type Job = { id: number; dialect: Dialect; schema: object; done: (v: Verdict) => void };
+
+const vetting = processState("jsonSchemaVetting", () => ({
+  worker: null as Worker | null,
+  ready: false,
+  queue: [] as Job[],
+  current: null as (Job & { timer?: NodeJS.Timeout }) | null,
+  nextId: 1,
+  warned: false,
+}));
+
+function startWorker(): Worker {
+  const w = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { base: join(process.cwd(), "package.json"), options: AJV_OPTIONS },
+    resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 },
+    stdout: true,
+    stderr: true,
+  });
+  w.unref();
+  w.on("message", (m: { ready?: true; id?: number; ok?: true; error?: string }) => {
+    if (vetting.worker !== w) return;
+    if (m.ready) {
+      vetting.ready = true;
+      return pump();
+    }
+    const job = vetting.current;
+    if (!job || job.id !== m.id) return;
+    clearTimeout(job.timer);
+    vetting.current = null;
+    job.done(m.ok ? { ok: true } : { error: m.error ?? "unknown error" });
+    pump();
+  });
+  const gone = (err?: Error) => {
+    if (vetting.worker !== w) return;
+    const wasReady = vetting.ready;
+    vetting.worker = null;
+    vetting.ready = false;
+    const job = vetting.current;
+    vetting.current = null;
+    clearTimeout(job?.timer);
+    if (!wasReady) {
+      // The worker could not start (no Ajv to load beside the app?): schemas are compiled here, bounded by
+      // size only, rather than never validated.
+      if (!vetting.warned) log.warn("JSON Schema vetting worker unavailable", err);
+      vetting.warned = true;
+      for (const j of vetting.queue.splice(0)) j.done({ unavailable: true });
+      return;
+    }
+    const oom = (err as { code?: string } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY";
+    job?.done({ slow: oom ? "the schema needs too much memory to compile" : "compiling the schema failed" });
+    pump();
+  };
+  w.on("error", gone);
+  w.on("exit", () => gone());
+  return w;
+}
+
+function pump() {
+  if (vetting.current || !vetting.queue.length) return;
+  if (!vetting.worker) {
+    vetting.worker = startWorker();
+    return; // its "ready" pumps again
+  }
+  if (!vetting.ready) return;
+  const job = vetting.queue.shift()!;
+  const w = vetting.worker;
+  const budget = compileBudget.ms;
+  vetting.current = {
+    ...job,
+    timer: setTimeout(() => {
+      if (vetting.current?.id !== job.id) return;
+      vetting.current = null;
+      vetting.worker = null;
+      vetting.ready = false;
+      void w.terminate();
+      job.done({ slow: `compiling the schema took longer than ${budget} ms` });
+      pump();
+    }, budget).unref(),
+  };
+  w.postMessage({ id: job.id, dialect: job.dialect, schema: job.schema });
+}
+
+function vet(dialect: Dialect, schema: object): Promise<Verdict> {
+  return new Promise((done) => {
+    vetting.queue.push({ id: vetting.nextId++, dialect, schema, done });
+    pump();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function compile(schema: Record<string, unknown> | boolean): Promise<Compiled> {
   if (typeof schema === "boolean") {
     return {
       validate: Object.assign((v: unknown) => (void v, schema), { errors: null }) as ValidateFunction,
@@ -216,7 +379,7 @@ function compile(schema: Record<string, unknown> | boolean): Compiled {
   }
   const dialect = dialectOf(schema);
   if (typeof dialect !== "string") return { unchecked: `the schema uses ${dialect.unsupported}` };
-  const { problem, remoteRefs } = survey(schema);
+  const { problem, remoteRefs, small } = survey(schema);
   if (problem) return { unchecked: problem };
   const meta = metaAjv(dialect);
   const metaValidate = meta.getSchema(META_IDS[dialect]);
@@ -227,6 +390,11 @@ function compile(schema: Record<string, unknown> | boolean): Compiled {
     };
   }
   const copy = remoteRefs ? withoutRemoteRefs(schema) : schema;
+  if (!small) {
+    const verdict = await vet(dialect, copy);
+    if ("slow" in verdict) return { unchecked: verdict.slow };
+    if ("error" in verdict) return { unchecked: `the schema could not be compiled (${verdict.error})` };
+  }
   const ajv = compilerFor(dialect);
   try {
     return { validate: ajv.compile(copy) };
@@ -238,7 +406,10 @@ function compile(schema: Record<string, unknown> | boolean): Compiled {
   }
 }
 
-function compiled(schema: Record<string, unknown> | boolean, key?: string): Compiled {
+/** Compiles in flight by cache key: concurrent first calls of one definition share one compile. */
+const compiling = new Map<string, Promise<Compiled>>();
+
+async function compiled(schema: Record<string, unknown> | boolean, key?: string): Promise<Compiled> {
   if (typeof schema === "boolean") return compile(schema);
   const hit = compiledByObject.get(schema);
   if (hit) return hit;
@@ -252,12 +423,19 @@ function compiled(schema: Record<string, unknown> | boolean, key?: string): Comp
     compiledByObject.set(schema, c);
     return c;
   }
-  const k = key ?? createHash("sha256").update(JSON.stringify(schema)).digest("base64url");
+  const k = key
+    ? `definition:${key}`
+    : `schema:${createHash("sha256").update(JSON.stringify(schema)).digest("base64url")}`;
   let c = compiledByKey.get(k);
   if (c)
     compiledByKey.set(k, c); // most recently used goes last
   else {
-    c = compile(schema);
+    let pending = compiling.get(k);
+    if (!pending) {
+      pending = compile(schema).finally(() => compiling.delete(k));
+      compiling.set(k, pending);
+    }
+    c = await pending;
     compiledByKey.set(k, c);
   }
   compiledByObject.set(schema, c);
@@ -475,13 +653,15 @@ function branchOf(e: ErrorObject, c: ErrorObject): boolean {
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * Checks `value` against a tool's JSON Schema. `key` names the schema for the validator cache (a tool's
- * definition hash); without it the schema's own hash is used.
+ * Checks `value` against a tool's JSON Schema. `key` names the schema for the validator cache: the tool's
+ * definition hash, which covers the schema's exact text (so equal hashes mean equal schemas) and saves
+ * hashing the schema on each first use; without it the schema's own hash is used. The first check of a
+ * schema that is not small waits for its vetting compile (off the main thread); later ones hit the cache.
  */
-export function checkJsonSchema(schema: unknown, value: unknown, key?: string): SchemaCheck {
+export async function checkJsonSchema(schema: unknown, value: unknown, key?: string): Promise<SchemaCheck> {
   if (typeof schema !== "boolean" && (schema === null || typeof schema !== "object" || Array.isArray(schema)))
     return { status: "unchecked", reason: "the tool declares no schema object" };
-  const c = compiled(schema as Record<string, unknown> | boolean, key);
+  const c = await compiled(schema as Record<string, unknown> | boolean, key);
   if ("unchecked" in c) return { status: "unchecked", reason: c.unchecked };
   try {
     if (c.validate(value)) return { status: "valid" };
@@ -493,7 +673,11 @@ export function checkJsonSchema(schema: unknown, value: unknown, key?: string): 
 }
 
 /** The issues of `value` under the schema; empty when it is valid or could not be checked here. */
-export function validateJsonSchema(schema: unknown, value: unknown, key?: string): SchemaIssue[] {
-  const r = checkJsonSchema(schema, value, key);
+export async function validateJsonSchema(
+  schema: unknown,
+  value: unknown,
+  key?: string,
+): Promise<SchemaIssue[]> {
+  const r = await checkJsonSchema(schema, value, key);
   return r.status === "invalid" ? r.issues : [];
 }

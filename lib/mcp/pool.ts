@@ -137,7 +137,7 @@ async function checkedCall(
   }
   const tooBig = jsonProblem(args); // before the schema check and the request re-serialize them
   if (tooBig) throw new AppError("invalid_arguments", `Tool arguments ${tooBig.text}.`, 400);
-  const issues = validateJsonSchema(tool.inputSchema, args);
+  const issues = await validateJsonSchema(tool.inputSchema, args, tool.definitionHash);
   if (issues.length) {
     throw new AppError("invalid_arguments", `Invalid arguments: ${describeIssues(issues)}`, 400, { issues });
   }

@@ -16,5 +16,5 @@ export async function checkToolArguments(
   if (!tool) throw notFound(`This integration has no tool named "${name.slice(0, 128)}".`);
   const tooBig = jsonProblem(args);
   if (tooBig) return { status: "invalid", issues: [{ path: "(root)", message: tooBig.text }] };
-  return checkJsonSchema(tool.inputSchema, args);
+  return checkJsonSchema(tool.inputSchema, args, tool.definitionHash);
 }
