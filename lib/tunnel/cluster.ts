@@ -11,9 +11,9 @@
 // - backpressure is TCP's: a slow event-stream reader slows the owner's stream only, where pub/sub would
 //   buffer without bound in Redis's output buffers (and disconnect the subscriber when they overflow);
 // - body bytes never pass through Redis, which keeps only the small ownership record;
-// - cancellation is explicit: a caller that gives up sends the owner a second signed request naming the call,
-//   and the owner resets the call's stream on the tunnel (closing the relay request alone is not relied on:
-//   an owner waiting on a silent local server may not notice it).
+// - cancellation: a caller that gives up closes the relay request and also sends the owner a second signed
+//   request naming the call (a close is not relied on alone: it may go unseen while the local server is
+//   silent); either makes the owner reset the call's stream on the tunnel, before or after its answer began.
 // The price is one setting, INSTANCE_URL (how the others reach this instance), documented in docs/deploy.md.
 import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage } from "node:http";
