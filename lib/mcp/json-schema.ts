@@ -261,11 +261,13 @@ function regExp(pattern, flags) {
 regExp.code = "re2js";
 const instances = {};
 parentPort.on("message", ({ id, dialect, schema }) => {
-  if (!instances[dialect]) {
-    instances[dialect] = new Ajv[dialect]({ ...workerData.options, code: { ...workerData.options.code, regExp } });
-    addFormats(instances[dialect]);
+  if (!instances[dialect] || instances[dialect].used >= workerData.compilesPerInstance) {
+    const ajv = new Ajv[dialect]({ ...workerData.options, code: { ...workerData.options.code, regExp } });
+    addFormats(ajv);
+    instances[dialect] = { ajv, used: 0 };
   }
-  const ajv = instances[dialect];
+  instances[dialect].used++;
+  const ajv = instances[dialect].ajv;
   try {
     ajv.compile(schema);
     parentPort.postMessage({ id, ok: true });
@@ -293,15 +295,22 @@ const vetting = processState("jsonSchemaVetting", () => ({
 function startWorker(): Worker {
   const w = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { base: join(process.cwd(), "package.json"), options: AJV_OPTIONS },
+    workerData: {
+      base: join(process.cwd(), "package.json"),
+      options: AJV_OPTIONS,
+      compilesPerInstance: COMPILES_PER_INSTANCE,
+    },
     resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 },
-    stdout: true,
-    stderr: true,
   });
   w.unref();
+  // A worker that can't load Ajv in this long (a machine starved of CPU) counts as unavailable.
+  const startup = setTimeout(() => {
+    if (vetting.worker === w && !vetting.ready) gone(new Error("not ready within 30 s"), true);
+  }, 30_000).unref();
   w.on("message", (m: { ready?: true; id?: number; ok?: true; error?: string }) => {
     if (vetting.worker !== w) return;
     if (m.ready) {
+      clearTimeout(startup);
       vetting.ready = true;
       return pump();
     }
@@ -312,8 +321,10 @@ function startWorker(): Worker {
     job.done(m.ok ? { ok: true } : { error: m.error ?? "unknown error" });
     pump();
   });
-  const gone = (err?: Error) => {
+  const gone = (err?: Error, terminate = false) => {
     if (vetting.worker !== w) return;
+    clearTimeout(startup);
+    if (terminate) void w.terminate();
     const wasReady = vetting.ready;
     vetting.worker = null;
     vetting.ready = false;
