@@ -9,7 +9,8 @@ import { listApiTokenNames } from "@/lib/data/api-tokens";
 import { listToolsets } from "@/lib/data/toolsets";
 import { isAppError } from "@/lib/errors";
 import { ActivityFilters, type Filter } from "./_components/activity-filters";
-import { CallTable, STATUS_LABEL, type CallView } from "./_components/call-table";
+import { CallTable, type CallView } from "./_components/call-table";
+import { STATUS_LABEL } from "./_components/status";
 
 export const metadata: Metadata = { title: "Activity" };
 

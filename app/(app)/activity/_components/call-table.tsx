@@ -5,6 +5,7 @@ import Link from "next/link";
 import { Fragment, useState } from "react";
 import { LocalTime } from "@/components/local-time";
 import { Badge } from "@/components/ui";
+import { STATUS_LABEL, STATUS_TONE } from "./status";
 
 export type CallView = {
   id: string;
@@ -20,21 +21,6 @@ export type CallView = {
   result: unknown;
   toolsetName: string | null;
   apiTokenName: string | null;
-};
-
-const STATUS_TONE = {
-  ok: "green",
-  tool_error: "amber",
-  error: "red",
-  timeout: "red",
-  rejected: "zinc",
-} as const;
-export const STATUS_LABEL: Record<string, string> = {
-  ok: "ok",
-  tool_error: "tool error",
-  error: "error",
-  timeout: "timeout",
-  rejected: "refused",
 };
 
 // Phone: each row is a block, each cell a labelled line; from md up, a normal table.
