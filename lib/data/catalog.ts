@@ -3,12 +3,28 @@
 import { Prisma } from "@prisma/client";
 import { getDb } from "@/lib/db";
 import { groupCommit } from "@/lib/serialize";
-import type { JsonObject, RefusedTool, ServerMeta, ToolDefinition } from "@/lib/mcp/discover";
+import type {
+  CatalogDefinition,
+  CatalogKind,
+  JsonObject,
+  RefusedTool,
+  ServerMeta,
+  ToolDefinition,
+} from "@/lib/mcp/discover";
 
 type Owner = { userId: string; integrationId: string };
 
-/** The stored catalog as a sync compares it (tool name → definition hash), at the integration's generation. */
-export type StoredCatalog = { generation: number; hashes: Map<string, string> };
+/**
+ * The stored catalog as a sync compares it (tool name → definition hash, and the same for resources by URI,
+ * resource templates by URI template and prompts by name), at the integration's generation.
+ */
+export type StoredCatalog = {
+  generation: number;
+  hashes: Map<string, string>;
+  lists: Record<CatalogKind, Map<string, string>>;
+};
+
+export const CATALOG_KINDS: readonly CatalogKind[] = ["resources", "resourceTemplates", "prompts"];
 
 /** The integration row, or null when it is gone or not the user's. */
 export async function readIntegration({ userId, integrationId }: Owner) {
@@ -21,13 +37,23 @@ export async function readIntegrationCatalog({ userId, integrationId }: Owner) {
   const db = await getDb();
   const row = await db.integration.findFirst({
     where: { id: integrationId, userId },
-    include: { tools: { select: { name: true, definitionHash: true } } },
+    include: {
+      tools: { select: { name: true, definitionHash: true } },
+      resources: { select: { uri: true, definitionHash: true } },
+      resourceTemplates: { select: { uriTemplate: true, definitionHash: true } },
+      prompts: { select: { name: true, definitionHash: true } },
+    },
   });
   if (!row) return undefined;
-  const { tools, ...integration } = row;
+  const { tools, resources, resourceTemplates, prompts, ...integration } = row;
   const catalog: StoredCatalog = {
     generation: row.syncGeneration,
     hashes: new Map(tools.map((t) => [t.name, t.definitionHash])),
+    lists: {
+      resources: new Map(resources.map((r) => [r.uri, r.definitionHash])),
+      resourceTemplates: new Map(resourceTemplates.map((r) => [r.uriTemplate, r.definitionHash])),
+      prompts: new Map(prompts.map((p) => [p.name, p.definitionHash])),
+    },
   };
   return { integration, catalog };
 }
@@ -45,8 +71,17 @@ export type Snapshot = Owner & {
   added: ToolDefinition[];
   changed: ToolDefinition[];
   removed: string[];
+  /** the changes to resources, resource templates and prompts (a list left out is kept as stored) */
+  lists?: Partial<{ [K in CatalogKind]: ListChanges<K> }>;
+  /** why lists could not be read this time, or their entries the database can't store */
+  listNotes?: string[];
 };
 
+export type ListChanges<K extends CatalogKind> = {
+  added: CatalogDefinition[K][];
+  changed: CatalogDefinition[K][];
+  removed: string[];
+};
 /**
  * Stores a sync's result: the server's metadata and the catalog's changes, in one transaction that applies only
  * while the integration is still at the generation the diff was made against (the update takes the row's lock,
@@ -61,7 +96,7 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
     data: {
       status: "connected",
       lastError: null,
-      syncNotice: syncNotice(s.refused),
+      syncNotice: [syncNotice(s.refused), ...(s.listNotes ?? [])].filter(Boolean).join(" ") || null,
       transport: s.server.transport,
       serverName: s.server.name,
       serverTitle: s.server.title,
@@ -74,7 +109,10 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
       syncGeneration: { increment: 1 },
     },
   } satisfies Prisma.IntegrationUpdateManyArgs;
-  if (!s.added.length && !s.changed.length && !s.removed.length) return updateMetadata(metadata);
+  const lists = Object.values(s.lists ?? {});
+  const nothing = (c: { added: unknown[]; changed: unknown[]; removed: unknown[] }) =>
+    !c.added.length && !c.changed.length && !c.removed.length;
+  if (nothing(s) && lists.every(nothing)) return updateMetadata(metadata);
   const integrationId = s.integrationId;
   return db.$transaction(
     async (tx) => {
@@ -91,6 +129,7 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
           data: { ...definition(t), changedAt: now, updatedAt: now },
         });
       }
+      await writeLists(tx, integrationId, s.lists ?? {}, now);
       return true;
     },
     // A thousand-tool catalog on a busy machine: bounded, but far from the defaults' 2 s wait and 5 s run.
@@ -113,6 +152,85 @@ const json = (v: object | null) => (v === null ? Prisma.DbNull : (v as Prisma.In
 /** A definition's JSON parts are stored as JSON text: exact (Prisma's JSON write rounds long decimals). */
 const text = (v: object | null) => (v === null ? null : JSON.stringify(v));
 
+type Tx = Prisma.TransactionClient;
+
+/** Applies the resource, resource template and prompt changes of one snapshot (inside its transaction). */
+async function writeLists(tx: Tx, integrationId: string, lists: NonNullable<Snapshot["lists"]>, now: Date) {
+  const r = lists.resources;
+  if (r) {
+    if (r.removed.length) await tx.resource.deleteMany({ where: { integrationId, uri: { in: r.removed } } });
+    if (r.added.length)
+      await tx.resource.createMany({ data: r.added.map((d) => ({ integrationId, ...resourceRow(d) })) });
+    for (const d of r.changed) {
+      await tx.resource.update({
+        where: { integrationId_uri: { integrationId, uri: d.uri } },
+        data: { ...resourceRow(d), changedAt: now, updatedAt: now },
+      });
+    }
+  }
+  const t = lists.resourceTemplates;
+  if (t) {
+    if (t.removed.length) {
+      await tx.resourceTemplate.deleteMany({ where: { integrationId, uriTemplate: { in: t.removed } } });
+    }
+    if (t.added.length) {
+      await tx.resourceTemplate.createMany({
+        data: t.added.map((d) => ({ integrationId, ...templateRow(d) })),
+      });
+    }
+    for (const d of t.changed) {
+      await tx.resourceTemplate.update({
+        where: { integrationId_uriTemplate: { integrationId, uriTemplate: d.uriTemplate } },
+        data: { ...templateRow(d), changedAt: now, updatedAt: now },
+      });
+    }
+  }
+  const p = lists.prompts;
+  if (p) {
+    if (p.removed.length) await tx.prompt.deleteMany({ where: { integrationId, name: { in: p.removed } } });
+    if (p.added.length)
+      await tx.prompt.createMany({ data: p.added.map((d) => ({ integrationId, ...promptRow(d) })) });
+    for (const d of p.changed) {
+      await tx.prompt.update({
+        where: { integrationId_name: { integrationId, name: d.name } },
+        data: { ...promptRow(d), changedAt: now, updatedAt: now },
+      });
+    }
+  }
+}
+
+const resourceRow = (d: CatalogDefinition["resources"]) => ({
+  uri: d.uri,
+  name: d.name,
+  title: d.title,
+  description: d.description,
+  mimeType: d.mimeType,
+  size: d.size,
+  annotations: text(d.annotations),
+  meta: text(d.meta),
+  definitionHash: d.definitionHash,
+});
+
+const templateRow = (d: CatalogDefinition["resourceTemplates"]) => ({
+  uriTemplate: d.uriTemplate,
+  name: d.name,
+  title: d.title,
+  description: d.description,
+  mimeType: d.mimeType,
+  annotations: text(d.annotations),
+  meta: text(d.meta),
+  definitionHash: d.definitionHash,
+});
+
+const promptRow = (d: CatalogDefinition["prompts"]) => ({
+  name: d.name,
+  title: d.title,
+  description: d.description,
+  arguments: d.arguments && JSON.stringify(d.arguments),
+  meta: text(d.meta),
+  definitionHash: d.definitionHash,
+});
+
 const definition = (t: ToolDefinition) => ({
   name: t.name,
   title: t.title,
@@ -121,6 +239,7 @@ const definition = (t: ToolDefinition) => ({
   outputSchema: text(t.outputSchema),
   annotations: text(t.annotations),
   meta: text(t.meta),
+  execution: text(t.execution ?? null),
   definitionHash: t.definitionHash,
 });
 
@@ -178,7 +297,7 @@ export async function callableTool({ userId, integrationId }: Owner, name: strin
   const db = await getDb();
   const tool = await db.tool.findFirst({
     where: { integrationId, name, integration: { userId } },
-    select: { inputSchema: true, enabled: true, definitionHash: true },
+    select: { inputSchema: true, enabled: true, definitionHash: true, execution: true },
   });
   return tool && storedTool(tool);
 }

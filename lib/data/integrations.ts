@@ -11,6 +11,7 @@ import { AppError, isAppError, notFound } from "@/lib/errors";
 import { runDoctor, type DoctorStep } from "@/lib/mcp/doctor";
 import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession } from "@/lib/mcp/pool";
+import { taskSupportOf } from "@/lib/mcp/tasks";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
 import { observeToolCall } from "@/lib/metrics";
@@ -96,12 +97,17 @@ export async function listTools(user: Owner, integrationId: string) {
           definitionHash: true,
           changedAt: true,
           updatedAt: true,
+          execution: true,
         },
       },
     },
   });
   if (!row) throw notFound("Integration not found");
-  return row.tools.map(storedTool);
+  // `taskSupport`: "required" | "optional" | "forbidden" | null, from the tool's stored `execution`.
+  return row.tools.map(({ execution, ...t }) => ({
+    ...storedTool(t),
+    taskSupport: taskSupportOf(execution),
+  }));
 }
 
 /** Connects (sync) and reports the outcome on the integration instead of throwing connection errors. */

@@ -35,6 +35,8 @@ export type ToolDefinition = {
   annotations: JsonObject | null;
   /** the tool's `_meta`, as the server sent it */
   meta: JsonObject | null;
+  /** the tool's `execution` (task support), as the server sent it */
+  execution?: JsonObject | null;
   definitionHash: string;
 };
 
@@ -86,10 +88,12 @@ function text(v: unknown, max = MAX_TEXT): string | null {
  * would show (key order included) is a change. `meta` takes part only when present.
  */
 export function definitionHash(t: Omit<ToolDefinition, "definitionHash">): string {
-  const { annotations, description, inputSchema, meta, name, outputSchema, title } = t;
+  const { annotations, description, execution, inputSchema, meta, name, outputSchema, title } = t;
   const fields = meta
     ? { annotations, description, inputSchema, meta, name, outputSchema, title }
     : { annotations, description, inputSchema, name, outputSchema, title };
+  // `execution` takes part only when present, so definitions stored before it was kept hash alike.
+  if (execution) Object.assign(fields, { execution });
   return hash("sha256", JSON.stringify(fields), "hex");
 }
 
@@ -116,13 +120,17 @@ export function normalizeTool(
       name.includes("\0") ? "its name contains a NUL character" : "its name is not valid Unicode",
     );
   }
-  const json = [r.inputSchema, r.outputSchema, r.annotations, r._meta].map((v) => (isObject(v) ? v : null));
+  const json = [r.inputSchema, r.outputSchema, r.annotations, r._meta, r.execution].map((v) =>
+    isObject(v) ? v : null,
+  );
   for (const v of json) {
     const problem = v && jsonProblem(v);
     // Too deep or too large to store, hash or show: only this tool is left out (docs/security.md §17).
     if (problem) return refuse(`its definition ${problem.text}`);
   }
-  const [inputSchema, outputSchema, annotations, meta] = json.map((v) => v && (copyJson(v) as JsonObject));
+  const [inputSchema, outputSchema, annotations, meta, execution] = json.map(
+    (v) => v && (copyJson(v) as JsonObject),
+  );
   if (inputSchema && inputSchema.type !== undefined && inputSchema.type !== "object") {
     return refuse('its inputSchema is not an object schema (type must be "object")', "protocol");
   }
@@ -136,6 +144,7 @@ export function normalizeTool(
     outputSchema,
     annotations,
     meta,
+    execution,
   };
   return { ...t, definitionHash: definitionHash(t) };
 }
@@ -356,6 +365,9 @@ export type Discovery = {
   tools: ToolDefinition[];
   /** listed tools that can't be stored (the sync names them on the integration) */
   refused: RefusedTool[];
+  resources?: ListOutcome<"resources">;
+  resourceTemplates?: ListOutcome<"resourceTemplates">;
+  prompts?: ListOutcome<"prompts">;
 };
 
 /** Metadata + all tools, errors classified. */
@@ -365,8 +377,198 @@ export async function discover(
   opts: { timeoutMs?: number } = {},
 ): Promise<Discovery> {
   try {
-    return { server: serverMeta(conn), ...(await listAllTools(conn, opts)) };
+    const found = { server: serverMeta(conn), ...(await listAllTools(conn, opts)) };
+    return {
+      ...found,
+      resources: await listAll(conn, "resources", opts),
+      resourceTemplates: await listAll(conn, "resourceTemplates", opts),
+      prompts: await listAll(conn, "prompts", opts),
+    };
   } catch (err) {
     throw classifyMcpError(err, ctx);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resources, resource templates and prompts: listed like tools (same caps, same sanitizing), each list on
+// its own — a server whose resources/list fails still has its tools synced, and the failure is noted.
+
+/** The longest URI or URI template stored (it is part of the row's key). */
+export const MAX_URI = 2048;
+
+export type ResourceDefinition = {
+  uri: string;
+  name: string;
+  title: string | null;
+  description: string | null;
+  mimeType: string | null;
+  size: number | null;
+  annotations: JsonObject | null;
+  meta: JsonObject | null;
+  definitionHash: string;
+};
+
+export type ResourceTemplateDefinition = Omit<ResourceDefinition, "uri" | "size"> & { uriTemplate: string };
+
+export type PromptArgument = { name: string; description?: string; required?: boolean };
+
+export type PromptDefinition = {
+  name: string;
+  title: string | null;
+  description: string | null;
+  arguments: PromptArgument[] | null;
+  meta: JsonObject | null;
+  definitionHash: string;
+};
+
+export type CatalogKind = "resources" | "resourceTemplates" | "prompts";
+
+/** What a list holds, by kind. */
+export type CatalogDefinition = {
+  resources: ResourceDefinition;
+  resourceTemplates: ResourceTemplateDefinition;
+  prompts: PromptDefinition;
+};
+
+/** The key that identifies an entry of a list (a resource's URI, a template's URI template, a prompt's name). */
+export function catalogKey<K extends CatalogKind>(kind: K, d: CatalogDefinition[K]): string {
+  if (kind === "resources") return (d as ResourceDefinition).uri;
+  if (kind === "resourceTemplates") return (d as ResourceTemplateDefinition).uriTemplate;
+  return (d as PromptDefinition).name;
+}
+
+const hashOf = (fields: object) => hash("sha256", JSON.stringify(fields), "hex");
+
+/** A key the database can store as sent: non-empty, bounded, well-formed, no NUL. */
+function keyProblem(v: unknown, max: number, what: string): string | undefined | null {
+  if (typeof v !== "string" || !v || v.length > max) return null; // unusable: skipped silently, as for tools
+  if (v.includes("\0")) return `its ${what} contains a NUL character`;
+  if (!v.isWellFormed()) return `its ${what} is not valid Unicode`;
+  return undefined;
+}
+
+/** Normalizes one entry of resources/list, resources/templates/list or prompts/list, like normalizeTool. */
+export function normalizeEntry<K extends CatalogKind>(
+  kind: K,
+  raw: unknown,
+): CatalogDefinition[K] | { refused: RefusedTool } | undefined {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const r = raw as Record<string, unknown>;
+  const keyField = kind === "resources" ? "uri" : kind === "resourceTemplates" ? "uriTemplate" : "name";
+  const key = r[keyField];
+  const problem = keyProblem(key, kind === "prompts" ? MAX_NAME : MAX_URI, keyField);
+  if (problem === null) return undefined;
+  const refuse = (reason: string) => ({
+    refused: { name: text(key, 64)!, reason, kind: "storage" as const },
+  });
+  if (problem) return refuse(problem);
+  const keyText = key as string;
+  const json = [r.annotations, r._meta].map((v) => (isObject(v) ? v : null));
+  const args = kind === "prompts" && Array.isArray(r.arguments) ? r.arguments : null;
+  for (const v of [...json, args]) {
+    const p = v && jsonProblem(v);
+    if (p) return refuse(`its definition ${p.text}`);
+  }
+  const [annotations, meta] = json.map((v) => v && (copyJson(v) as JsonObject));
+  const common = {
+    title: text(r.title, 1024),
+    description: text(r.description),
+  };
+  if (kind === "prompts") {
+    const list = args
+      ?.filter(
+        (a): a is Record<string, unknown> =>
+          isObject(a) && typeof (a as { name?: unknown }).name === "string",
+      )
+      .map((a) => ({
+        name: text(a.name, MAX_NAME)!,
+        ...(typeof a.description === "string" && { description: text(a.description)! }),
+        ...(typeof a.required === "boolean" && { required: a.required }),
+      }));
+    const d = { name: keyText, ...common, arguments: list ?? null, meta };
+    return { ...d, definitionHash: hashOf(d) } as CatalogDefinition[K];
+  }
+  const name = text(r.name, MAX_NAME) ?? text(keyText, MAX_NAME)!;
+  const base = { name, ...common, mimeType: text(r.mimeType, 256), annotations, meta };
+  if (kind === "resourceTemplates") {
+    const d = { uriTemplate: keyText, ...base };
+    return { ...d, definitionHash: hashOf(d) } as CatalogDefinition[K];
+  }
+  const size = typeof r.size === "number" && Number.isSafeInteger(r.size) && r.size >= 0 ? r.size : null;
+  const d = { uri: keyText, ...base, size };
+  return { ...d, definitionHash: hashOf(d) } as CatalogDefinition[K];
+}
+
+const LISTS = {
+  resources: { method: "resources/list", field: "resources", capability: "resources", noun: "resources" },
+  resourceTemplates: {
+    method: "resources/templates/list",
+    field: "resourceTemplates",
+    capability: "resources",
+    noun: "resource templates",
+  },
+  prompts: { method: "prompts/list", field: "prompts", capability: "prompts", noun: "prompts" },
+} as const;
+
+/** One list's outcome: its entries, those left out, or — when the list failed — why (the tools still sync). */
+export type ListOutcome<K extends CatalogKind> = {
+  items: CatalogDefinition[K][];
+  refused: RefusedTool[];
+  /** set when the list could not be read; the stored list is then kept as it was */
+  failed?: string;
+  /** false when the server does not offer this list (nothing is stored) */
+  offered: boolean;
+};
+
+/**
+ * Walks every page of one list with explicit cursors (the SDK's per-page path), within the caps of tools:
+ * at most MAX_TOOLS entries and MAX_PAGES pages, a repeated cursor ends it as an error. Never throws: a
+ * failure is returned as `failed` so one bad list doesn't fail the sync.
+ */
+export async function listAll<K extends CatalogKind>(
+  conn: McpConnection,
+  kind: K,
+  opts: { timeoutMs?: number } = {},
+): Promise<ListOutcome<K>> {
+  const spec = LISTS[kind];
+  const items = new Map<string, CatalogDefinition[K]>();
+  const refused: RefusedTool[] = [];
+  if (!conn.client.getServerCapabilities()?.[spec.capability]) return { items: [], refused, offered: false };
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  try {
+    for (let page = 1; ; page++) {
+      const params = cursor === undefined ? {} : { cursor };
+      const options = { timeout: opts.timeoutMs ?? 30_000 };
+      const c = conn.client;
+      const result = (
+        kind === "resources"
+          ? await c.listResources(params, options)
+          : kind === "resourceTemplates"
+            ? await c.listResourceTemplates(params, options)
+            : await c.listPrompts(params, options)
+      ) as Record<string, unknown>;
+      const list = result[spec.field];
+      if (!Array.isArray(list)) throw new Error(`the server's ${spec.method} result has no list`);
+      for (const raw of list as unknown[]) {
+        const n = normalizeEntry(kind, raw);
+        if (n && "refused" in n) refused.push(n.refused);
+        else if (n && !items.has(catalogKey(kind, n))) items.set(catalogKey(kind, n), n);
+        if (items.size + refused.length > MAX_TOOLS) {
+          throw new Error(`the server lists more than ${MAX_TOOLS} ${spec.noun}`);
+        }
+      }
+      const next = result.nextCursor;
+      if (typeof next !== "string" || next === "") break;
+      if (seen.has(next)) throw new Error(`the server's ${spec.method} pagination loops (a cursor repeated)`);
+      if (page >= MAX_PAGES)
+        throw new Error(`the server's ${spec.method} goes on for more than ${MAX_PAGES} pages`);
+      seen.add(next);
+      cursor = next;
+    }
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { items: [], refused, offered: true, failed: text(why, 300) ?? "it failed" };
+  }
+  return { items: [...items.values()], refused, offered: true };
 }

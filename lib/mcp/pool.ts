@@ -162,6 +162,62 @@ async function checkedCall(
   return { ...out, storePayloads: integ.storePayloads };
 }
 
+/**
+ * Sends another request than tools/call (resources/read, prompts/get) on the integration's pooled session,
+ * under the same per-user limits, circuit breaker, OAuth refresh and error classification as callTool.
+ * Owner-scoped: a foreign integration is "not found" before any outbound request. These requests read
+ * only, so an expired session is re-opened and the request sent again once. `what` names it in errors
+ * ("the resource \"…\""); the result is shape-checked before it is returned.
+ */
+export async function requestOnSession<T>(
+  ctx: CallContext,
+  what: string,
+  send: (client: McpConnection["client"], o: { timeout: number; signal?: AbortSignal }) => Promise<T>,
+  opts: CallOptions = {},
+): Promise<{ result: T; latencyMs: number }> {
+  const integ = await loadIntegration(ctx.userId, ctx.integrationId);
+  const admitted = await admitCall(ctx.userId);
+  try {
+    const timeout = effectiveTimeout(opts.timeoutMs);
+    return await withBreaker(ctx.userId, integ.url, timeout, async () => {
+      let entry = await acquire(integ);
+      const started = performance.now();
+      const once = async (e: Entry) => {
+        const result = await send(e.conn.client, { timeout, signal: opts.signal });
+        assertJsonShape(result, `The server's answer for ${what.slice(0, 160)}`);
+        return result;
+      };
+      try {
+        let result: T;
+        try {
+          result = await once(entry);
+        } catch (err) {
+          if (!isSessionGone(err, entry)) throw err;
+          release(entry);
+          await closeEntry(entry);
+          entry = await acquire(integ);
+          result = await once(entry);
+        }
+        return { result, latencyMs: Math.round(performance.now() - started) };
+      } catch (err) {
+        if (opts.signal?.aborted) throw new AppError("cancelled", `Reading ${what} was cancelled.`, 499);
+        if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
+          throw new AppError(
+            "timeout",
+            `The server did not answer for ${what} within ${formatSeconds(timeout)}.`,
+            504,
+          );
+        }
+        throw callError(err, entry, integ, what, timeout, opts.signal);
+      } finally {
+        release(entry);
+      }
+    });
+  } finally {
+    admitted();
+  }
+}
+
 /** The stored definition a call hands the SDK: its SEP-2243 `Mcp-Param-*` headers come from `inputSchema`. */
 type CallDefinition = { name: string; inputSchema: unknown; task?: boolean };
 

@@ -3,13 +3,29 @@
 // one after another in a process; across processes the generation checked in the write keeps them apart.
 import type { AuthProvider, OAuthClientProvider } from "@modelcontextprotocol/client";
 import { afterSync } from "@/lib/agent/events";
-import { readCatalog, readIntegrationCatalog, writeSnapshot, type StoredCatalog } from "@/lib/data/catalog";
+import {
+  CATALOG_KINDS,
+  readCatalog,
+  readIntegrationCatalog,
+  writeSnapshot,
+  type ListChanges,
+  type Snapshot,
+  type StoredCatalog,
+} from "@/lib/data/catalog";
 import { recordStepUpScope, setIntegrationState } from "@/lib/data/grants";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { keyedSerializer } from "@/lib/serialize";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
-import { discover, type Discovery, type ToolDefinition } from "@/lib/mcp/discover";
+import {
+  catalogKey,
+  discover,
+  type CatalogDefinition,
+  type CatalogKind,
+  type Discovery,
+  type ListOutcome,
+  type ToolDefinition,
+} from "@/lib/mcp/discover";
 import {
   engineIntegration,
   forgetCallPlans,
@@ -23,6 +39,22 @@ export type SyncDiff = {
   changed: string[];
   unchanged: number;
   toolCount: number;
+  /** present when the server offers resources: the same diff for them, by URI */
+  resources?: ListDiff;
+  /** present when the server offers resources: the same diff for resource templates, by URI template */
+  resourceTemplates?: ListDiff;
+  /** present when the server offers prompts: the same diff for them, by name */
+  prompts?: ListDiff;
+};
+
+/** One list's re-sync diff; `failed` says why the list could not be read (then it is kept as stored). */
+export type ListDiff = {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: number;
+  count: number;
+  failed?: string;
 };
 
 export type SyncOptions = {
@@ -119,14 +151,17 @@ async function storeSnapshot(
     const stored = attempt === 1 ? first : await readCatalog(owner);
     if (!stored) throw notFound("Integration not found");
     const diff = diffTools(stored, found.tools);
+    const lists = diffLists(stored, found);
     const applied = await writeSnapshot({
       ...owner,
       generation: stored.generation,
       server: found.server,
       refused: found.refused,
       ...diff,
+      lists: lists.changes,
+      listNotes: lists.notes,
     });
-    if (applied) return summary(diff, found.tools.length);
+    if (applied) return { ...summary(diff, found.tools.length), ...lists.summaries };
     if (attempt === MAX_ATTEMPTS) {
       throw new AppError("conflict", "The integration kept changing while it synced. Try again.", 409);
     }
@@ -159,4 +194,81 @@ function summary(diff: ToolDiff, toolCount: number): SyncDiff {
     unchanged: toolCount - diff.added.length - diff.changed.length,
     toolCount,
   };
+}
+
+const NOUNS: Record<CatalogKind, [string, string]> = {
+  resources: ["resource", "resources"],
+  resourceTemplates: ["resource template", "resource templates"],
+  prompts: ["prompt", "prompts"],
+};
+
+/** Added, changed and removed entries of one list, by its key (as diffTools does for tools). */
+export function diffList<K extends CatalogKind>(
+  kind: K,
+  stored: Map<string, string>,
+  items: CatalogDefinition[K][],
+): ListChanges<K> {
+  const listed = new Set(items.map((d) => catalogKey(kind, d)));
+  const out: ListChanges<K> = {
+    added: [],
+    changed: [],
+    removed: [...stored.keys()].filter((k) => !listed.has(k)),
+  };
+  for (const d of items) {
+    const hash = stored.get(catalogKey(kind, d));
+    if (hash === undefined) out.added.push(d);
+    else if (hash !== d.definitionHash) out.changed.push(d);
+  }
+  return out;
+}
+
+/**
+ * The resource, template and prompt lists' changes, summaries and notes. A list the server does not offer
+ * (any more) is emptied; a list that failed is kept as stored and noted on the integration.
+ */
+function diffLists(stored: StoredCatalog, found: Discovery) {
+  const changes: NonNullable<Snapshot["lists"]> = {};
+  const summaries: Partial<Record<CatalogKind, ListDiff>> = {};
+  const notes: string[] = [];
+  for (const kind of CATALOG_KINDS) {
+    const outcome = found[kind] as ListOutcome<typeof kind> | undefined;
+    const before = stored.lists[kind];
+    if (!outcome) continue;
+    const [one, many] = NOUNS[kind];
+    if (outcome.failed) {
+      notes.push(`Could not list ${many}: ${outcome.failed}. The ${many} stored before are kept.`);
+      summaries[kind] = {
+        added: [],
+        removed: [],
+        changed: [],
+        unchanged: before.size,
+        count: before.size,
+        failed: outcome.failed,
+      };
+      continue;
+    }
+    if (outcome.refused.length) {
+      const listed = outcome.refused
+        .slice(0, 5)
+        .map((r) => `"${r.name}" (${r.reason})`)
+        .join("; ");
+      const more = outcome.refused.length > 5 ? ` and ${outcome.refused.length - 5} more` : "";
+      const n = outcome.refused.length;
+      notes.push(
+        `Left out ${n === 1 ? `1 ${one}` : `${n} ${many}`} the database can't store as sent: ${listed}${more}.`,
+      );
+    }
+    const d = diffList(kind, before, outcome.items as CatalogDefinition[typeof kind][]);
+    (changes as Record<CatalogKind, ListChanges<CatalogKind>>)[kind] = d;
+    if (!outcome.offered && !before.size) continue;
+    const keys = (list: CatalogDefinition[CatalogKind][]) => list.map((x) => catalogKey(kind, x)).sort();
+    summaries[kind] = {
+      added: keys(d.added),
+      removed: [...d.removed].sort(),
+      changed: keys(d.changed),
+      unchanged: outcome.items.length - d.added.length - d.changed.length,
+      count: outcome.items.length,
+    };
+  }
+  return { changes, summaries, notes };
 }
