@@ -17,6 +17,7 @@ import { DisconnectButton, DoctorPanel, IntegrationHeader } from "./_components/
 import { Playground, type PlaygroundTool } from "./_components/playground";
 import { ServerInstructions } from "./_components/server-instructions";
 import { ToolRow } from "./_components/tool-toggle";
+import { ResourcesSection } from "./_components/resources-section";
 
 // Resolved before the response starts (see htmlLimitedBots in next.config.ts), so a foreign or unknown
 // id answers with a real 404 status rather than a streamed "not found" page.
@@ -307,6 +308,8 @@ export default async function IntegrationPage({
           ))}
         </ul>
       </Card>
+
+      <ResourcesSection user={user} integrationId={i.id} capabilities={i.capabilities} />
 
       {tools.length > 0 && (
         <Card title="Playground">
