@@ -1,0 +1,161 @@
+// Tools that require task-based execution run as tasks inside the engine's pooled call path: the caller gets
+// the final result as from a plain call; cancelling or timing out cancels the task; a task that asks for
+// input fails clearly. Real servers: server-everything (its simulate-research-query requires tasks) and a
+// v1-SDK fixture with task tools, on PGlite and PostgreSQL.
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/lib/db";
+import { callTool, closeAll } from "@/lib/mcp/pool";
+import { syncIntegration } from "@/lib/mcp/sync";
+import { startTaskServer, type TaskFixture } from "./fixtures/task-server";
+import { expectAppError } from "./app-error";
+import { waitFor } from "./wait";
+
+const ROOT = path.resolve(__dirname, "..");
+const EVERYTHING = path.join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+
+let n = 0;
+async function makeIntegration(url: string) {
+  const db = await getDb();
+  const user = await db.user.create({ data: { email: `tasks-${++n}-${Date.now()}@example.com` } });
+  const row = await db.integration.create({
+    data: { userId: user.id, name: `tasks-${n}`, url, authKind: "none" },
+  });
+  await syncIntegration(user.id, row.id);
+  return { userId: user.id, integrationId: row.id };
+}
+
+/** The tool and task requests the fixture received since `from` (session set-up left out). */
+const callsSince = (from: number) =>
+  fixture
+    .rpcMethods()
+    .slice(from)
+    .filter((m) => m.startsWith("tools/call") || m.startsWith("tasks/"));
+
+const textOf = (r: { content: unknown[] }) =>
+  (r.content as { type: string; text?: string }[]).map((c) => c.text ?? "").join("\n");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+let fixture: TaskFixture;
+let everything: ChildProcess;
+let everythingUrl: string;
+
+beforeAll(async () => {
+  fixture = await startTaskServer();
+  const port = await freePort();
+  everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port) },
+    stdio: "ignore",
+  });
+  everythingUrl = `http://127.0.0.1:${port}/mcp`;
+  await waitFor(
+    async () => {
+      await fetch(everythingUrl, { method: "GET", signal: AbortSignal.timeout(2000) }).then((r) =>
+        r.body?.cancel(),
+      );
+      return true;
+    },
+    { timeoutMs: 120_000, what: "server-everything" },
+  );
+});
+afterAll(async () => {
+  await closeAll();
+  await fixture?.close();
+  everything?.kill("SIGTERM");
+});
+
+describe("server-everything", () => {
+  it("simulate-research-query (taskSupport required) returns its report through the engine", async () => {
+    const ctx = await makeIntegration(everythingUrl);
+    const out = await callTool(ctx, "simulate-research-query", { topic: "otters" });
+    expect(out.result.isError).toBeFalsy();
+    expect(textOf(out.result)).toContain("# Research Report: otters");
+    // A plain tool on the same pooled session still runs as a plain call.
+    const echo = await callTool(ctx, "echo", { message: "hi" });
+    expect(textOf(echo.result)).toContain("hi");
+  });
+
+  it("cancelling the call ends it at once as cancelled", async () => {
+    const ctx = await makeIntegration(everythingUrl);
+    const ac = new AbortController();
+    const call = callTool(ctx, "simulate-research-query", { topic: "moles" }, { signal: ac.signal });
+    ac.abort();
+    await expectAppError(call, "cancelled");
+  });
+});
+
+describe("task fixture", () => {
+  it("a required tool runs as a task: tools/call with a task, tasks/get until done, tasks/result", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const before = fixture.rpcMethods().length;
+    const out = await callTool(ctx, "research", { topic: "tides" });
+    expect(textOf(out.result)).toBe("Report on tides");
+    const sent = callsSince(before);
+    expect(sent[0]).toBe("tools/call");
+    expect(sent).toContain("tasks/get");
+    expect(sent.at(-1)).toBe("tasks/result");
+  });
+
+  it("an optional tool runs as a plain call", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const before = fixture.rpcMethods().length;
+    const out = await callTool(ctx, "summarize", { text: "long text" });
+    expect(textOf(out.result)).toBe("Summary: long text");
+    expect(callsSince(before)).toEqual(["tools/call"]);
+  });
+
+  it("cancel sends tasks/cancel for the running task", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const before = fixture.rpcMethods().length;
+    const ac = new AbortController();
+    const call = callTool(ctx, "forever", {}, { signal: ac.signal });
+    // Once the task exists and is being polled, cancel.
+    await waitFor(() => fixture.rpcMethods().slice(before).includes("tasks/get"), { what: "a tasks/get" });
+    ac.abort();
+    await expectAppError(call, "cancelled");
+    await waitFor(() => fixture.rpcMethods().slice(before).includes("tasks/cancel"), {
+      what: "tasks/cancel at the server",
+    });
+  });
+
+  it("the call's timeout applies to the whole task, which is then cancelled", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const before = fixture.rpcMethods().length;
+    await expectAppError(callTool(ctx, "forever", {}, { timeoutMs: 400 }), "timeout", /did not finish/);
+    await waitFor(() => fixture.rpcMethods().slice(before).includes("tasks/cancel"), {
+      what: "tasks/cancel at the server",
+    });
+  });
+
+  it("a task that asks for input fails clearly and is cancelled", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const before = fixture.rpcMethods().length;
+    await expectAppError(
+      callTool(ctx, "clarify", {}),
+      "input_required",
+      /Which topic do you mean\?.*can't provide/,
+    );
+    await waitFor(() => fixture.rpcMethods().slice(before).includes("tasks/cancel"), {
+      what: "tasks/cancel at the server",
+    });
+  });
+
+  it("a failed task answers with its error result", async () => {
+    const ctx = await makeIntegration(fixture.url);
+    const out = await callTool(ctx, "broken", {});
+    expect(out.result.isError).toBe(true);
+    expect(textOf(out.result)).toContain("the research backend is down");
+  });
+});
