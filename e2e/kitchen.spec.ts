@@ -165,7 +165,9 @@ test("a template with a private key instead of a secret shows only the key's pub
   await page.getByLabel("Client secret").fill("also-a-secret");
   await page.getByLabel("Private key (instead of a secret)").fill(pem);
   await page.getByRole("button", { name: "Create template" }).click();
-  await expect(page.getByText(/a secret or with a private key, not both/)).toBeVisible();
+  // said at the field and in the banner by the Save button
+  await expect(alertOf(page)).toContainText(/a secret or with a private key, not both/);
+  await expect(page.getByText(/a secret or with a private key, not both/)).toHaveCount(2);
   await page.getByLabel("Client secret").fill("");
   await page.getByRole("button", { name: "Create template" }).click();
   await expect(page.getByText("Template created.")).toBeVisible();
