@@ -3,6 +3,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { startOAuthServer, type OAuthFixture } from "../test/fixtures/oauth-servers";
 import { startMcpServer, type McpFixture } from "../test/fixtures/mcp-servers";
+import { startTaskServer } from "../test/fixtures/task-server";
 import { addIntegration, alertOf, createApiToken, signInAdmin, signUp, uniqueEmail } from "./helpers";
 
 const INSTRUCTIONS = [
@@ -143,6 +144,20 @@ test("integration page: Edit in a dialog, Re-sync below the header, tools switch
   await page.getByLabel("Enable add").click();
   await expect(alertOf(page)).toContainText("Could not disable add");
   await expect(page.getByLabel("Enable add")).toBeChecked();
+});
+
+test("tools that must run as tasks carry a task badge", async ({ page }) => {
+  const tasks = await startTaskServer();
+  try {
+    await signUp(page, uniqueEmail("pages"));
+    await openIntegration(page, "Tasks", tasks.url);
+    const row = (name: string) =>
+      page.getByTestId("tool-item").filter({ has: page.getByLabel(`Enable ${name}`) });
+    await expect(row("research").getByText("task", { exact: true })).toBeVisible();
+    await expect(row("summarize").getByText("task", { exact: true })).toHaveCount(0);
+  } finally {
+    await tasks.close();
+  }
 });
 
 test("the Doctor: whole messages, and protocol revisions named for how they work", async ({ page }) => {

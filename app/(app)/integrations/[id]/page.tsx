@@ -6,7 +6,8 @@ import { HealthPanel } from "@/components/health-panel";
 import { PayloadToggle } from "@/components/payload-toggle";
 import { StatusBadge } from "@/components/status-badge";
 import { TemplateBadge } from "@/components/template-badge";
-import { Alert, Badge, Card, formatDate } from "@/components/ui";
+import { LocalTime } from "@/components/local-time";
+import { Alert, Badge, Card } from "@/components/ui";
 import { getIntegrationHealth } from "@/lib/agent/activity";
 import { requireUser } from "@/lib/auth/session";
 import { getIntegration, getOAuthState, listTools } from "@/lib/data/integrations";
@@ -178,7 +179,10 @@ export default async function IntegrationPage({
 
       <div className="grid gap-6 lg:grid-cols-2">
         <Card title="Server">
-          <dl className="grid grid-cols-[10rem_1fr] gap-y-1 text-sm" data-testid="server-metadata">
+          <dl
+            className="grid grid-cols-[minmax(0,10rem)_minmax(0,1fr)] gap-x-2 gap-y-1 break-words text-sm"
+            data-testid="server-metadata"
+          >
             <dt className="text-zinc-500">Name</dt>
             <dd>{i.serverName ?? "—"}</dd>
             <dt className="text-zinc-500">Title</dt>
@@ -208,11 +212,19 @@ export default async function IntegrationPage({
                 <dt className="text-zinc-500">Scopes</dt>
                 <dd>{oauth.scopes.join(" ") || "—"}</dd>
                 <dt className="text-zinc-500">Access token expires</dt>
-                <dd>{oauth.expiresAt ? `${formatDate(oauth.expiresAt)} (refreshed automatically)` : "—"}</dd>
+                <dd>
+                  {oauth.expiresAt ? (
+                    <>
+                      <LocalTime at={oauth.expiresAt} /> (refreshed automatically)
+                    </>
+                  ) : (
+                    "—"
+                  )}
+                </dd>
               </>
             )}
             <dt className="text-zinc-500">Last synced</dt>
-            <dd>{formatDate(i.lastSyncedAt)}</dd>
+            <dd>{i.lastSyncedAt ? <LocalTime at={i.lastSyncedAt} /> : "never"}</dd>
           </dl>
           {oauth?.state === "authorized" && (
             <div className="mt-3">
@@ -275,7 +287,11 @@ export default async function IntegrationPage({
                       {v === true ? "" : `=${String(v)}`}
                     </Badge>
                   ))}
-                  {t.changedAt && <Badge tone="amber">changed {formatDate(t.changedAt)}</Badge>}
+                  {t.changedAt && (
+                    <Badge tone="amber">
+                      changed <LocalTime at={t.changedAt} />
+                    </Badge>
+                  )}
                   <Link
                     href={playgroundHref(i.id, t.name)}
                     aria-label={`Try ${t.name}`}
