@@ -36,6 +36,7 @@ export const SCHEMA_LIMITS = {
   /** Below these a schema is compiled at once on the main thread: it can't be slow to compile. */
   smallParts: 64,
   smallDepth: 8,
+  smallBytes: 16 * 1024,
 } as const;
 
 /**
@@ -160,7 +161,7 @@ function compilerFor(dialect: Dialect): AjvLike {
 
 /**
  * How a schema breaks the compile bounds, its `$ref`s that leave the document, and whether it is small by
- * construction (few parts, shallow, no patterns): such a schema compiles quickly, without vetting.
+ * construction (few parts, shallow, short, no patterns): such a schema compiles quickly, without vetting.
  */
 function survey(schema: object): { problem?: string; remoteRefs: number; small: boolean } {
   const measured = measureJson(schema, {
@@ -190,7 +191,10 @@ function survey(schema: object): { problem?: string; remoteRefs: number; small: 
     for (const k in o) stack.push(o[k]);
   }
   const small =
-    objects <= SCHEMA_LIMITS.smallParts && measured.depth <= SCHEMA_LIMITS.smallDepth && !patterns;
+    objects <= SCHEMA_LIMITS.smallParts &&
+    measured.depth <= SCHEMA_LIMITS.smallDepth &&
+    measured.bytes <= SCHEMA_LIMITS.smallBytes &&
+    !patterns;
   return { remoteRefs, small };
 }
 
