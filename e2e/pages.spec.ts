@@ -43,6 +43,17 @@ async function notClipped(l: Locator) {
   expect(scroll).toBeLessThanOrEqual(client + 1);
 }
 
+/** At phone width, the page's content fits: nothing in <main> sticks out sideways. */
+async function fitsPhone(page: Page) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const [scroll, client] = await page
+    .locator("main")
+    .first()
+    .evaluate((el) => [el.scrollWidth, el.clientWidth]);
+  expect(scroll).toBeLessThanOrEqual(client + 1);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
 test("integration page: instructions as safe markdown, collapsed until Show all", async ({ page }) => {
   await signUp(page, uniqueEmail("pages"));
   await openIntegration(page, "Docs", modern.url);
@@ -69,6 +80,7 @@ test("integration page: instructions as safe markdown, collapsed until Show all"
   await expect(last).toBeInViewport();
   await page.getByRole("button", { name: "Show less" }).click();
   await expect(page.getByRole("button", { name: "Show all" })).toBeVisible();
+  await fitsPhone(page);
 });
 
 test("integration page: Edit in a dialog, Re-sync below the header, tools switch at once", async ({
@@ -268,6 +280,7 @@ test("Activity: a call opens with Run again; filters apply at once; local times;
     expect(JSON.parse(rerun.searchParams.get("args")!)).toEqual({ text: "from pages" });
 
     await page.goto("/activity");
+    await fitsPhone(page);
     await page.getByLabel("Status").selectOption({ label: "tool error" });
     await expect(page).toHaveURL(/status=tool_error/);
     await expect(page.getByText("No calls match these filters.")).toBeVisible();
@@ -320,6 +333,7 @@ test("Settings: copy a new token; ready-to-paste client configurations; a list o
     await page.getByRole("tabpanel").getByRole("button", { name: "Copy" }).click();
     await expect(page.getByRole("tabpanel").getByRole("button", { name: "Copied" })).toBeVisible();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("curl -sS");
+    await fitsPhone(page);
 
     await page.setViewportSize({ width: 390, height: 844 });
     for (const table of await page.locator("table").all()) {
