@@ -37,6 +37,8 @@ export type Catalog = {
   instructions?: string;
   /** each integration's instructions section, for endpoints that merge a subset (toolsets) */
   sections: { integrationId: string; text: string }[];
+  /** each listed integration's slug (the prefix of its tools, prompts and resource URIs), in catalog order */
+  slugs: Map<string, string>;
 };
 
 const cache = processState("agentCatalog", () => {
@@ -64,9 +66,11 @@ async function buildCatalog(userId: string): Promise<Catalog> {
   const slugs = new Set<string>();
   const tools: CatalogTool[] = [];
   const sections: Catalog["sections"] = [];
+  const slugOf = new Map<string, string>();
   for (const integ of integrations) {
     if (integ.status === "pending" && !integ.tools.length) continue;
     const slug = uniqueSlug(slugify(integ.name), slugs);
+    slugOf.set(integ.id, slug);
     const taken = new Set<string>();
     for (const t of integ.tools) {
       const name = exposedName(slug, t.name, taken);
@@ -102,6 +106,7 @@ async function buildCatalog(userId: string): Promise<Catalog> {
     byName: new Map(tools.map((t) => [t.name, t])),
     instructions: mergeInstructions(sections.map((s) => s.text)),
     sections,
+    slugs: slugOf,
   };
 }
 

@@ -24,6 +24,7 @@ import {
   notifyLegacySessions,
 } from "@/lib/agent/legacy-sessions";
 import { buildAgentServer, paramHeaderRejection } from "@/lib/agent/server";
+import { onListsChanged } from "@/lib/agent/events";
 import { closeSseViewSessions, notifySseSessions, sseSessionViews } from "@/lib/agent/sse";
 import { resolveView, routeViewEvents, type AgentView } from "@/lib/agent/toolsets";
 import { authenticateApiToken } from "@/lib/data/api-tokens";
@@ -48,12 +49,30 @@ const handlers = processState(
   "agentHandlers",
   () => {
     const map = new Map<string, UserHandler>();
+    const views = (userId: string) => [
+      ...[...map.values()].filter((e) => e.view.userId === userId).map((e) => e.view),
+      ...legacySessionViews(userId),
+      ...sseSessionViews(userId),
+    ];
+    // Resources and prompts are on the whole endpoint's views only (not toolsets).
+    onListsChanged(({ userId, kinds }) => {
+      const keys = new Set(
+        views(userId)
+          .filter((v) => !v.toolsetId)
+          .map((v) => v.key),
+      );
+      for (const key of keys) {
+        for (const kind of kinds) {
+          const notify = map.get(key)?.handler.notify;
+          if (kind === "resources") notify?.resourcesChanged();
+          else notify?.promptsChanged();
+          notifyLegacySessions(key, kind);
+          notifySseSessions(key, kind);
+        }
+      }
+    });
     routeViewEvents({
-      views: (userId) => [
-        ...[...map.values()].filter((e) => e.view.userId === userId).map((e) => e.view),
-        ...legacySessionViews(userId),
-        ...sseSessionViews(userId),
-      ],
+      views,
       notify: (key) => {
         map.get(key)?.handler.notify.toolsChanged();
         notifyLegacySessions(key);

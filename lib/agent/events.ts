@@ -40,11 +40,59 @@ export function onToolsChanged(listener: Listener): () => void {
 }
 
 type DiffLike = { added: string[]; removed: string[]; changed: string[] };
+type SyncDiffLike = DiffLike & { resources?: DiffLike; resourceTemplates?: DiffLike; prompts?: DiffLike };
 
-/** For the sync path: `.then(afterSync(userId))` publishes when the stored catalog actually changed. */
-export function afterSync<D extends DiffLike>(userId: string): (diff: D) => D {
+const moved = (d?: DiffLike) => !!d && (d.added.length > 0 || d.removed.length > 0 || d.changed.length > 0);
+
+/**
+ * For the sync path: `.then(afterSync(userId))` publishes when the stored catalog actually changed: tools,
+ * and resources (with their templates) and prompts each on their own event.
+ */
+export function afterSync<D extends SyncDiffLike>(userId: string): (diff: D) => D {
   return (diff) => {
-    if (diff.added.length || diff.removed.length || diff.changed.length) emitToolsChanged(userId);
+    if (moved(diff)) emitToolsChanged(userId);
+    const kinds: ListKind[] = [];
+    if (moved(diff.resources) || moved(diff.resourceTemplates)) kinds.push("resources");
+    if (moved(diff.prompts)) kinds.push("prompts");
+    if (kinds.length) emitListsChanged({ userId, kinds });
     return diff;
   };
+}
+
+// "A user's resources or prompts changed": the agent endpoint sends notifications/resources/list_changed or
+// notifications/prompts/list_changed to its clients. Relayed across instances like tools-changed.
+
+export type ListKind = "resources" | "prompts";
+export type ListsChange = { userId: string; kinds: ListKind[] };
+type ListsListener = (change: ListsChange) => void;
+
+const listsListeners = processState("agentListEvents", () => new Set<ListsListener>());
+
+function deliverLists(change: ListsChange): void {
+  for (const listener of listsListeners) {
+    try {
+      listener(change);
+    } catch (err) {
+      log.error("lists-changed listener failed", err);
+    }
+  }
+}
+
+const listsRelay = relayed<ListsChange>("lists-changed", deliverLists, (v) => {
+  const c = v as Partial<ListsChange> | null;
+  if (!c || typeof c.userId !== "string" || !Array.isArray(c.kinds)) return undefined;
+  const kinds = c.kinds.filter((k): k is ListKind => k === "resources" || k === "prompts");
+  return kinds.length ? { userId: c.userId, kinds } : undefined;
+});
+
+export function emitListsChanged(change: ListsChange): void {
+  deliverLists(change);
+  listsRelay.publish(change);
+}
+
+/** Registers a listener for resource and prompt list changes; returns its unsubscribe function. */
+export function onListsChanged(listener: ListsListener): () => void {
+  listsListeners.add(listener);
+  listsRelay.listen();
+  return () => void listsListeners.delete(listener);
 }

@@ -281,13 +281,20 @@ export function legacySessionViews(userId: string): AgentView[] {
   return [...store.sessions.values()].filter((s) => s.userId === userId).map((s) => s.view);
 }
 
-/** notifications/tools/list_changed on every open session of one view (delivered on its GET stream). */
-export function notifyLegacySessions(viewKey: string): void {
+/** notifications/<tools, resources or prompts>/list_changed on every open session of one view (on its GET stream). */
+export function notifyLegacySessions(
+  viewKey: string,
+  kind: "tools" | "resources" | "prompts" = "tools",
+): void {
   for (const s of store.sessions.values()) {
     if (s.view.key !== viewKey) continue;
-    s.server
-      .sendToolListChanged()
-      .catch((err) => log.debug("list_changed to a legacy session failed", String(err)));
+    s.server[
+      kind === "tools"
+        ? "sendToolListChanged"
+        : kind === "resources"
+          ? "sendResourceListChanged"
+          : "sendPromptListChanged"
+    ]().catch((err) => log.debug("list_changed to a legacy session failed", String(err)));
   }
 }
 

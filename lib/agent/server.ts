@@ -10,6 +10,7 @@ import {
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import { BLOCKED_STATUSES, type CatalogTool } from "@/lib/agent/catalog";
+import { getAgentPrompt, loadAgentLists, readAgentResource } from "@/lib/agent/lists";
 import { callSearchModeTool, SEARCH_MODE_TOOLS } from "@/lib/agent/search";
 import {
   callRefusal,
@@ -37,10 +38,16 @@ const NEEDS_PERSON = new Set([
 
 export async function buildAgentServer(view: AgentView): Promise<Server> {
   const catalog = await loadView(view);
+  // Resources and prompts are on the whole endpoint only: a toolset selects tools (docs/agents.md).
+  const lists = !view.toolsetId;
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: true } },
+    capabilities: {
+      tools: { listChanged: true },
+      ...(lists && { resources: { listChanged: true }, prompts: { listChanged: true } }),
+    },
     ...(catalog.instructions ? { instructions: catalog.instructions } : {}),
   });
+  if (lists) serveLists(server, view.userId);
   server.setRequestHandler("tools/list", async (req) => {
     const current = await loadView(view);
     rememberServed(view, current);
@@ -75,6 +82,66 @@ export async function buildAgentServer(view: AgentView): Promise<Server> {
     return direct(tool, req.params.arguments);
   });
   return server;
+}
+
+/** A cursor into a list: an index, or a protocol error. */
+function paged<T>(list: T[], cursor: string | undefined): { items: T[]; nextCursor?: string } {
+  const start = Number(cursor ?? 0);
+  if (!Number.isInteger(start) || start < 0 || start > list.length) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, "Invalid cursor");
+  }
+  const end = start + PAGE_SIZE;
+  return { items: list.slice(start, end), ...(end < list.length ? { nextCursor: String(end) } : {}) };
+}
+
+/** resources/list, resources/templates/list, resources/read, prompts/list and prompts/get of the user's lists. */
+function serveLists(server: Server, userId: string): void {
+  server.setRequestHandler("resources/list", async (req) => {
+    const { items, nextCursor } = paged((await loadAgentLists(userId)).resources, req.params?.cursor);
+    return { resources: items, ...(nextCursor && { nextCursor }) };
+  });
+  server.setRequestHandler("resources/templates/list", async (req) => {
+    const { items, nextCursor } = paged((await loadAgentLists(userId)).resourceTemplates, req.params?.cursor);
+    return { resourceTemplates: items, ...(nextCursor && { nextCursor }) };
+  });
+  server.setRequestHandler("prompts/list", async (req) => {
+    const { items, nextCursor } = paged((await loadAgentLists(userId)).prompts, req.params?.cursor);
+    return { prompts: items, ...(nextCursor && { nextCursor }) };
+  });
+  server.setRequestHandler("resources/read", async (req) =>
+    forwarded((lists) => readAgentResource(userId, lists, req.params.uri)),
+  );
+  server.setRequestHandler("prompts/get", async (req) =>
+    forwarded((lists) => getAgentPrompt(userId, lists, req.params.name, req.params.arguments)),
+  );
+  /** Runs a read or get against the lists as they are now (they change with every sync). */
+  async function forwarded<T extends object>(
+    run: (
+      lists: Awaited<ReturnType<typeof loadAgentLists>>,
+    ) => Promise<T | { error: string; notFound?: boolean }>,
+  ): Promise<T> {
+    const lists = await loadAgentLists(userId);
+    let out: T | { error: string; notFound?: boolean };
+    try {
+      out = await run(lists);
+    } catch (err) {
+      if (!isAppError(err)) {
+        log.error("agent resource or prompt request failed", { err: String(err) });
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          "The request failed unexpectedly. Try again.",
+        );
+      }
+      throw new ProtocolError(ProtocolErrorCode.InternalError, err.message, { code: err.code });
+    }
+    if ("error" in out && typeof out.error === "string") {
+      throw new ProtocolError(
+        out.notFound ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError,
+        out.error,
+      );
+    }
+    return out as T;
+  }
 }
 
 function unknownTool(name: string): ProtocolError {

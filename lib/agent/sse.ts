@@ -212,13 +212,17 @@ export function sseSessionViews(userId: string): AgentView[] {
   return [...store.sessions.values()].filter((s) => s.userId === userId).map((s) => s.view);
 }
 
-/** notifications/tools/list_changed on every open SSE session of one view. */
-export function notifySseSessions(viewKey: string): void {
+/** notifications/<tools, resources or prompts>/list_changed on every open SSE session of one view. */
+export function notifySseSessions(viewKey: string, kind: "tools" | "resources" | "prompts" = "tools"): void {
   for (const s of store.sessions.values()) {
     if (s.view.key !== viewKey) continue;
-    s.server
-      .sendToolListChanged()
-      .catch((err) => log.debug("list_changed to an SSE session failed", String(err)));
+    s.server[
+      kind === "tools"
+        ? "sendToolListChanged"
+        : kind === "resources"
+          ? "sendResourceListChanged"
+          : "sendPromptListChanged"
+    ]().catch((err) => log.debug("list_changed to an SSE session failed", String(err)));
   }
 }
 

@@ -126,6 +126,7 @@ function toolsetCatalog(catalog: Catalog, rule: ToolsetRuleRow): ViewCatalog {
     tools,
     byName: new Map(tools.map((t) => [t.name, t])),
     sections,
+    slugs: catalog.slugs,
     instructions: rule.searchMode
       ? searchInstructions(rule.description, mergeInstructions(sections.map((s) => s.text)))
       : toolsetInstructions(rule, sections),

@@ -332,3 +332,38 @@ export async function listEnabledTools(userId: string) {
   });
   return rows.map((r) => ({ ...r, tools: r.tools.map(storedTool) }));
 }
+
+/**
+ * Every integration of the user with its stored resources, resource templates and prompts, for the agent
+ * endpoint (owner-scoped; JSON parts read back).
+ */
+export async function listAgentLists(userId: string) {
+  const db = await getDb();
+  const rows = await db.integration.findMany({
+    where: { userId },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    select: {
+      id: true,
+      name: true,
+      status: true,
+      resources: { orderBy: { uri: "asc" } },
+      resourceTemplates: { orderBy: { uriTemplate: "asc" } },
+      prompts: { orderBy: { name: "asc" } },
+    },
+  });
+  return rows.map((r) => ({
+    ...r,
+    resources: r.resources.map((x) => ({ ...x, annotations: parse(x.annotations), meta: parse(x.meta) })),
+    resourceTemplates: r.resourceTemplates.map((x) => ({
+      ...x,
+      annotations: parse(x.annotations),
+      meta: parse(x.meta),
+    })),
+    prompts: r.prompts.map((x) => ({
+      ...x,
+      arguments: parse(x.arguments) as unknown as
+        { name: string; description?: string; required?: boolean }[] | null,
+      meta: parse(x.meta),
+    })),
+  }));
+}
