@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/lib/db";
 import { callTool, closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
+import { listen, webHandler, type Listener } from "./fixtures/http";
 import { startTaskServer, type TaskFixture } from "./fixtures/task-server";
 import { expectAppError } from "./app-error";
 import { waitFor } from "./wait";
@@ -50,6 +51,31 @@ function freePort(): Promise<number> {
 let fixture: TaskFixture;
 let everything: ChildProcess;
 let everythingUrl: string;
+/** A recording pass-through in front of server-everything, to see what reaches it. */
+let relay: Listener;
+
+function startRelay(target: string): Promise<Listener> {
+  return listen(
+    webHandler(async (req) => {
+      const headers = new Headers(req.headers);
+      for (const h of ["host", "content-length", "connection", "transfer-encoding"]) headers.delete(h);
+      const hasBody = req.method !== "GET" && req.method !== "HEAD";
+      const res = await fetch(new URL(new URL(req.url).pathname, target), {
+        method: req.method,
+        headers,
+        body: hasBody ? await req.arrayBuffer() : undefined,
+        signal: req.signal,
+      });
+      const out = new Headers(res.headers);
+      out.delete("content-encoding");
+      out.delete("content-length");
+      return new Response(res.body, { status: res.status, headers: out });
+    }),
+    { name: "relay" },
+  );
+}
+const relayed = (from: number) =>
+  relay.requests.slice(from).flatMap((r) => (r.rpcMethod ? [r.rpcMethod] : []));
 
 beforeAll(async () => {
   fixture = await startTaskServer();
@@ -69,10 +95,12 @@ beforeAll(async () => {
     },
     { timeoutMs: 120_000, what: "server-everything" },
   );
+  relay = await startRelay(everythingUrl);
 });
 afterAll(async () => {
   await closeAll();
   await fixture?.close();
+  await relay?.close();
   everything?.kill("SIGTERM");
 });
 
@@ -87,12 +115,18 @@ describe("server-everything", () => {
     expect(textOf(echo.result)).toContain("hi");
   });
 
-  it("cancelling the call ends it at once as cancelled", async () => {
-    const ctx = await makeIntegration(everythingUrl);
+  it("cancelling the call cancels the running task at the server", async () => {
+    const ctx = await makeIntegration(`${relay.origin}/mcp`);
+    const before = relay.requests.length;
     const ac = new AbortController();
     const call = callTool(ctx, "simulate-research-query", { topic: "moles" }, { signal: ac.signal });
+    await waitFor(() => relayed(before).includes("tasks/get"), { what: "the task being polled" });
     ac.abort();
     await expectAppError(call, "cancelled");
+    await waitFor(() => relayed(before).includes("tasks/cancel"), {
+      what: "tasks/cancel at server-everything",
+    });
+    expect(relayed(before)).not.toContain("tasks/result");
   });
 });
 
