@@ -418,13 +418,17 @@ async function open(integ: EngineIntegration, key: string): Promise<Entry> {
     apiKey: integ.apiKey,
     authProvider: integ.authProvider,
     transport: knownTransport(integ),
-    listChanged: {
-      tools: {
-        autoRefresh: false,
-        debounceMs: pool.config.resyncDebounceMs,
-        onChanged: () => scheduleResync(integ.userId, integ.id),
-      },
-    },
+    // Any list the server says changed (tools, resources, prompts) is synced again.
+    listChanged: Object.fromEntries(
+      (["tools", "resources", "prompts"] as const).map((kind) => [
+        kind,
+        {
+          autoRefresh: false,
+          debounceMs: pool.config.resyncDebounceMs,
+          onChanged: () => scheduleResync(integ.userId, integ.id),
+        },
+      ]),
+    ),
   };
   const prior = eraPrior(integ);
   // Connecting is not a tool call, so retrying without a (possibly stale) verdict is safe.
