@@ -11,6 +11,7 @@ export type PromptItem = {
   title: string | null;
   description: string | null;
   arguments: { name: string; description?: string | null; required?: boolean | null }[];
+  changed: string | null;
 };
 
 type Message = { role?: unknown; content?: unknown };
@@ -56,6 +57,7 @@ function PromptRow({ integrationId, p }: { integrationId: string; p: PromptItem 
             {p.arguments.length} argument{p.arguments.length === 1 ? "" : "s"}
           </span>
         )}
+        {p.changed && <Badge tone="amber">changed {p.changed}</Badge>}
         <button
           type="button"
           onClick={() => setOpen(!open)}

@@ -14,6 +14,10 @@ export type ResourceItem = {
   uri: string;
   mimeType: string | null;
   size: number | null;
+  /** Annotation badges ("audience: user", "priority: 0.8"), as text. */
+  notes: string[];
+  /** When the last sync saw this entry change, formatted. */
+  changed: string | null;
 };
 export type TemplateItem = {
   name: string;
@@ -21,7 +25,22 @@ export type TemplateItem = {
   description: string | null;
   uriTemplate: string;
   mimeType: string | null;
+  notes: string[];
+  changed: string | null;
 };
+
+function Notes({ item }: { item: { notes: string[]; changed: string | null } }) {
+  return (
+    <>
+      {item.notes.map((n) => (
+        <Badge key={n} tone="sky">
+          {n}
+        </Badge>
+      ))}
+      {item.changed && <Badge tone="amber">changed {item.changed}</Badge>}
+    </>
+  );
+}
 
 function Reader({ reader }: { reader: ReturnType<typeof useReader> }) {
   const s = reader.state;
@@ -53,6 +72,7 @@ function ResourceRow({ integrationId, r }: { integrationId: string; r: ResourceI
         {r.title && r.title !== r.name && <span className="text-xs text-zinc-500">{r.name}</span>}
         {r.mimeType && <Badge>{r.mimeType}</Badge>}
         {r.size !== null && <span className="text-xs text-zinc-500">{formatBytes(r.size)}</span>}
+        <Notes item={r} />
         <button
           type="button"
           onClick={() => void reader.run(r.uri)}
@@ -93,6 +113,7 @@ function TemplateRow({ integrationId, t }: { integrationId: string; t: TemplateI
       <div className="flex flex-wrap items-center gap-x-2 gap-y-1">
         <span className="min-w-0 break-words text-sm font-medium">{t.title || t.name}</span>
         {t.mimeType && <Badge>{t.mimeType}</Badge>}
+        <Notes item={t} />
       </div>
       <code className="mt-0.5 block break-all text-xs text-zinc-500">{t.uriTemplate}</code>
       {t.description && (

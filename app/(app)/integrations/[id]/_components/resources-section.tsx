@@ -1,12 +1,23 @@
 // Resources, resource templates and prompts of an integration, for servers that offer them (their
 // capabilities say so, or something is stored). Loaded here so the page only places the section.
-import { Card } from "@/components/ui";
+import { Card, formatDate } from "@/components/ui";
 import type { SessionUser } from "@/lib/data/users";
 import { listPrompts, listResources, listResourceTemplates } from "@/lib/data/resources";
 import { PromptsPanel, type PromptItem } from "./prompts-panel";
 import { ResourcesPanel, TemplatesPanel, type ResourceItem, type TemplateItem } from "./resources-panel";
 
 const str = (v: unknown) => (typeof v === "string" ? v : null);
+
+/** The annotations people act on (MCP `Annotations`): who the entry is for and how important it is. */
+function notesOf(annotations: unknown): string[] {
+  const a = (annotations && typeof annotations === "object" ? annotations : {}) as Record<string, unknown>;
+  const notes: string[] = [];
+  if (Array.isArray(a.audience) && a.audience.length)
+    notes.push(`audience: ${a.audience.filter((x) => typeof x === "string").join(", ")}`);
+  if (typeof a.priority === "number") notes.push(`priority: ${a.priority}`);
+  return notes;
+}
+const changedOf = (d: Date | null) => (d ? formatDate(d) : null);
 
 export async function ResourcesSection({
   user,
@@ -37,6 +48,8 @@ export async function ResourcesSection({
     uri: r.uri,
     mimeType: str(r.mimeType),
     size: typeof r.size === "number" ? r.size : null,
+    notes: notesOf(r.annotations),
+    changed: changedOf(r.changedAt),
   }));
   const templateItems = templates.map((t): TemplateItem => ({
     name: t.name,
@@ -44,6 +57,8 @@ export async function ResourcesSection({
     description: str(t.description),
     uriTemplate: t.uriTemplate,
     mimeType: str(t.mimeType),
+    notes: notesOf(t.annotations),
+    changed: changedOf(t.changedAt),
   }));
   const promptItems = prompts.map((p): PromptItem => ({
     name: p.name,
@@ -55,6 +70,7 @@ export async function ResourcesSection({
         ? [{ name: arg.name, description: str(arg.description), required: arg.required === true }]
         : [];
     }),
+    changed: changedOf(p.changedAt),
   }));
 
   return (
