@@ -131,12 +131,21 @@ describe("resources, templates and prompts sync", () => {
   it("entries the database can't store are left out and named", async () => {
     const userId = await makeUser();
     const id = await makeIntegration(userId, server.url);
-    server.set({ resources: [resource(1), { uri: "file:///bad\0nul", name: "bad" }], prompts: [] });
+    const longest = `file:///${"名".repeat(680)}`; // 2048 bytes: stored and indexed on both databases
+    server.set({
+      resources: [
+        resource(1),
+        { uri: "file:///bad\0nul", name: "bad" },
+        { uri: `file:///${"名".repeat(1000)}`, name: "too long" },
+        { uri: longest, name: "longest" },
+      ],
+      prompts: [],
+    });
     const diff = await syncIntegration(userId, id);
-    expect(diff.resources?.added).toEqual(["file:///r1.txt"]);
+    expect(diff.resources?.added).toEqual(["file:///r1.txt", longest].sort());
     const db = await getDb();
     const row = await db.integration.findUniqueOrThrow({ where: { id } });
-    expect(row.syncNotice).toMatch(/Left out 1 resource .*NUL/);
+    expect(row.syncNotice).toMatch(/Left out 2 resources .*NUL.*longer than 2048 bytes/);
   });
 
   it("reads a resource and gets a prompt through the engine; a foreign id is not found", async () => {

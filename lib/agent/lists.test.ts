@@ -30,7 +30,13 @@ describe("list entries", () => {
       size: null,
     });
     expect(normalizeEntry("resources", { name: "no uri" })).toBeUndefined();
-    expect(normalizeEntry("resources", { uri: "x".repeat(3000), name: "long" })).toBeUndefined();
+    // The key is indexed: its UTF-8 length counts.
+    expect(normalizeEntry("resources", { uri: "名".repeat(700), name: "long" })).toMatchObject({
+      refused: { reason: "its uri is longer than 2048 bytes" },
+    });
+    expect(normalizeEntry("resources", { uri: "名".repeat(682), name: "fits" })).toMatchObject({
+      name: "fits",
+    });
     expect(normalizeEntry("prompts", { name: "a\0b" })).toMatchObject({ refused: { reason: /NUL/ } });
     expect(normalizeEntry("resourceTemplates", { uriTemplate: "\uD800", name: "t" })).toMatchObject({
       refused: { reason: /Unicode/ },

@@ -393,7 +393,7 @@ export async function discover(
 // Resources, resource templates and prompts: listed like tools (same caps, same sanitizing), each list on
 // its own — a server whose resources/list fails still has its tools synced, and the failure is noted.
 
-/** The longest URI or URI template stored (it is part of the row's key). */
+/** The longest URI or URI template stored, in UTF-8 bytes (it is part of the row's indexed key). */
 export const MAX_URI = 2048;
 
 export type ResourceDefinition = {
@@ -439,11 +439,15 @@ export function catalogKey<K extends CatalogKind>(kind: K, d: CatalogDefinition[
 
 const hashOf = (fields: object) => hash("sha256", JSON.stringify(fields), "hex");
 
-/** A key the database can store as sent: non-empty, bounded, well-formed, no NUL. */
+/**
+ * Whether a key can be stored as sent: null when it is unusable (not a non-empty string: skipped, as for tools),
+ * else why not (NUL, invalid Unicode, longer than `max` UTF-8 bytes: the key is indexed), or undefined.
+ */
 function keyProblem(v: unknown, max: number, what: string): string | undefined | null {
-  if (typeof v !== "string" || !v || v.length > max) return null; // unusable: skipped silently, as for tools
+  if (typeof v !== "string" || !v) return null;
   if (v.includes("\0")) return `its ${what} contains a NUL character`;
   if (!v.isWellFormed()) return `its ${what} is not valid Unicode`;
+  if (Buffer.byteLength(v) > max) return `its ${what} is longer than ${max} bytes`;
   return undefined;
 }
 
@@ -456,7 +460,7 @@ export function normalizeEntry<K extends CatalogKind>(
   const r = raw as Record<string, unknown>;
   const keyField = kind === "resources" ? "uri" : kind === "resourceTemplates" ? "uriTemplate" : "name";
   const key = r[keyField];
-  const problem = keyProblem(key, kind === "prompts" ? MAX_NAME : MAX_URI, keyField);
+  const problem = keyProblem(key, kind === "prompts" ? 4 * MAX_NAME : MAX_URI, keyField);
   if (problem === null) return undefined;
   const refuse = (reason: string) => ({
     refused: { name: text(key, 64)!, reason, kind: "storage" as const },
