@@ -9,6 +9,8 @@ import {
   type Resource,
 } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleAgentRequest, handleToolsetRequest } from "@/lib/agent/endpoint";
+import { createToolset } from "@/lib/data/toolsets";
 import { closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
 import { addIntegration, ENDPOINT, inProcessFetch, makeUserWithToken } from "./agent-helpers";
@@ -22,10 +24,19 @@ let serverB: ListsFixture;
 let a: { userId: string; token: string; integrationId: string };
 let b: { userId: string; token: string; integrationId: string };
 
+/** Routes like Next.js would: /api/mcp to the whole endpoint, /api/mcp/<name> to the toolset route. */
+const routedFetch = (input: string | URL | Request, init?: RequestInit) => {
+  const req = new Request(input, init);
+  const m = new URL(req.url).pathname.match(/^\/api\/mcp\/([^/]+)$/);
+  if (!m) return handleAgentRequest(req);
+  return handleToolsetRequest(req, { params: Promise.resolve({ toolset: decodeURIComponent(m[1]) }) });
+};
+
 async function connect(
   token: string,
   era: Era,
   seen?: { resources: string[][]; prompts: string[][] },
+  endpoint = ENDPOINT,
 ): Promise<Client> {
   const client = new Client(
     { name: "lists-agent", version: "1.0.0" },
@@ -47,8 +58,8 @@ async function connect(
       }),
     },
   );
-  const transport = new StreamableHTTPClientTransport(new URL(ENDPOINT), {
-    fetch: inProcessFetch,
+  const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
+    fetch: endpoint === ENDPOINT ? inProcessFetch : routedFetch,
     authProvider: { token: async () => token },
   });
   await client.connect(transport);
@@ -167,4 +178,18 @@ describe.each(["auto", "legacy"] as const)("era %s", (era) => {
       { intervalMs: 300, what: "list_changed for resources and prompts" },
     );
   });
+});
+
+it("a toolset's endpoint offers tools only: no resources or prompts", async () => {
+  const owner = await makeUserWithToken("lists-toolset");
+  const integrationId = await addIntegration(owner.user.id, "Docs", serverA.url);
+  await createToolset(owner.user, { name: "docs-tools", items: [{ integrationId }] });
+  const client = await connect(owner.token, "auto", undefined, `${ENDPOINT}/docs-tools`);
+  expect(client.getServerCapabilities()?.tools).toBeDefined();
+  expect(client.getServerCapabilities()?.resources).toBeUndefined();
+  expect(client.getServerCapabilities()?.prompts).toBeUndefined();
+  expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["docs__echo"]);
+  // The whole endpoint of the same user has them.
+  const whole = await connect(owner.token, "auto");
+  expect((await whole.listPrompts()).prompts.map((p) => p.name)).toEqual(["docs__summarize"]);
 });
