@@ -10,7 +10,7 @@ import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { runDoctor, type DoctorStep } from "@/lib/mcp/doctor";
 import { forgetCallPlans } from "@/lib/mcp/integration";
-import { callTool, dropSession } from "@/lib/mcp/pool";
+import { callTool, dropSession, type CallOptions } from "@/lib/mcp/pool";
 import { taskSupportOf } from "@/lib/mcp/tasks";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
 import { validateUserUrl } from "@/lib/net/egress";
@@ -243,7 +243,7 @@ export async function callIntegrationTool(
   toolName: string,
   input: ToolCallInput,
   source: CallSource,
-  opts: { signal?: AbortSignal; via?: CallVia } = {},
+  opts: { signal?: AbortSignal; via?: CallVia; onprogress?: CallOptions["onprogress"] } = {},
 ) {
   const { arguments: args, timeoutMs } = toolCallSchema.parse(input);
   const started = Date.now();
@@ -253,6 +253,7 @@ export async function callIntegrationTool(
     const out = await callTool({ userId: user.id, integrationId }, toolName, args, {
       timeoutMs,
       signal: opts.signal,
+      onprogress: opts.onprogress,
     });
     // The answer waits for its history row's commit (group-committed with concurrent calls, lib/data/history.ts).
     await recordCall(

@@ -87,7 +87,8 @@ export function effectiveTimeout(ms?: number): number {
 }
 
 export type CallContext = { userId: string; integrationId: string };
-export type CallOptions = { timeoutMs?: number; signal?: AbortSignal };
+export type CallProgress = { progress: number; total?: number; message?: string };
+export type CallOptions = { timeoutMs?: number; signal?: AbortSignal; onprogress?: (p: CallProgress) => void };
 export type CallOutcome = { result: CallToolResult; latencyMs: number; storePayloads: boolean };
 
 /**
@@ -237,14 +238,14 @@ async function callOnSession(
   try {
     let result: CallToolResult;
     try {
-      result = await invoke(entry, tool, args, timeout, opts.signal);
+      result = await invoke(entry, tool, args, timeout, opts.signal, opts.onprogress);
     } catch (err) {
       // A 404 (or a v1-style 400 "session") means the server never executed the call: safe to resend once.
       if (!isSessionGone(err, entry)) throw err;
       release(entry);
       await closeEntry(entry);
       entry = await acquire(integ);
-      result = await invoke(entry, tool, args, timeout, opts.signal);
+      result = await invoke(entry, tool, args, timeout, opts.signal, opts.onprogress);
     }
     return { result, latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
@@ -266,6 +267,7 @@ async function invoke(
   args: Record<string, unknown>,
   timeout: number,
   signal?: AbortSignal,
+  onprogress?: (p: CallProgress) => void,
 ): Promise<CallToolResult> {
   const { name, inputSchema } = tool;
   // A tool that requires task-based execution runs as a task; the caller gets its final result.
@@ -277,6 +279,7 @@ async function invoke(
           timeout,
           maxTotalTimeout: timeout,
           signal,
+          ...(onprogress && { onprogress, resetTimeoutOnProgress: true }),
           toolDefinition: { name, inputSchema } as NonNullable<CallToolRequestOptions["toolDefinition"]>,
         },
       )) as CallToolResult);

@@ -1,66 +1,132 @@
 "use client";
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { ToolResult, type ToolResultView } from "@/components/tool-result";
-import { Alert, Button } from "@/components/ui";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { usePathname, useRouter } from "next/navigation";
+import { ToolResult, type OutputCheck, type ToolResultView } from "@/components/tool-result";
+import { Alert, Badge, Button } from "@/components/ui";
 import { describeIssues, type SchemaCheck } from "@/lib/mcp/schema-form";
-import { callToolAction, checkToolArgumentsAction } from "../../actions";
+import { checkToolArgumentsAction } from "../../actions";
 import { formSupports, initialValue, ObjectFields, type Schema } from "./schema-form";
 
-export type PlaygroundTool = { name: string; title: string | null; inputSchema: Schema; enabled: boolean };
+export type PlaygroundTool = {
+  name: string;
+  title: string | null;
+  inputSchema: Schema;
+  enabled: boolean;
+  taskSupport?: "required" | "optional" | "forbidden" | null;
+};
 
+/**
+ * The playground: one runner per tool visited, kept mounted (hidden) while another is shown, so inputs and
+ * results survive switching. The chosen tool is in the URL (`?tool=`).
+ */
 export function Playground({
   integrationId,
   tools,
   initialTool,
+  initialArgs,
 }: {
   integrationId: string;
   tools: PlaygroundTool[];
   initialTool?: string;
+  initialArgs?: Record<string, unknown>;
 }) {
+  const router = useRouter();
+  const pathname = usePathname();
   const enabled = tools.filter((t) => t.enabled);
   const [toolName, setToolName] = useState(
     initialTool && enabled.some((t) => t.name === initialTool) ? initialTool : enabled[0]?.name,
   );
+  const [visited, setVisited] = useState<string[]>(toolName ? [toolName] : []);
+  const unknownTool = initialTool && !enabled.some((t) => t.name === initialTool);
+
+  function choose(name: string) {
+    setToolName(name);
+    setVisited((v) => (v.includes(name) ? v : [...v, name]));
+    const q = new URLSearchParams(window.location.search);
+    q.set("tool", name);
+    q.delete("args");
+    router.replace(`${pathname}?${q.toString()}`, { scroll: false });
+  }
+
   const tool = enabled.find((t) => t.name === toolName);
   return (
     <div className="space-y-4">
+      {unknownTool && (
+        <Alert>
+          There is no enabled tool named &quot;{initialTool.slice(0, 128)}&quot;; it may be disabled or gone.
+        </Alert>
+      )}
       <label className="block text-sm">
         <span className="font-medium">Tool</span>
         <select
           aria-label="Tool"
           className="mt-1 block w-full rounded-md border border-zinc-300 bg-white px-2 py-1.5 text-sm"
           value={toolName ?? ""}
-          onChange={(e) => setToolName(e.target.value)}
+          onChange={(e) => choose(e.target.value)}
         >
           {enabled.map((t) => (
             <option key={t.name} value={t.name}>
-              {t.title ? `${t.title} (${t.name})` : t.name}
+              {(t.title ? `${t.title} (${t.name})` : t.name) +
+                (t.taskSupport === "required" ? " · task" : "")}
             </option>
           ))}
         </select>
       </label>
-      {tool ? (
-        <ToolRunner key={tool.name} integrationId={integrationId} tool={tool} />
-      ) : (
-        <p className="text-sm text-zinc-500">No enabled tools.</p>
+      {tool?.taskSupport === "required" && (
+        <p className="text-sm" data-testid="playground-task">
+          <Badge tone="amber">task</Badge>{" "}
+          <span className="text-zinc-600">
+            This tool runs as a task; the result appears when the task ends.
+          </span>
+        </p>
       )}
+      {!tool && <p className="text-sm text-zinc-500">No enabled tools.</p>}
+      {enabled
+        .filter((t) => visited.includes(t.name))
+        .map((t) => (
+          <div key={t.name} hidden={t.name !== toolName}>
+            <ToolRunner
+              integrationId={integrationId}
+              tool={t}
+              initialArgs={t.name === initialTool ? initialArgs : undefined}
+            />
+          </div>
+        ))}
     </div>
   );
 }
 
-function ToolRunner({ integrationId, tool }: { integrationId: string; tool: PlaygroundTool }) {
+type Progress = { progress: number; total?: number; message?: string };
+type Outcome = { result: ToolResultView; latencyMs: number; outputCheck?: OutputCheck };
+
+function ToolRunner({
+  integrationId,
+  tool,
+  initialArgs,
+}: {
+  integrationId: string;
+  tool: PlaygroundTool;
+  initialArgs?: Record<string, unknown>;
+}) {
   const schema = useMemo(() => tool.inputSchema ?? { type: "object" }, [tool.inputSchema]);
   const supported = useMemo(() => formSupports(schema), [schema]);
   const [mode, setMode] = useState<"form" | "json">(supported ? "form" : "json");
   const [value, setValue] = useState<Record<string, unknown>>(
-    () => (initialValue(schema, schema) as Record<string, unknown>) ?? {},
+    () => initialArgs ?? (initialValue(schema, schema) as Record<string, unknown>) ?? {},
   );
   const [raw, setRaw] = useState(() => JSON.stringify(value, null, 2));
   const [jsonErrors, setJsonErrors] = useState<Record<string, string>>({});
   const [check, setCheck] = useState<SchemaCheck>();
   const [error, setError] = useState<string>();
   const [pending, setPending] = useState(false);
-  const [outcome, setOutcome] = useState<{ result: ToolResultView; latencyMs: number }>();
+  const [outcome, setOutcome] = useState<Outcome>();
+  const [progress, setProgress] = useState<Progress>();
+  const [startedAt, setStartedAt] = useState<number>();
+  const [now, setNow] = useState(0);
+  const [timeoutSec, setTimeoutSec] = useState("");
+  const [done, setDone] = useState(0);
+  const abortRef = useRef<AbortController | null>(null);
+  const resultRef = useRef<HTMLDivElement>(null);
 
   const onJsonError = useCallback((path: string, message: string | undefined) => {
     setJsonErrors((prev) => {
@@ -103,6 +169,20 @@ function ToolRunner({ integrationId, tool }: { integrationId: string; tool: Play
     };
   }, [args, integrationId, tool.name]);
 
+  // Elapsed time ticks while a call runs.
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setInterval(() => setNow(Date.now()), 200);
+    return () => clearInterval(timer);
+  }, [pending]);
+
+  // After a call (or a refusal), focus lands on its result or error.
+  useEffect(() => {
+    if (done) resultRef.current?.focus();
+  }, [done]);
+
+  useEffect(() => () => abortRef.current?.abort(), []);
+
   function switchMode(next: "form" | "json") {
     if (next === "json") setRaw(JSON.stringify(value, null, 2));
     else {
@@ -114,32 +194,112 @@ function ToolRunner({ integrationId, tool }: { integrationId: string; tool: Play
     setMode(next);
   }
 
+  function fail(message: string) {
+    setOutcome(undefined);
+    setError(message);
+    setDone((n) => n + 1);
+  }
+
   async function run() {
-    if (!args.ok) return setError(args.error);
+    if (pending) return;
+    if (!args.ok) return fail(args.error);
     const broken = Object.entries(jsonErrors);
     if (mode === "form" && broken.length)
-      return setError(`Fix the JSON first: ${broken.map(([p, m]) => `${p} ${m}`).join("; ")}`);
+      return fail(`Fix the JSON first: ${broken.map(([p, m]) => `${p} ${m}`).join("; ")}`);
+    let timeoutMs: number | undefined;
+    if (timeoutSec.trim()) {
+      const s = Number(timeoutSec);
+      if (!Number.isFinite(s) || s <= 0 || s > 300)
+        return fail("The timeout must be between 1 and 300 seconds.");
+      timeoutMs = Math.round(s * 1000);
+    }
     setError(undefined);
     setOutcome(undefined);
+    setProgress(undefined);
+    const ctl = new AbortController();
+    abortRef.current = ctl;
+    const t0 = Date.now();
+    setStartedAt(t0);
+    setNow(t0);
     setPending(true);
-    const res = await callToolAction({ id: integrationId, tool: tool.name, arguments: args.value });
-    setPending(false);
-    if (!res.ok) return setError(res.error);
-    setOutcome({ result: res.data.result as ToolResultView, latencyMs: res.data.latencyMs });
+    try {
+      const res = await fetch(`/api/integrations/${encodeURIComponent(integrationId)}/call`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ tool: tool.name, arguments: args.value, timeoutMs }),
+        signal: ctl.signal,
+      });
+      if (!res.ok || !res.body) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        return fail(body?.error?.message ?? `The call failed (HTTP ${res.status}).`);
+      }
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      let ended = false;
+      for (;;) {
+        const { value: chunk, done: eof } = await reader.read();
+        if (chunk) buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          const ev = JSON.parse(line) as
+            | ({ type: "progress" } & Progress)
+            | ({ type: "result" } & Outcome)
+            | { type: "error"; message: string };
+          if (ev.type === "progress")
+            setProgress({ progress: ev.progress, total: ev.total, message: ev.message });
+          else if (ev.type === "result") {
+            ended = true;
+            setOutcome({ result: ev.result, latencyMs: ev.latencyMs, outputCheck: ev.outputCheck });
+            setDone((n) => n + 1);
+          } else if (ev.type === "error") {
+            ended = true;
+            fail(ev.message);
+          }
+        }
+        if (eof) break;
+      }
+      if (!ended) fail("The connection closed before the call finished.");
+    } catch {
+      if (ctl.signal.aborted) fail("Cancelled: the server was told to stop the call.");
+      else fail("The call could not be sent. Check your connection and try again.");
+    } finally {
+      if (abortRef.current === ctl) abortRef.current = null;
+      setPending(false);
+      setProgress(undefined);
+    }
   }
 
   const issues = check?.status === "invalid" ? check.issues : [];
+  const elapsed = pending && startedAt ? Math.max(0, now - startedAt) / 1000 : 0;
+  const determinate = progress?.total !== undefined && progress.total > 0;
   return (
-    <div className="space-y-4">
+    <form
+      className="space-y-4"
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run();
+      }}
+    >
       <div className="flex gap-2 text-sm">
         <Button
+          type="button"
           variant={mode === "form" ? "primary" : "secondary"}
           onClick={() => switchMode("form")}
           disabled={!supported}
+          aria-pressed={mode === "form"}
         >
           Form
         </Button>
-        <Button variant={mode === "json" ? "primary" : "secondary"} onClick={() => switchMode("json")}>
+        <Button
+          type="button"
+          variant={mode === "json" ? "primary" : "secondary"}
+          onClick={() => switchMode("json")}
+          aria-pressed={mode === "json"}
+        >
           Raw JSON
         </Button>
       </div>
@@ -172,11 +332,77 @@ function ToolRunner({ integrationId, tool }: { integrationId: string; tool: Play
           <span className="text-zinc-500">Not validated here ({check.reason}); the server will judge.</span>
         ) : null}
       </p>
-      {error && <Alert>{error}</Alert>}
-      <Button onClick={run} disabled={pending}>
-        {pending ? "Calling…" : `Call ${tool.name}`}
-      </Button>
-      {outcome && <ToolResult result={outcome.result} latencyMs={outcome.latencyMs} />}
-    </div>
+      <div className="flex flex-wrap items-end gap-3">
+        <label className="text-sm">
+          <span className="block font-medium">Timeout (seconds)</span>
+          <input
+            type="number"
+            min={1}
+            max={300}
+            inputMode="numeric"
+            placeholder="default"
+            aria-label="Timeout (seconds)"
+            className="mt-1 w-28 rounded-md border border-zinc-300 px-2 py-1.5 text-sm"
+            value={timeoutSec}
+            onChange={(e) => setTimeoutSec(e.target.value)}
+          />
+        </label>
+        <Button type="submit" disabled={pending}>
+          {pending ? "Calling…" : `Call ${tool.name}`}
+        </Button>
+        {pending && (
+          <Button type="button" variant="danger" onClick={() => abortRef.current?.abort()}>
+            Cancel
+          </Button>
+        )}
+      </div>
+      <div aria-live="polite" className="space-y-1" data-testid="call-progress">
+        {pending && (
+          <>
+            {determinate ? (
+              <progress
+                className="h-2 w-full"
+                max={progress!.total}
+                value={progress!.progress}
+                aria-label="Progress"
+              />
+            ) : (
+              <progress className="h-2 w-full" aria-label="Progress" />
+            )}
+            <p className="text-xs text-zinc-600">
+              <span data-testid="call-elapsed">{elapsed.toFixed(1)} s</span>
+              {progress && (
+                <>
+                  {" · "}
+                  {determinate ? `${progress.progress} of ${progress.total}` : `${progress.progress}`}
+                  {progress.message && (
+                    <>
+                      {" · "}
+                      <span data-testid="progress-message">{progress.message}</span>
+                    </>
+                  )}
+                </>
+              )}
+            </p>
+          </>
+        )}
+      </div>
+      <div
+        ref={resultRef}
+        tabIndex={-1}
+        className="space-y-3 outline-none focus-visible:ring-2"
+        data-testid="call-outcome"
+      >
+        {error && <Alert>{error}</Alert>}
+        {outcome && (
+          <ToolResult
+            integrationId={integrationId}
+            result={outcome.result}
+            latencyMs={outcome.latencyMs}
+            outputCheck={outcome.outputCheck}
+          />
+        )}
+      </div>
+    </form>
   );
 }
