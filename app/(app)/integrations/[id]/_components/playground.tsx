@@ -16,8 +16,8 @@ export type PlaygroundTool = {
 };
 
 /**
- * The playground: one runner per tool visited, kept mounted (hidden) while another is shown, so inputs and
- * results survive switching. The chosen tool is in the URL (`?tool=`).
+ * The playground. Each tool's inputs (and last outcome) are kept in the page while another tool is shown, so
+ * switching back finds them as they were. The chosen tool is in the URL (`?tool=`).
  */
 export function Playground({
   integrationId,
@@ -36,12 +36,11 @@ export function Playground({
   const [toolName, setToolName] = useState(
     initialTool && enabled.some((t) => t.name === initialTool) ? initialTool : enabled[0]?.name,
   );
-  const [visited, setVisited] = useState<string[]>(toolName ? [toolName] : []);
+  const [drafts] = useState(() => new Map<string, Draft>());
   const unknownTool = initialTool && !enabled.some((t) => t.name === initialTool);
 
   function choose(name: string) {
     setToolName(name);
-    setVisited((v) => (v.includes(name) ? v : [...v, name]));
     const q = new URLSearchParams(window.location.search);
     q.set("tool", name);
     q.delete("args");
@@ -81,49 +80,58 @@ export function Playground({
         </p>
       )}
       {!tool && <p className="text-sm text-zinc-500">No enabled tools.</p>}
-      {enabled
-        .filter((t) => visited.includes(t.name))
-        .map((t) => (
-          <div key={t.name} hidden={t.name !== toolName}>
-            <ToolRunner
-              integrationId={integrationId}
-              tool={t}
-              initialArgs={t.name === initialTool ? initialArgs : undefined}
-            />
-          </div>
-        ))}
+      {tool && (
+        <ToolRunner
+          key={tool.name}
+          integrationId={integrationId}
+          tool={tool}
+          initialArgs={tool.name === initialTool ? initialArgs : undefined}
+          drafts={drafts}
+        />
+      )}
     </div>
   );
 }
 
 type Progress = { progress: number; total?: number; message?: string };
 type Outcome = { result: ToolResultView; latencyMs: number; outputCheck?: OutputCheck };
+type Draft = {
+  mode: "form" | "json";
+  value: Record<string, unknown>;
+  raw: string;
+  timeoutSec: string;
+  outcome?: Outcome;
+  error?: string;
+};
 
 function ToolRunner({
   integrationId,
   tool,
   initialArgs,
+  drafts,
 }: {
   integrationId: string;
   tool: PlaygroundTool;
   initialArgs?: Record<string, unknown>;
+  drafts: Map<string, Draft>;
 }) {
   const schema = useMemo(() => tool.inputSchema ?? { type: "object" }, [tool.inputSchema]);
   const supported = useMemo(() => formSupports(schema), [schema]);
-  const [mode, setMode] = useState<"form" | "json">(supported ? "form" : "json");
+  const [saved] = useState(() => drafts.get(tool.name));
+  const [mode, setMode] = useState<"form" | "json">(saved?.mode ?? (supported ? "form" : "json"));
   const [value, setValue] = useState<Record<string, unknown>>(
-    () => initialArgs ?? (initialValue(schema, schema) as Record<string, unknown>) ?? {},
+    () => saved?.value ?? initialArgs ?? (initialValue(schema, schema) as Record<string, unknown>) ?? {},
   );
-  const [raw, setRaw] = useState(() => JSON.stringify(value, null, 2));
+  const [raw, setRaw] = useState(() => saved?.raw ?? JSON.stringify(value, null, 2));
   const [jsonErrors, setJsonErrors] = useState<Record<string, string>>({});
   const [check, setCheck] = useState<SchemaCheck>();
-  const [error, setError] = useState<string>();
+  const [error, setError] = useState<string | undefined>(saved?.error);
   const [pending, setPending] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>();
+  const [outcome, setOutcome] = useState<Outcome | undefined>(saved?.outcome);
   const [progress, setProgress] = useState<Progress>();
   const [startedAt, setStartedAt] = useState<number>();
   const [now, setNow] = useState(0);
-  const [timeoutSec, setTimeoutSec] = useState("");
+  const [timeoutSec, setTimeoutSec] = useState(saved?.timeoutSec ?? "");
   const [done, setDone] = useState(0);
   const abortRef = useRef<AbortController | null>(null);
   const resultRef = useRef<HTMLDivElement>(null);
@@ -182,6 +190,11 @@ function ToolRunner({
   }, [done]);
 
   useEffect(() => () => abortRef.current?.abort(), []);
+
+  // Kept for when the person comes back to this tool.
+  useEffect(() => {
+    drafts.set(tool.name, { mode, value, raw, timeoutSec, outcome, error });
+  }, [drafts, tool.name, mode, value, raw, timeoutSec, outcome, error]);
 
   function switchMode(next: "form" | "json") {
     if (next === "json") setRaw(JSON.stringify(value, null, 2));
