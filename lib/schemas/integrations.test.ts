@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { integrationCreateSchema, nameSchema, normalizeServerUrl, urlSchema } from "./integrations";
+import {
+  checkName,
+  integrationCreateSchema,
+  nameSchema,
+  normalizeServerUrl,
+  urlSchema,
+} from "./integrations";
 
 describe("normalizeServerUrl", () => {
   it.each([
@@ -42,4 +48,14 @@ describe("nameSchema", () => {
     expect(r.error?.issues[0].message).toMatch(/letters, digits/);
     expect(nameSchema("integration").safeParse("Linear 2.0_x-y").success).toBe(true);
   });
+});
+
+describe("checkName (the form's live check)", () => {
+  it.each(["Linear", "my server 2", "a.b_c-d", "bad/name", "-lead", "x".repeat(65), "über"])(
+    "agrees with the server's rule: %s",
+    (name) => {
+      const server = nameSchema("integration").safeParse(name);
+      expect(checkName(name) === undefined).toBe(server.success);
+    },
+  );
 });

@@ -1,4 +1,7 @@
 import { z } from "zod";
+import { NAME_RULE, normalizeServerUrl } from "@/lib/schemas/names";
+
+export { NAME_PATTERN, NAME_RULE, checkName, normalizeServerUrl } from "@/lib/schemas/names";
 
 /** Integration names, and template names (a template's name becomes the installed integration's name). */
 export const nameSchema = (what: string) =>
@@ -8,26 +11,6 @@ export const nameSchema = (what: string) =>
     .min(1, `Give the ${what} a name`)
     .max(64, "Use at most 64 characters")
     .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, NAME_RULE);
-
-/** The characters a name may hold, for a form field's `pattern` and hint. */
-export const NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9 _.\\-]*";
-export const NAME_RULE = "Use letters, digits, spaces, dots, dashes and underscores";
-
-// Hosts a person reaches over plain http without a second thought: this machine.
-const LOOPBACK_HOST = /^(localhost|[^/?#]*\.localhost|127(\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)$/i;
-
-/**
- * A server URL as typed, with the scheme a person leaves out filled in: `localhost:3402/mcp` means
- * http://localhost:3402/mcp (loopback), `mcp.example.com/mcp` means https://mcp.example.com/mcp. Anything
- * that already names a scheme is returned as typed (trimmed), for the egress check to judge.
- */
-export function normalizeServerUrl(raw: string): string {
-  const text = raw.trim();
-  if (!text || /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || !/^[A-Za-z0-9[]/.test(text)) return text;
-  const authority = text.split(/[/?#]/, 1)[0];
-  const host = authority.replace(/^.*@/, "").replace(/:\d*$/, "");
-  return `${LOOPBACK_HOST.test(host) ? "http" : "https"}://${text}`;
-}
 
 export const urlSchema = z
   .string()

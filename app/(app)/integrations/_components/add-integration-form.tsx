@@ -2,10 +2,8 @@
 import Link from "next/link";
 import { useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
-import { NAME_PATTERN, NAME_RULE, nameSchema, normalizeServerUrl } from "@/lib/schemas/integrations";
+import { NAME_PATTERN, NAME_RULE, checkName, normalizeServerUrl } from "@/lib/schemas/names";
 import { createIntegrationAction } from "../actions";
-
-const nameRule = nameSchema("integration");
 
 type Outcome = Awaited<ReturnType<typeof createIntegrationAction>>;
 
@@ -54,8 +52,7 @@ export function AddIntegrationForm() {
           hint={`${NAME_RULE}.`}
           error={nameError ?? fieldErrors.name}
           onChange={(e) => {
-            const r = nameRule.safeParse(e.target.value);
-            setNameError(r.success || !e.target.value ? undefined : r.error.issues[0]?.message);
+            setNameError(checkName(e.target.value));
           }}
         />
         <Input

@@ -4,10 +4,8 @@
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
 import { Alert, Button, Input } from "@/components/ui";
-import { NAME_PATTERN, NAME_RULE, nameSchema, normalizeServerUrl } from "@/lib/schemas/integrations";
+import { NAME_PATTERN, NAME_RULE, checkName, normalizeServerUrl } from "@/lib/schemas/names";
 import { updateIntegrationAction } from "../../actions";
-
-const nameRule = nameSchema("integration");
 
 export function EditDialog({
   id,
@@ -91,8 +89,7 @@ export function EditDialog({
             hint={`${NAME_RULE}.`}
             error={nameError}
             onChange={(e) => {
-              const r = nameRule.safeParse(e.target.value);
-              setNameError(r.success ? undefined : r.error.issues[0]?.message);
+              setNameError(checkName(e.target.value));
             }}
           />
           <Input
