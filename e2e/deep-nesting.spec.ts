@@ -19,6 +19,7 @@ test("the playground shows a too-deep result as an error and keeps working", asy
   await expect(page.getByTestId("integration-status")).toHaveText("connected");
   // the tool whose schema is nested too deep is left out, and the page says so
   await expect(page.getByTestId("sync-notice")).toContainText('"deep_schema"');
+  await page.getByRole("link", { name: "Playground", exact: true }).click();
 
   await page.getByLabel("Tool", { exact: true }).selectOption("nested");
   await page.getByRole("button", { name: "Call nested" }).click();

@@ -33,7 +33,8 @@ test("add a server, see its metadata, instructions and tools, and use the playgr
   await expect(meta).toContainText("Fixture Server");
   await expect(page.getByTestId("tool-item").filter({ hasText: "echo" }).first()).toBeVisible();
 
-  // Schema-driven form → call → structured result with latency.
+  // Schema-driven form → call → structured result with latency, in the playground view.
+  await page.getByRole("link", { name: "Playground", exact: true }).click();
   await page.getByLabel("Tool", { exact: true }).selectOption("add");
   await page.getByLabel("a", { exact: true }).fill("2");
   await page.getByLabel("b", { exact: true }).fill("3");
@@ -95,6 +96,8 @@ test("re-sync shows what changed; disabled tools can't be called", async ({ page
     await expect(page.getByLabel("Enable whoami")).not.toBeChecked();
     await page.reload();
     await expect(page.getByLabel("Enable whoami")).not.toBeChecked();
+    await page.getByRole("link", { name: "Playground", exact: true }).click();
+    await expect(page.getByLabel("Tool", { exact: true })).toBeVisible();
     await expect(
       page.getByLabel("Tool", { exact: true }).locator("option", { hasText: "whoami" }),
     ).toHaveCount(0);

@@ -18,7 +18,10 @@ async function approve(page: Page) {
   await expect(page).toHaveURL(/\/integrations\/[\w-]+\?connected=1/);
 }
 
+/** Calls echo in the integration's playground (opened from its page, or already open). */
 async function callEcho(page: Page, text: string) {
+  if (!/\/playground/.test(page.url()))
+    await page.getByRole("link", { name: "Playground", exact: true }).click();
   await page.getByLabel("Tool", { exact: true }).selectOption("echo");
   await page.getByLabel("text", { exact: true }).fill(text);
   await page.getByRole("button", { name: "Call echo" }).click();
@@ -55,7 +58,7 @@ test("OAuth with dynamic registration: consent, tools, silent refresh, reconnect
   as.expireAllAccessTokens();
   await callEcho(page, "after revocation");
   await expect(alertOf(page)).toContainText(/reconnect/i);
-  await page.reload();
+  await page.goto(page.url().replace(/\/playground.*$/, ""));
   await expect(page.getByTestId("integration-status")).toHaveText("reconnect needed");
   await page.getByRole("button", { name: "Reconnect" }).click();
   await approve(page);
@@ -95,7 +98,7 @@ test("a tool that needs more access: the server's 403 asks for it and Grant acce
 
     await callEcho(page, "needs write");
     await expect(alertOf(page)).toContainText(/needs more access.*mcp:write/);
-    await page.reload();
+    await page.goto(page.url().replace(/\/playground.*$/, ""));
     await expect(page.getByTestId("step-up")).toContainText("mcp:write");
     await expect(page.getByTestId("integration-status")).toHaveText("connected");
 

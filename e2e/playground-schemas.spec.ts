@@ -23,6 +23,7 @@ test("fill $ref, oneOf, nullable, tuple and JSON fields, leave an optional objec
   await addIntegration(page, "Schemas", server.url);
   await expect(page.getByText(/Connected to .*tools discovered/)).toBeVisible();
   await page.getByRole("link", { name: "Open Schemas" }).click();
+  await page.getByRole("link", { name: "Playground", exact: true }).click();
   await page.getByLabel("Tool", { exact: true }).selectOption("ship");
 
   // The live check names what is missing before anything is sent.

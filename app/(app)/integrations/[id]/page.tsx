@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { cache } from "react";
 import Link from "next/link";
-import { notFound } from "next/navigation";
+import { notFound, redirect } from "next/navigation";
 import { HealthPanel } from "@/components/health-panel";
 import { PayloadToggle } from "@/components/payload-toggle";
 import { StatusBadge } from "@/components/status-badge";
@@ -15,7 +15,6 @@ import { isAppError } from "@/lib/errors";
 import { UNAUTHORIZED_NO_KEY_MESSAGE } from "@/lib/mcp/errors";
 import { describeOAuthError } from "@/lib/oauth/errors";
 import { DisconnectButton, DoctorPanel, IntegrationHeader } from "./_components/integration-actions";
-import { Playground, type PlaygroundTool } from "./_components/playground";
 import { ServerInstructions } from "./_components/server-instructions";
 import { ToolRow } from "./_components/tool-toggle";
 import { ResourcesSection } from "./_components/resources-section";
@@ -67,6 +66,8 @@ export default async function IntegrationPage({
   const { id } = await params;
   const sp = await searchParams;
   const { integration: i, tools, oauth, health, user } = await load(id);
+  // Older links chose a tool on this page; the playground has its own view now.
+  if (typeof sp.tool === "string") redirect(playgroundHref(i.id, sp.tool));
   const annotationsOf = (a: unknown) =>
     a && typeof a === "object"
       ? Object.entries(a as Record<string, unknown>).filter(([, v]) => v !== undefined)
@@ -326,21 +327,6 @@ export default async function IntegrationPage({
       </Card>
 
       <ResourcesSection user={user} integrationId={i.id} capabilities={i.capabilities} />
-
-      {tools.length > 0 && (
-        <Card title="Playground">
-          <Playground
-            integrationId={i.id}
-            initialTool={sp.tool}
-            tools={tools.map((t): PlaygroundTool => ({
-              name: t.name,
-              title: t.title,
-              enabled: t.enabled,
-              inputSchema: (t.inputSchema ?? { type: "object" }) as PlaygroundTool["inputSchema"],
-            }))}
-          />
-        </Card>
-      )}
     </div>
   );
 }
