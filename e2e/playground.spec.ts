@@ -26,7 +26,8 @@ function freePort(): Promise<number> {
 }
 
 test.beforeAll(async () => {
-  server = await startMcpServer();
+  // 2025 era (initialize + session), where a cancelled call is announced with notifications/cancelled.
+  server = await startMcpServer({ mode: "sessionful" });
   const port = await freePort();
   everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
     env: { ...process.env, PORT: String(port) },
