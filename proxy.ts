@@ -15,6 +15,8 @@ export function contentSecurityPolicy(nonce: string, opts: { dev: boolean; https
     `style-src 'self' ${opts.dev ? "'unsafe-inline'" : `'nonce-${nonce}'`}`,
     // Tool results may show images as data: URLs (§15).
     "img-src 'self' data: blob:",
+    // …and audio as data: URLs of an allowlisted type.
+    "media-src 'self' data:",
     "font-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",

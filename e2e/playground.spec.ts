@@ -182,6 +182,10 @@ test("server-everything: progress, annotations and resource links", async ({ pag
   await expect(page.getByTestId("call-progress").locator("progress[value]")).toBeVisible();
   await expect(page.getByTestId("tool-result")).toBeVisible({ timeout: 30_000 });
 
+  // A tool that requires task-based execution carries the task badge.
+  await page.getByLabel("Tool", { exact: true }).selectOption("simulate-research-query");
+  await expect(page.getByTestId("playground-task")).toContainText("task");
+
   await page.getByLabel("Tool", { exact: true }).selectOption("get-annotated-message");
   await page
     .getByLabel(/messageType/)
