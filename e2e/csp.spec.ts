@@ -84,9 +84,10 @@ test("every page of the walkthrough has a fresh script nonce and reports no CSP 
   await expect(user.page.getByText(/Connected to .*tools discovered/)).toBeVisible();
   await user.page.getByRole("link", { name: "Open Echo" }).click();
   await expect(user.page).toHaveURL(/\/integrations\/[^/?]+$/);
+  await user.page.reload(); // loaded as a document too, not only by client-side navigation
   await user.page.getByRole("link", { name: "Playground", exact: true }).click();
   await expect(user.page).toHaveURL(/\/playground$/);
-  await user.page.reload(); // loaded as a document too, not only by client-side navigation
+  await user.page.reload();
   await user.page.getByLabel("Tool", { exact: true }).selectOption("echo");
   await user.page.getByRole("button", { name: "Raw JSON" }).click();
   await user.page.getByLabel("Arguments (JSON)").fill('{"text": "<script>alert(1)</script>"}');
