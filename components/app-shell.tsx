@@ -1,6 +1,6 @@
 import Link from "next/link";
 import type { SessionUser } from "@/lib/data/users";
-import { SignOutButton } from "@/components/sign-out-button";
+import { AppNav } from "@/components/app-nav";
 
 export function AppShell({ user, children }: { user: SessionUser; children: React.ReactNode }) {
   const links = [
@@ -17,34 +17,21 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
   ];
   return (
     <div className="min-h-screen">
+      <a
+        href="#main"
+        className="sr-only rounded-md bg-white px-3 py-2 text-sm font-medium text-zinc-900 shadow focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50"
+      >
+        Skip to content
+      </a>
       <header className="border-b border-zinc-200 bg-white">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3 sm:px-6">
           <Link href="/integrations" className="text-lg font-bold tracking-tight">
             Poke
           </Link>
-          <nav className="flex flex-wrap gap-1" aria-label="Main">
-            {links.map((l) => (
-              <Link
-                key={l.href}
-                href={l.href}
-                className="rounded-md px-2 py-1 text-sm text-zinc-700 hover:bg-zinc-100"
-              >
-                {l.label}
-              </Link>
-            ))}
-          </nav>
-          <div className="ml-auto flex min-w-0 items-center gap-3 text-sm text-zinc-600">
-            <span data-testid="current-user" className="min-w-0 truncate">
-              {user.email}
-            </span>
-            {user.role === "admin" && (
-              <span className="rounded bg-indigo-100 px-1.5 py-0.5 text-xs text-indigo-800">admin</span>
-            )}
-            <SignOutButton />
-          </div>
+          <AppNav links={links} email={user.email} admin={user.role === "admin"} />
         </div>
       </header>
-      <main className="mx-auto max-w-6xl px-4 py-8 sm:px-6">{children}</main>
+      <main id="main" tabIndex={-1} className="mx-auto max-w-6xl px-4 py-8 outline-none sm:px-6">{children}</main>
     </div>
   );
 }

@@ -14,7 +14,7 @@ export function Button({
   }[variant];
   return (
     <button
-      className={`inline-flex items-center justify-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium transition ${styles} ${className}`}
+      className={`inline-flex items-center justify-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium transition focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600 ${styles} ${className}`}
       {...props}
     />
   );
@@ -34,7 +34,7 @@ export function Input({
     <label className="block text-sm">
       <span className="font-medium text-zinc-800">{label}</span>
       <input
-        className="mt-1 block w-full rounded-md border border-zinc-300 bg-white px-3 py-2 text-sm shadow-sm outline-none focus:border-zinc-500 focus:ring-2 focus:ring-zinc-200"
+        className="mt-1 block w-full rounded-md border border-zinc-300 bg-white px-3 py-2 text-sm shadow-sm outline-none focus:border-zinc-500 focus:ring-2 focus:ring-indigo-300 focus-visible:ring-indigo-500"
         aria-invalid={error ? true : undefined}
         {...props}
       />
@@ -107,6 +107,44 @@ export function Badge({
   }[tone];
   return (
     <span className={`inline-flex rounded px-1.5 py-0.5 text-xs font-medium ${styles}`}>{children}</span>
+  );
+}
+
+/**
+ * A table on wide screens that becomes a list of stacked cards on phones (below `sm`): each cell shows its
+ * column's name above its value. Give every cell the column's name as `data-label`:
+ *
+ *   <ResponsiveTable caption="API tokens" head={["Name", "Created", ""]}>
+ *     <tr><td data-label="Name">…</td><td data-label="Created">…</td><td>…</td></tr>
+ *   </ResponsiveTable>
+ *
+ * Tables written by hand get the same behaviour with className="responsive-table" (app/globals.css).
+ */
+export function ResponsiveTable({
+  head,
+  caption,
+  children,
+  className = "",
+}: {
+  head: ReactNode[];
+  caption?: string;
+  children: ReactNode;
+  className?: string;
+}) {
+  return (
+    <table className={`responsive-table w-full text-left text-sm ${className}`}>
+      {caption && <caption className="sr-only">{caption}</caption>}
+      <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase">
+        <tr>
+          {head.map((h, i) => (
+            <th key={i} scope="col" className="px-2 py-2 font-medium">
+              {h}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody className="divide-y divide-zinc-100 sm:[&_td]:px-2 sm:[&_td]:py-2">{children}</tbody>
+    </table>
   );
 }
 
