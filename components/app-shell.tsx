@@ -31,7 +31,9 @@ export function AppShell({ user, children }: { user: SessionUser; children: Reac
           <AppNav links={links} email={user.email} admin={user.role === "admin"} />
         </div>
       </header>
-      <main id="main" tabIndex={-1} className="mx-auto max-w-6xl px-4 py-8 outline-none sm:px-6">{children}</main>
+      <main id="main" tabIndex={-1} className="mx-auto max-w-6xl px-4 py-8 outline-none sm:px-6">
+        {children}
+      </main>
     </div>
   );
 }
