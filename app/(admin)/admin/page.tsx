@@ -13,24 +13,28 @@ export default async function AdminPage() {
     <div className="space-y-6">
       <h1 className="text-2xl font-semibold">Admin</h1>
       <Card title="Users">
-        <table className="w-full text-left text-sm">
+        <table className="responsive-table w-full text-left text-sm">
           <thead className="text-xs uppercase text-zinc-500">
             <tr>
               <th className="py-2">Email</th>
               <th>Name</th>
               <th>Role</th>
               <th>Joined</th>
-              <th />
+              <th>
+                <span className="sr-only">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {users.map((u) => (
               <tr key={u.id} className="border-t border-zinc-100" data-testid="user-row">
-                <td className="py-2">{u.email}</td>
-                <td>{u.name}</td>
-                <td>{u.role}</td>
-                <td>{formatDate(u.createdAt)}</td>
-                <td className="text-right">
+                <td data-label="Email" className="py-2 break-all">
+                  {u.email}
+                </td>
+                <td data-label="Name">{u.name}</td>
+                <td data-label="Role">{u.role}</td>
+                <td data-label="Joined">{formatDate(u.createdAt)}</td>
+                <td className="sm:text-right">
                   {u.id !== me.id && <RoleButton userId={u.id} email={u.email} role={u.role} />}
                 </td>
               </tr>

@@ -29,14 +29,14 @@ export default async function IntegrationsPage() {
           <Link
             key={i.id}
             href={`/integrations/${i.id}`}
-            className="flex items-center gap-4 rounded-lg border border-zinc-200 bg-white px-4 py-3 shadow-sm hover:border-zinc-400"
+            className="flex flex-wrap items-center gap-x-4 gap-y-2 rounded-lg border border-zinc-200 bg-white px-4 py-3 shadow-sm hover:border-zinc-400"
             data-testid="integration-card"
           >
-            <div className="min-w-0 flex-1">
-              <div className="font-medium">{i.name}</div>
-              <div className="truncate text-xs text-zinc-500">{i.url}</div>
+            <div className="min-w-0 basis-full sm:basis-0 sm:flex-1">
+              <div className="font-medium break-words">{i.name}</div>
+              <div className="text-xs break-all text-zinc-500">{i.url}</div>
             </div>
-            <div className="text-right text-xs text-zinc-500">
+            <div className="text-xs text-zinc-500 sm:text-right">
               <div>{i.toolCount} tools</div>
               <div>synced {formatDate(i.lastSyncedAt)}</div>
             </div>
