@@ -136,6 +136,7 @@ function Annotations({ a }: { a: unknown }) {
 
 function ImageBlock({ c }: { c: Content }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const [zoom, setZoom] = useState(false);
   const mime = str(c.mimeType).toLowerCase();
   const size = formatBytes(base64Bytes(str(c.data)));
   if (mime === "image/svg+xml")
@@ -147,7 +148,10 @@ function ImageBlock({ c }: { c: Content }) {
     <figure className="space-y-1" data-testid="result-image">
       <button
         type="button"
-        onClick={() => dialog.current?.showModal()}
+        onClick={() => {
+          setZoom(true);
+          dialog.current?.showModal();
+        }}
         aria-label="Zoom the image"
         className="block"
       >
@@ -165,9 +169,14 @@ function ImageBlock({ c }: { c: Content }) {
         ref={dialog}
         aria-label="Image"
         className="max-h-[95vh] max-w-[95vw] rounded p-2 backdrop:bg-black/70"
+        onClose={() => setZoom(false)}
       >
-        {/* eslint-disable-next-line @next/next/no-img-element -- a validated data: URL */}
-        <img src={src} alt="Image returned by the tool, full size" className="max-w-none" />
+        {zoom && (
+          <>
+            {/* eslint-disable-next-line @next/next/no-img-element -- a validated data: URL */}
+            <img src={src} alt="Image returned by the tool, full size" className="max-w-none" />
+          </>
+        )}
         <form method="dialog" className="mt-2 text-right">
           <Button type="submit" variant="secondary">
             Close
