@@ -11,11 +11,11 @@ export default async function RecipeLinkLayout({ children }: { children: React.R
   return (
     <div className="min-h-screen">
       <header className="border-b border-zinc-200 bg-white">
-        <div className="mx-auto flex max-w-6xl items-center px-6 py-3">
+        <div className="mx-auto flex max-w-6xl items-center px-4 py-3 sm:px-6">
           <span className="text-lg font-bold tracking-tight">Poke</span>
         </div>
       </header>
-      <main className="mx-auto max-w-3xl px-6 py-8">{children}</main>
+      <main id="main" className="mx-auto max-w-3xl px-4 py-8 sm:px-6">{children}</main>
     </div>
   );
 }

@@ -40,7 +40,7 @@ export function ItemHeader({
           <Badge tone={item.required ? "zinc" : "sky"}>{item.required ? "required" : "optional"}</Badge>
           <span className="text-xs text-zinc-500">{AUTH[item.authKind] ?? item.authKind}</span>
         </div>
-        <div className="mt-0.5 font-mono text-sm text-zinc-700" data-testid="item-origin">
+        <div className="mt-0.5 font-mono text-sm break-all text-zinc-700" data-testid="item-origin">
           {item.origin}
         </div>
         {item.scopes.length > 0 && (
