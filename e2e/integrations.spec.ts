@@ -46,7 +46,7 @@ test("add a server, see its metadata, instructions and tools, and use the playgr
   // Images render from validated data; isError results are marked.
   await page.getByLabel("Tool", { exact: true }).selectOption("image");
   await page.getByRole("button", { name: "Call image" }).click();
-  await expect(result.locator("img")).toBeVisible();
+  await expect(result.getByAltText("Image returned by the tool", { exact: true })).toBeVisible();
   await page.getByLabel("Tool", { exact: true }).selectOption("fail");
   await page.getByRole("button", { name: "Call fail" }).click();
   await expect(result).toContainText("tool error");
