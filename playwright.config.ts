@@ -22,6 +22,8 @@ const pgUrl = process.env.E2E_DB === "postgres" ? (process.env.E2E_DATABASE_URL 
 
 export default defineConfig({
   testDir: "e2e",
+  // Traces of failed tests; other files under test-results/ (the walkthrough's screenshots) outlive a run.
+  outputDir: "test-results/playwright",
   fullyParallel: false,
   workers: 1,
   retries: 0,

@@ -115,6 +115,7 @@ export function ClientConfig({
         </div>
         <pre
           data-testid="client-config"
+          tabIndex={0}
           className="max-h-80 overflow-auto rounded bg-zinc-900 p-3 text-xs text-zinc-100"
         >
           {shown.text}
