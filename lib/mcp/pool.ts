@@ -88,7 +88,11 @@ export function effectiveTimeout(ms?: number): number {
 
 export type CallContext = { userId: string; integrationId: string };
 export type CallProgress = { progress: number; total?: number; message?: string };
-export type CallOptions = { timeoutMs?: number; signal?: AbortSignal; onprogress?: (p: CallProgress) => void };
+export type CallOptions = {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onprogress?: (p: CallProgress) => void;
+};
 export type CallOutcome = { result: CallToolResult; latencyMs: number; storePayloads: boolean };
 
 /**

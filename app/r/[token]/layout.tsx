@@ -15,7 +15,9 @@ export default async function RecipeLinkLayout({ children }: { children: React.R
           <span className="text-lg font-bold tracking-tight">Poke</span>
         </div>
       </header>
-      <main id="main" className="mx-auto max-w-3xl px-4 py-8 sm:px-6">{children}</main>
+      <main id="main" className="mx-auto max-w-3xl px-4 py-8 sm:px-6">
+        {children}
+      </main>
     </div>
   );
 }
