@@ -2,52 +2,24 @@
 // a failed validation clears the previous result, Cancel sends notifications/cancelled, the timeout is
 // honoured, progress is shown, and results render images, embedded resources, annotations, resource links,
 // the output-schema verdict, raw JSON, copy and large-content collapse.
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
-import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
+import { startEverything, type Everything } from "../test/fixtures/everything";
 import { startMcpServer, type McpFixture } from "../test/fixtures/mcp-servers";
 import { addIntegration, signUp, uniqueEmail } from "./helpers";
 
-const EVERYTHING = path.resolve("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-
 let server: McpFixture;
-let everything: ChildProcess;
+let everything: Everything;
 let everythingUrl: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 test.beforeAll(async () => {
   // 2025 era (initialize + session), where a cancelled call is announced with notifications/cancelled.
   server = await startMcpServer({ mode: "sessionful" });
-  const port = await freePort();
-  everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
-    env: { ...process.env, PORT: String(port) },
-    stdio: "ignore",
-  });
-  everythingUrl = `http://127.0.0.1:${port}/mcp`;
-  await expect
-    .poll(
-      () =>
-        fetch(everythingUrl, { method: "GET", signal: AbortSignal.timeout(2000) }).then(
-          (r) => (void r.body?.cancel(), true),
-          () => false,
-        ),
-      { timeout: 120_000 },
-    )
-    .toBe(true);
+  everything = await startEverything();
+  everythingUrl = everything.url;
 });
 test.afterAll(async () => {
   await server?.close();
-  everything?.kill();
+  everything?.close();
 });
 
 /** Adds the integration and returns its id. */

@@ -1,46 +1,18 @@
 // Resources, resource templates and prompts on the integration page, against server-everything: list, read,
 // fill a template, get a prompt; errors shown; another person gets a 404; no sideways scroll on a phone.
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
-import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
+import { startEverything, type Everything } from "../test/fixtures/everything";
 import { addIntegration, signUp, uniqueEmail } from "./helpers";
 
-const EVERYTHING = path.resolve("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-
-let everything: ChildProcess;
+let everything: Everything;
 let everythingUrl: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
 test.beforeAll(async () => {
-  const port = await freePort();
-  everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
-    env: { ...process.env, PORT: String(port) },
-    stdio: "ignore",
-  });
-  everythingUrl = `http://127.0.0.1:${port}/mcp`;
-  await expect
-    .poll(
-      () =>
-        fetch(everythingUrl, { method: "GET", signal: AbortSignal.timeout(2000) }).then(
-          (r) => (void r.body?.cancel(), true),
-          () => false,
-        ),
-      { timeout: 120_000 },
-    )
-    .toBe(true);
+  everything = await startEverything();
+  everythingUrl = everything.url;
 });
 test.afterAll(() => {
-  everything?.kill("SIGTERM");
+  everything?.close();
 });
 
 async function openEverything(page: Page): Promise<string> {

@@ -4,12 +4,12 @@
 // that the test talks to the app only over HTTP.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { closeDb } from "../lib/db";
 import { createApiToken } from "../lib/data/api-tokens";
 import { publicUserId, signUp } from "../lib/data/users";
+import { freePort } from "./fixtures/http";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const POKE = path.join(ROOT, "cli", "poke.mjs");
@@ -26,16 +26,7 @@ export type App = {
   kill?(): Promise<void>;
 };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Seeds the named users (each with an API token), closes the DB, then starts the app on it. */
 /** `env` overrides the app's environment (e.g. ALLOW_PRIVATE_NETWORK: "0" for production's policy). */

@@ -1,8 +1,5 @@
 // Resources, resource templates and prompts of a real third-party server (server-everything, which offers all
 // three): synced, listed, read and got through the engine, on PGlite and PostgreSQL.
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { getDb } from "@/lib/db";
 import {
@@ -14,43 +11,18 @@ import {
 } from "@/lib/data/resources";
 import { closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
-import { waitFor } from "./wait";
+import { startEverything, type Everything } from "./fixtures/everything";
 
-const ROOT = path.resolve(__dirname, "..");
-const EVERYTHING = path.join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-let everything: ChildProcess;
+let everything: Everything;
 let url: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port) },
-    stdio: "ignore",
-  });
-  url = `http://127.0.0.1:${port}/mcp`;
-  await waitFor(
-    async () => {
-      await fetch(url, { method: "GET", signal: AbortSignal.timeout(2000) }).then((r) => r.body?.cancel());
-      return true;
-    },
-    { timeoutMs: 120_000, what: "server-everything" },
-  );
+  everything = await startEverything();
+  url = everything.url;
 });
 afterAll(async () => {
   await closeAll();
-  everything?.kill("SIGTERM");
+  everything?.close();
 });
 
 it("syncs server-everything's resources, templates and prompts; reads one and gets one", async () => {

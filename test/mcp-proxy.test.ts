@@ -12,13 +12,13 @@ import { Client, SSEClientTransport, StreamableHTTPClientTransport } from "@mode
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, ROOT } from "./cli-helpers";
+import { EVERYTHING, startEverything, type Everything } from "./fixtures/everything";
 import { startMcpServer, startSseServer, type McpFixture, type SseFixture } from "./fixtures/mcp-servers";
 import { waitFor } from "./wait";
 
 const MCP_PROXY = path.join(ROOT, "cli", "mcp-proxy.mjs");
 const FIXTURE = ["--import", "tsx", "test/fixtures/stdio-server.ts"];
 const STDIO = [process.execPath, ...FIXTURE];
-const EVERYTHING = path.join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
 type TextResult = { content: { type: string; text?: string }[] };
 const text = (r: unknown) => (r as TextResult).content[0].text;
@@ -407,30 +407,16 @@ describe("a long-running proxy", () => {
 
 describe("progress, cancellation and the server's title through the proxy", () => {
   let remote: McpFixture;
-  let everything: ChildProcess;
+  let everything: Everything;
   let everythingUrl: string;
   beforeAll(async () => {
     remote = await startMcpServer({ apiKey: "remote-token", mode: "sessionful", title: "Remote Title" });
-    const port = await freePort();
-    everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port) },
-      stdio: "ignore",
-    });
-    everythingUrl = `http://127.0.0.1:${port}/mcp`;
-    await waitFor(
-      async () => {
-        await fetch(everythingUrl, { method: "GET", signal: AbortSignal.timeout(2000) }).then((r) =>
-          r.body?.cancel(),
-        );
-        return true;
-      },
-      { timeoutMs: 120_000, what: "server-everything" },
-    );
+    everything = await startEverything();
+    everythingUrl = everything.url;
   });
   afterAll(async () => {
     await remote?.close();
-    everything?.kill("SIGTERM");
+    everything?.close();
   });
 
   const longRun = (c: Client, progress: unknown[]) =>

@@ -2,20 +2,15 @@
 // the final result as from a plain call; cancelling or timing out cancels the task; a task that asks for
 // input fails clearly. Real servers: server-everything (its simulate-research-query requires tasks) and a
 // v1-SDK fixture with task tools, on PGlite and PostgreSQL.
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/lib/db";
 import { callTool, closeAll } from "@/lib/mcp/pool";
 import { syncIntegration } from "@/lib/mcp/sync";
+import { startEverything, type Everything } from "./fixtures/everything";
 import { listen, webHandler, type Listener } from "./fixtures/http";
 import { startTaskServer, type TaskFixture } from "./fixtures/task-server";
 import { expectAppError } from "./app-error";
 import { waitFor } from "./wait";
-
-const ROOT = path.resolve(__dirname, "..");
-const EVERYTHING = path.join(ROOT, "node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 
 let n = 0;
 async function makeIntegration(url: string) {
@@ -38,18 +33,8 @@ const callsSince = (from: number) =>
 const textOf = (r: { content: unknown[] }) =>
   (r.content as { type: string; text?: string }[]).map((c) => c.text ?? "").join("\n");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
 let fixture: TaskFixture;
-let everything: ChildProcess;
+let everything: Everything;
 let everythingUrl: string;
 /** A recording pass-through in front of server-everything, to see what reaches it. */
 let relay: Listener;
@@ -79,29 +64,15 @@ const relayed = (from: number) =>
 
 beforeAll(async () => {
   fixture = await startTaskServer();
-  const port = await freePort();
-  everything = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port) },
-    stdio: "ignore",
-  });
-  everythingUrl = `http://127.0.0.1:${port}/mcp`;
-  await waitFor(
-    async () => {
-      await fetch(everythingUrl, { method: "GET", signal: AbortSignal.timeout(2000) }).then((r) =>
-        r.body?.cancel(),
-      );
-      return true;
-    },
-    { timeoutMs: 120_000, what: "server-everything" },
-  );
+  everything = await startEverything();
+  everythingUrl = everything.url;
   relay = await startRelay(everythingUrl);
 });
 afterAll(async () => {
   await closeAll();
   await fixture?.close();
   await relay?.close();
-  everything?.kill("SIGTERM");
+  everything?.close();
 });
 
 describe("server-everything", () => {
