@@ -5,12 +5,9 @@
 import { useMemo, useRef, useState } from "react";
 import { Alert, Badge, Button } from "@/components/ui";
 import type { SchemaCheck } from "@/lib/mcp/schema-form";
-import {
-  formatBytes,
-  ReadResult,
-  ResourceContentView,
-  type ResourceContent,
-} from "@/app/(app)/integrations/[id]/_components/resource-contents";
+import { CopyButton } from "@/components/copy-button";
+import { AUDIO_TYPES, base64Bytes, formatBytes, IMAGE_TYPES, mediaSrc, str } from "@/components/media";
+import { ReadResult, ResourceContentView, type ResourceContent } from "@/components/resource-contents";
 import { readResourceAction } from "@/app/(app)/integrations/[id]/resource-actions";
 
 type Content = { type?: string; [k: string]: unknown };
@@ -19,39 +16,7 @@ export type OutputCheck = SchemaCheck;
 
 /** Results (or text blocks) above this are collapsed until asked for. */
 export const LARGE_RESULT_BYTES = 50 * 1024;
-const IMAGE_TYPES = new Set([
-  "image/png",
-  "image/jpeg",
-  "image/gif",
-  "image/webp",
-  "image/avif",
-  "image/bmp",
-]);
-const AUDIO_TYPES = new Set([
-  "audio/wav",
-  "audio/x-wav",
-  "audio/mpeg",
-  "audio/mp3",
-  "audio/ogg",
-  "audio/webm",
-  "audio/flac",
-  "audio/aac",
-  "audio/mp4",
-]);
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const MAX_MEDIA_BASE64 = 8 * 1024 * 1024;
-
-const str = (v: unknown) => (typeof v === "string" ? v : "");
 const byteLength = (s: string) => new TextEncoder().encode(s).length;
-const base64Bytes = (b64: string) =>
-  Math.max(0, Math.floor((b64.length * 3) / 4) - (b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0));
-
-function mediaSrc(types: Set<string>, c: Content): string | null {
-  const mime = str(c.mimeType).toLowerCase();
-  const data = str(c.data);
-  if (!types.has(mime) || !data || data.length > MAX_MEDIA_BASE64 || !BASE64.test(data)) return null;
-  return `data:${mime};base64,${data}`;
-}
 
 function safeHttpsHref(raw: unknown): string | null {
   if (typeof raw !== "string") return null;
@@ -71,27 +36,6 @@ function download(text: string, name: string, type = "application/octet-stream")
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <Button
-      type="button"
-      variant="secondary"
-      onClick={async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        } catch {
-          setCopied(false);
-        }
-      }}
-    >
-      {copied ? "Copied" : label}
-    </Button>
-  );
 }
 
 /** Text that is collapsed past LARGE_RESULT_BYTES, with its size, a Show and a Download. */
@@ -141,7 +85,7 @@ function ImageBlock({ c }: { c: Content }) {
   const size = formatBytes(base64Bytes(str(c.data)));
   if (mime === "image/svg+xml")
     return <p className="text-sm text-zinc-500">SVG image not shown ({size}): SVG can carry scripts.</p>;
-  const src = mediaSrc(IMAGE_TYPES, c);
+  const src = mediaSrc(IMAGE_TYPES, c.mimeType, c.data);
   if (!src)
     return <p className="text-sm text-zinc-500">Image not shown: unsupported type or invalid data.</p>;
   return (
@@ -245,7 +189,7 @@ function Block({ c, integrationId }: { c: Content; integrationId?: string }) {
       case "image":
         return <ImageBlock c={c} />;
       case "audio": {
-        const src = mediaSrc(AUDIO_TYPES, c);
+        const src = mediaSrc(AUDIO_TYPES, c.mimeType, c.data);
         return (
           <div className="space-y-1 text-sm" data-testid="result-audio">
             {src ? (

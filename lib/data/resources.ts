@@ -6,35 +6,24 @@ import type { GetPromptResult, ReadResourceResult } from "@modelcontextprotocol/
 import { getDb } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { getPrompt, readResource } from "@/lib/mcp/resources";
-import type { JsonObject, PromptArgument } from "@/lib/mcp/discover";
+import type {
+  JsonObject,
+  PromptArgument,
+  PromptDefinition,
+  ResourceDefinition,
+  ResourceTemplateDefinition,
+} from "@/lib/mcp/discover";
 import type { SessionUser } from "@/lib/data/users";
 
 type Owner = Pick<SessionUser, "id">;
 
 const parse = <T = JsonObject>(s: string | null): T | null => (s == null ? null : (JSON.parse(s) as T));
 
-export type StoredResource = {
-  uri: string;
-  name: string;
-  title: string | null;
-  description: string | null;
-  mimeType: string | null;
-  size: number | null;
-  annotations: JsonObject | null;
-  meta: JsonObject | null;
-  changedAt: Date | null;
-};
-
-export type StoredResourceTemplate = Omit<StoredResource, "uri" | "size"> & { uriTemplate: string };
-
-export type StoredPrompt = {
-  name: string;
-  title: string | null;
-  description: string | null;
-  arguments: PromptArgument[];
-  meta: JsonObject | null;
-  changedAt: Date | null;
-};
+/** As stored: a definition as the sync read it, and when a re-sync last changed it. */
+type Stored<T> = Omit<T, "definitionHash"> & { changedAt: Date | null };
+export type StoredResource = Stored<ResourceDefinition>;
+export type StoredResourceTemplate = Stored<ResourceTemplateDefinition>;
+export type StoredPrompt = Omit<Stored<PromptDefinition>, "arguments"> & { arguments: PromptArgument[] };
 
 async function owned(user: Owner, integrationId: string) {
   const db = await getDb();

@@ -4,7 +4,7 @@
 import { useState, type FormEvent } from "react";
 import { Badge } from "@/components/ui";
 import { getPromptAction, readResourceAction } from "../resource-actions";
-import { PromptContentView, ReadResult, useReader, type PromptContent } from "./resource-contents";
+import { PromptContentView, ReadResult, useReader, type PromptContent } from "@/components/resource-contents";
 
 export type PromptItem = {
   name: string;

@@ -5,7 +5,8 @@ import { useId, useState, type FormEvent } from "react";
 import { Badge } from "@/components/ui";
 import { readResourceAction } from "../resource-actions";
 import { expandUriTemplate, templateVariables } from "./uri-template";
-import { formatBytes, ReadResult, useReader } from "./resource-contents";
+import { formatBytes } from "@/components/media";
+import { ReadResult, useReader } from "@/components/resource-contents";
 
 export type ResourceItem = {
   name: string;

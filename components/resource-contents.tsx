@@ -3,6 +3,15 @@
 // binary as type, size and a download, images only previewed from validated base64 of an allowlisted type
 // (docs/security.md §15); nothing is ever rendered as markup.
 import { useEffect, useMemo, useState } from "react";
+import {
+  AUDIO_TYPES,
+  BASE64,
+  base64Bytes,
+  formatBytes,
+  IMAGE_TYPES,
+  mediaSrc,
+  str,
+} from "@/components/media";
 import { Badge } from "@/components/ui";
 
 export type ResourceContent = {
@@ -13,38 +22,6 @@ export type ResourceContent = {
   name?: unknown;
 };
 export type PromptContent = { type?: unknown; [k: string]: unknown };
-
-const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
-const AUDIO_TYPES = new Set([
-  "audio/wav",
-  "audio/x-wav",
-  "audio/mpeg",
-  "audio/mp3",
-  "audio/ogg",
-  "audio/webm",
-]);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const MAX_PREVIEW_BASE64 = 8 * 1024 * 1024;
-
-const str = (v: unknown) => (typeof v === "string" ? v : "");
-
-function base64Bytes(b64: string): number {
-  const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;
-  return Math.max(0, Math.floor((b64.length * 3) / 4) - pad);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/** A data: URL for a preview, only for an allowlisted type and well-formed base64. */
-function previewSrc(types: Set<string>, mime: string, b64: string): string | null {
-  const m = mime.toLowerCase();
-  if (!types.has(m) || !b64 || b64.length > MAX_PREVIEW_BASE64 || !BASE64.test(b64)) return null;
-  return `data:${m};base64,${b64}`;
-}
 
 /** A download link for base64 data, as an object URL of the decoded bytes (typed as opaque binary). */
 function Download({ b64, name }: { b64: string; name: string }) {
@@ -79,7 +56,7 @@ export function ResourceContentView({ c }: { c: ResourceContent }) {
   const mime = str(c.mimeType);
   const blob = typeof c.blob === "string" ? c.blob : undefined;
   const text = typeof c.text === "string" ? c.text : undefined;
-  const image = blob ? previewSrc(IMAGE_TYPES, mime, blob) : null;
+  const image = blob ? mediaSrc(IMAGE_TYPES, mime, blob) : null;
   return (
     <div
       className="min-w-0 space-y-2 rounded border border-zinc-200 p-3 text-sm"
@@ -130,7 +107,7 @@ export function PromptContentView({
     case "audio": {
       const mime = str(c.mimeType);
       const data = str(c.data);
-      const src = previewSrc(c.type === "image" ? IMAGE_TYPES : AUDIO_TYPES, mime, data);
+      const src = mediaSrc(c.type === "image" ? IMAGE_TYPES : AUDIO_TYPES, mime, data);
       return (
         <div className="space-y-1 text-sm">
           <div className="text-xs text-zinc-500">
