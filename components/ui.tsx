@@ -110,44 +110,6 @@ export function Badge({
   );
 }
 
-/**
- * A table on wide screens that becomes a list of stacked cards on phones (below `sm`): each cell shows its
- * column's name above its value. Give every cell the column's name as `data-label`:
- *
- *   <ResponsiveTable caption="API tokens" head={["Name", "Created", ""]}>
- *     <tr><td data-label="Name">…</td><td data-label="Created">…</td><td>…</td></tr>
- *   </ResponsiveTable>
- *
- * Tables written by hand get the same behaviour with className="responsive-table" (app/globals.css).
- */
-export function ResponsiveTable({
-  head,
-  caption,
-  children,
-  className = "",
-}: {
-  head: ReactNode[];
-  caption?: string;
-  children: ReactNode;
-  className?: string;
-}) {
-  return (
-    <table className={`responsive-table w-full text-left text-sm ${className}`}>
-      {caption && <caption className="sr-only">{caption}</caption>}
-      <thead className="border-b border-zinc-200 text-xs text-zinc-500 uppercase">
-        <tr>
-          {head.map((h, i) => (
-            <th key={i} scope="col" className="px-2 py-2 font-medium">
-              {h}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody className="divide-y divide-zinc-100 sm:[&_td]:px-2 sm:[&_td]:py-2">{children}</tbody>
-    </table>
-  );
-}
-
 export function formatDate(d: Date | string | null | undefined): string {
   if (!d) return "never";
   return new Date(d).toISOString().replace("T", " ").slice(0, 16) + " UTC";

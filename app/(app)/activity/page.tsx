@@ -24,10 +24,6 @@ type Search = {
 };
 const FILTERS = ["integration", "status", "source", "toolset", "token"] as const;
 
-// Phone: each health row is a block of labelled lines; from md up, a normal table.
-const cell =
-  "block py-0.5 md:table-cell md:py-2 md:pr-3 before:mr-2 before:text-xs before:font-medium before:uppercase before:text-zinc-500 before:content-[attr(data-label)] md:before:content-none";
-
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v) || undefined;
 
 export default async function ActivityPage({
@@ -138,8 +134,8 @@ export default async function ActivityPage({
           </p>
         ) : (
           <div>
-            <table className="block w-full text-left text-sm md:table">
-              <thead className="hidden text-xs uppercase text-zinc-500 md:table-header-group">
+            <table className="responsive-table w-full text-left text-sm">
+              <thead className="text-xs uppercase text-zinc-500">
                 <tr>
                   <th className="py-2">Integration</th>
                   <th>Calls</th>
@@ -151,44 +147,44 @@ export default async function ActivityPage({
                   <th>Payloads</th>
                 </tr>
               </thead>
-              <tbody className="block md:table-row-group">
+              <tbody>
                 {health.map((h) => (
                   <tr
                     key={h.integrationId}
-                    className="block border-t border-zinc-100 py-2 align-top md:table-row md:py-0"
+                    className="border-t border-zinc-100 align-top"
                     data-testid="health-row"
                   >
-                    <td className={`${cell} font-medium`}>
+                    <td className={`py-2 pr-3 font-medium`}>
                       <Link href={`/integrations/${h.integrationId}`} className="break-words hover:underline">
                         {h.name}
                       </Link>
                     </td>
-                    <td className={cell} data-label="Calls">
+                    <td className="py-2 pr-3" data-label="Calls">
                       {h.calls}
                     </td>
-                    <td className={cell} data-label="Success" data-testid="health-success">
+                    <td className="py-2 pr-3" data-label="Success" data-testid="health-success">
                       {formatRate(h.successRate)}
                     </td>
-                    <td className={cell} data-label="p50">
+                    <td className="py-2 pr-3" data-label="p50">
                       {formatMs(h.p50Ms)}
                     </td>
-                    <td className={cell} data-label="p95">
+                    <td className="py-2 pr-3" data-label="p95">
                       {formatMs(h.p95Ms)}
                     </td>
-                    <td className={cell} data-label="Server">
+                    <td className="py-2 pr-3" data-label="Server">
                       <BreakerBadge breaker={h.breaker} />
                     </td>
                     {h.lastError?.message ? (
                       <td
-                        className={`${cell} break-words text-xs text-red-700 md:max-w-xs`}
+                        className={`py-2 pr-3 break-words text-xs text-red-700 sm:max-w-xs`}
                         data-label="Last error"
                       >
                         {h.lastError.message}
                       </td>
                     ) : (
-                      <td className="hidden md:table-cell" />
+                      <td />
                     )}
-                    <td className={cell}>
+                    <td className="py-2 pr-3">
                       <PayloadToggle id={h.integrationId} name={h.name} enabled={h.storePayloads} />
                     </td>
                   </tr>

@@ -10,7 +10,6 @@ import { env } from "@/lib/env";
 import { CreateTokenForm } from "./_components/create-token-form";
 import { RevokeTokenButton } from "./_components/revoke-token-button";
 import { SessionsCard } from "./_components/sessions-card";
-import { stacked } from "./_components/stacked";
 import { TokenScopeEditor } from "./_components/token-scope-editor";
 
 export const metadata: Metadata = { title: "Settings" };
@@ -54,8 +53,8 @@ export default async function SettingsPage() {
           token is shown once; store it safely.
         </p>
         <CreateTokenForm toolsets={toolsetOptions} />
-        <table className={`mt-6 ${stacked.table}`}>
-          <thead className={stacked.head}>
+        <table className="responsive-table mt-6 w-full text-left text-sm">
+          <thead className="text-xs uppercase text-zinc-500">
             <tr className="whitespace-nowrap [&>th]:pr-3">
               <th className="py-2">Name</th>
               <th>Token</th>
@@ -66,7 +65,7 @@ export default async function SettingsPage() {
               <th />
             </tr>
           </thead>
-          <tbody className={stacked.body}>
+          <tbody>
             {tokens.length === 0 && (
               <tr className="block md:table-row">
                 <td colSpan={7} className="block py-4 text-zinc-500 md:table-cell">
@@ -75,21 +74,21 @@ export default async function SettingsPage() {
               </tr>
             )}
             {tokens.map((t) => (
-              <tr key={t.id} className={stacked.row} data-testid="token-row">
-                <td className={`${stacked.cell} break-words font-medium`}>{t.name}</td>
-                <td className={stacked.cell} data-label="Token">
+              <tr key={t.id} className="border-t border-zinc-100 align-top" data-testid="token-row">
+                <td className={`py-2 pr-3 break-words font-medium`}>{t.name}</td>
+                <td className="py-2 pr-3" data-label="Token">
                   <code>{t.prefix}…</code>
                 </td>
-                <td className={stacked.cell} data-label="Created">
+                <td className="py-2 pr-3" data-label="Created">
                   <LocalTime at={t.createdAt} />
                 </td>
-                <td className={stacked.cell} data-label="Last used">
+                <td className="py-2 pr-3" data-label="Last used">
                   {t.lastUsedAt ? <LocalTime at={t.lastUsedAt} /> : "never"}
                 </td>
-                <td className={stacked.cell} data-label="Expires">
+                <td className="py-2 pr-3" data-label="Expires">
                   {t.expiresAt ? <LocalTime at={t.expiresAt} /> : "never"}
                 </td>
-                <td className={stacked.cell} data-label="Scope" data-testid="token-scope">
+                <td className="py-2 pr-3" data-label="Scope" data-testid="token-scope">
                   <div className="inline-flex flex-wrap items-center gap-1">
                     {t.toolsets.length === 0 ? (
                       <span>All tools</span>
@@ -109,7 +108,7 @@ export default async function SettingsPage() {
                     initial={{ toolsetIds: t.toolsets.map((s) => s.id), searchMode: t.searchMode }}
                   />
                 </td>
-                <td className={`${stacked.cell} md:text-right`}>
+                <td className={`py-2 pr-3 sm:text-right`}>
                   <RevokeTokenButton id={t.id} name={t.name} />
                 </td>
               </tr>

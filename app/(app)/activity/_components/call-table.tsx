@@ -23,10 +23,6 @@ export type CallView = {
   apiTokenName: string | null;
 };
 
-// Phone: each row is a block, each cell a labelled line; from md up, a normal table.
-const cell =
-  "block py-0.5 md:table-cell md:py-2 md:pr-3 before:mr-2 before:text-xs before:font-medium before:uppercase before:text-zinc-500 before:content-[attr(data-label)] md:before:content-none";
-
 /** The playground, with this call's tool and (when stored) its arguments filled in. */
 export function rerunHref(c: Pick<CallView, "integrationId" | "tool" | "arguments">): string {
   const q = new URLSearchParams({ tool: c.tool });
@@ -49,8 +45,8 @@ function Json({ label, value }: { label: string; value: unknown }) {
 export function CallTable({ calls, empty }: { calls: CallView[]; empty: string }) {
   const [open, setOpen] = useState<string>();
   return (
-    <table className="block w-full text-left text-sm md:table">
-      <thead className="hidden text-xs uppercase text-zinc-500 md:table-header-group">
+    <table className="responsive-table w-full text-left text-sm">
+      <thead className="text-xs uppercase text-zinc-500">
         <tr>
           <th className="py-2">Time</th>
           <th>Integration</th>
@@ -60,10 +56,10 @@ export function CallTable({ calls, empty }: { calls: CallView[]; empty: string }
           <th className="text-right">Latency</th>
         </tr>
       </thead>
-      <tbody className="block md:table-row-group">
+      <tbody>
         {calls.length === 0 && (
-          <tr className="block md:table-row">
-            <td colSpan={6} className="block py-4 text-zinc-500 md:table-cell">
+          <tr>
+            <td colSpan={6} className="py-4 text-zinc-500">
               {empty}
             </td>
           </tr>
@@ -74,20 +70,20 @@ export function CallTable({ calls, empty }: { calls: CallView[]; empty: string }
           return (
             <Fragment key={c.id}>
               <tr
-                className="block cursor-pointer border-t border-zinc-100 py-2 align-top hover:bg-zinc-50 md:table-row md:py-0"
+                className="cursor-pointer border-t border-zinc-100 align-top hover:bg-zinc-50"
                 data-testid="call-row"
                 onClick={(e) => {
                   if ((e.target as HTMLElement).closest("a,button")) return;
                   setOpen(expanded ? undefined : c.id);
                 }}
               >
-                <td className={`${cell} whitespace-nowrap`} data-label="Time">
+                <td className={`py-2 pr-3 whitespace-nowrap`} data-label="Time">
                   <LocalTime at={c.at} />
                 </td>
-                <td className={`${cell} break-words`} data-label="Integration">
+                <td className={`py-2 pr-3 break-words`} data-label="Integration">
                   {c.integrationName}
                 </td>
-                <td className={cell} data-label="Tool">
+                <td className="py-2 pr-3" data-label="Tool">
                   <button
                     type="button"
                     aria-expanded={expanded}
@@ -99,7 +95,7 @@ export function CallTable({ calls, empty }: { calls: CallView[]; empty: string }
                   </button>
                   {c.error && <p className="mt-1 max-w-md break-words text-xs text-red-700">{c.error}</p>}
                 </td>
-                <td className={cell} data-label="Source">
+                <td className="py-2 pr-3" data-label="Source">
                   {c.source}
                   {c.toolsetName && (
                     <span className="block text-xs text-zinc-600" data-testid="call-toolset">
@@ -112,18 +108,18 @@ export function CallTable({ calls, empty }: { calls: CallView[]; empty: string }
                     </span>
                   )}
                 </td>
-                <td className={cell} data-label="Status" data-testid="call-status">
+                <td className="py-2 pr-3" data-label="Status" data-testid="call-status">
                   <Badge tone={STATUS_TONE[c.status as keyof typeof STATUS_TONE] ?? "zinc"}>
                     {STATUS_LABEL[c.status] ?? c.status}
                   </Badge>
                 </td>
-                <td className={`${cell} tabular-nums md:text-right`} data-label="Latency">
+                <td className={`py-2 pr-3 tabular-nums sm:text-right`} data-label="Latency">
                   {c.latencyMs} ms
                 </td>
               </tr>
               {expanded && (
-                <tr id={detailsId} className="block md:table-row" data-testid="call-details">
-                  <td colSpan={6} className="block pb-4 md:table-cell">
+                <tr id={detailsId} data-testid="call-details">
+                  <td colSpan={6} className="pb-4">
                     <div className="space-y-3 rounded-md border border-zinc-200 bg-white p-3">
                       {c.arguments == null && c.result == null ? (
                         <p className="text-xs text-zinc-600">

@@ -5,7 +5,6 @@ import { Card } from "@/components/ui";
 import { listSessions } from "@/lib/data/sessions";
 import { hasPassword, type SessionUser } from "@/lib/data/users";
 import { ChangePasswordForm, RevokeSessionButton, SignOutEverywhereButton } from "./session-controls";
-import { stacked } from "./stacked";
 
 /** A short device label from a User-Agent string ("Chrome on Linux"); display only. */
 function deviceLabel(ua: string | null): string {
@@ -48,8 +47,8 @@ export async function SessionsCard({
       <p className="mb-4 text-sm text-zinc-600">
         Where you are signed in. Signing out a session ends it at once on that device.
       </p>
-      <table className={stacked.table}>
-        <thead className={stacked.head}>
+      <table className="responsive-table w-full text-left text-sm">
+        <thead className="text-xs uppercase text-zinc-500">
           <tr>
             <th className="py-2">Device</th>
             <th>Address</th>
@@ -58,26 +57,26 @@ export async function SessionsCard({
             <th />
           </tr>
         </thead>
-        <tbody className={stacked.body}>
+        <tbody>
           {sessions.map((s) => {
             const label = deviceLabel(s.userAgent);
             const current = s.id === currentSessionId;
             return (
-              <tr key={s.id} className={stacked.row} data-testid="session-row">
-                <td className={`${stacked.cell} break-words font-medium`}>
+              <tr key={s.id} className="border-t border-zinc-100 align-top" data-testid="session-row">
+                <td className={`py-2 pr-3 break-words font-medium`}>
                   {label}
                   {current && <span className="ml-2 text-xs text-emerald-700">(this device)</span>}
                 </td>
-                <td className={`${stacked.cell} break-all`} data-label="Address">
+                <td className={`py-2 pr-3 break-all`} data-label="Address">
                   {s.ip ?? "unknown"}
                 </td>
-                <td className={stacked.cell} data-label="Signed in">
+                <td className="py-2 pr-3" data-label="Signed in">
                   <LocalTime at={s.createdAt} />
                 </td>
-                <td className={stacked.cell} data-label="Last seen">
+                <td className="py-2 pr-3" data-label="Last seen">
                   <LocalTime at={s.lastSeenAt} />
                 </td>
-                <td className={`${stacked.cell} md:text-right`}>
+                <td className={`py-2 pr-3 sm:text-right`}>
                   {!current && <RevokeSessionButton id={s.id} label={label} />}
                 </td>
               </tr>
