@@ -13,7 +13,7 @@ let everythingUrl: string;
 
 test.beforeAll(async () => {
   // 2025 era (initialize + session), where a cancelled call is announced with notifications/cancelled.
-  server = await startMcpServer({ mode: "sessionful" });
+  server = await startMcpServer({ mode: "sessionful", tools: "results" });
   everything = await startEverything();
   everythingUrl = everything.url;
 });
@@ -97,7 +97,7 @@ test("Cancel sends notifications/cancelled; the timeout is honoured", async ({ p
   await expect(outcome(page)).toContainText(/did not finish within 1/, { timeout: 20_000 });
 });
 
-test("results: image with zoom, embedded resource, error, output schema verdict, raw JSON, copy, large collapse", async ({
+test("results: image with zoom, embedded resource, error, output schema verdicts (match and mismatch), audio, raw JSON, copy, large collapse", async ({
   page,
   context,
 }) => {
@@ -132,6 +132,20 @@ test("results: image with zoom, embedded resource, error, output schema verdict,
   await expect(page.getByTestId("raw-json")).toContainText('"structuredContent"');
   await page.getByRole("button", { name: "Copy text" }).click();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe("5");
+
+  await page.getByLabel("Tool", { exact: true }).selectOption("mismatch");
+  await page.getByRole("button", { name: "Call mismatch" }).click();
+  await expect(page.getByTestId("output-check")).toContainText("does not match the output schema");
+  await expect(page.getByTestId("output-check")).toContainText("sum");
+
+  await page.getByLabel("Tool", { exact: true }).selectOption("audio");
+  await page.getByRole("button", { name: "Call audio" }).click();
+  const audio = page.getByTestId("result-audio");
+  await expect(audio).toContainText("audio/wav · 44 B");
+  await expect(audio.locator("audio[controls]")).toHaveAttribute("src", /^data:audio\/wav;base64,/);
+  expect(
+    await audio.locator("audio").evaluate((el: HTMLAudioElement) => el.canPlayType("audio/wav")),
+  ).not.toBe("");
 
   await page.getByLabel("Tool", { exact: true }).selectOption("big");
   await page.getByLabel("bytes", { exact: true }).fill("60000");
