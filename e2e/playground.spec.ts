@@ -76,7 +76,9 @@ test("the tool is in the URL, inputs are kept per tool, Enter submits, a refused
   expect(server.calls.at(-1)?.arguments).not.toHaveProperty("address");
 });
 
-test("Cancel sends notifications/cancelled; the timeout is honoured", async ({ page }) => {
+test("Cancel sends notifications/cancelled; a progress message is shown; the timeout is honoured", async ({
+  page,
+}) => {
   await signUp(page, uniqueEmail("playground-cancel"));
   const id = await add(page, "Fixture", server.url);
   await page.goto(`/integrations/${id}/playground?tool=hang`);
@@ -89,6 +91,13 @@ test("Cancel sends notifications/cancelled; the timeout is honoured", async ({ p
     .poll(() => server.requests.some((r) => r.rpcMethod === "notifications/cancelled"), { timeout: 15_000 })
     .toBe(true);
   await expect.poll(() => server.calls.filter((c) => c.name === "hang").at(-1)?.outcome).toBe("cancelled");
+
+  await page.getByLabel("Tool", { exact: true }).selectOption("report");
+  await page.getByRole("button", { name: "Call report" }).click();
+  await expect(page.getByTestId("progress-message")).toHaveText("Reading page 1 of 4");
+  await expect(page.getByTestId("call-progress")).toContainText("1 of 4");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(outcome(page)).toContainText("Cancelled");
 
   await page.getByLabel("Tool", { exact: true }).selectOption("slow");
   await page.getByLabel("ms", { exact: true }).fill("60000");
