@@ -49,7 +49,7 @@ export function AppNav({ links, email, admin }: { links: NavLink[]; email: strin
         type="button"
         className="ml-auto rounded-md border border-zinc-300 px-3 py-1.5 text-sm text-zinc-800 hover:bg-zinc-100 sm:hidden"
         aria-expanded={open}
-        aria-controls="mobile-menu"
+        aria-controls={open ? "mobile-menu" : undefined}
         onClick={() => setOpen((o) => !o)}
       >
         Menu
