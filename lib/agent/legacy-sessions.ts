@@ -29,6 +29,7 @@ type Session = {
   view: AgentView;
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
+  /** performance.now() of the last request or stream (monotonic, finer than a millisecond: a strict order) */
   lastUsed: number;
   /** Requests being answered and event streams open (the GET stream, streamed answers). */
   busy: number;
@@ -110,7 +111,7 @@ async function openSession(id: string, view: AgentView): Promise<Session> {
   const userId = view.userId;
   await makeRoom(userId);
   const server = await buildAgentServer(view);
-  const session = { id, userId, view, server, lastUsed: Date.now(), busy: 0 } as Session;
+  const session = { id, userId, view, server, lastUsed: performance.now(), busy: 0 } as Session;
   const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: () => id,
     eventStore: redisEventStore(id, store.config.idleMs),
@@ -179,7 +180,7 @@ async function track(
   signal: AbortSignal,
   handle: () => Promise<Response>,
 ): Promise<Response> {
-  session.lastUsed = Date.now();
+  session.lastUsed = performance.now();
   session.busy++;
   let res: Response;
   try {
@@ -198,7 +199,7 @@ async function track(
     done = true;
     signal.removeEventListener("abort", onAbort);
     session.busy--;
-    session.lastUsed = Date.now();
+    session.lastUsed = performance.now();
   };
   const reader = res.body.getReader();
   // The client went away (its connection closed): the stream is no longer open.
@@ -236,7 +237,7 @@ async function track(
  * Which sessions close first: idle ones (nothing open, no request for `quietMs`), then quiet-but-recent ones,
  * then those with a request or event stream open; least recently used first within each.
  */
-function evictionOrder(sessions: Session[], now = Date.now()): Session[] {
+function evictionOrder(sessions: Session[], now = performance.now()): Session[] {
   const rank = (s: Session) => (s.busy > 0 ? 2 : now - s.lastUsed >= store.config.quietMs ? 0 : 1);
   return sessions.sort((a, b) => rank(a) - rank(b) || a.lastUsed - b.lastUsed);
 }
@@ -270,7 +271,7 @@ async function closeSession(s: Session, keep = false): Promise<void> {
 function ensureSweeper(): void {
   if (store.sweeper) return;
   store.sweeper = setInterval(() => {
-    const cutoff = Date.now() - store.config.idleMs;
+    const cutoff = performance.now() - store.config.idleMs;
     for (const s of store.sessions.values()) if (s.lastUsed < cutoff && s.busy === 0) void closeSession(s);
   }, 60_000);
   store.sweeper.unref?.();
