@@ -7,24 +7,7 @@ import { setSchemaCompileBudget } from "@/lib/mcp/json-schema";
 import { startCatalogServer, type CatalogFixture } from "./fixtures/mcp-servers";
 import { addIntegration, makeUserWithToken } from "./agent-helpers";
 import { expectAppError } from "./app-error";
-
-/** Thirty nested objects under unevaluatedProperties: inside the size caps, slow for Ajv to compile. */
-function heavySchema() {
-  let d: Record<string, unknown> = { type: "string" };
-  for (let i = 0; i < 30; i++) {
-    d = {
-      type: "object",
-      properties: {
-        a: d,
-        b: { type: "integer" },
-        c: { anyOf: [{ type: "string" }, { type: "null" }] },
-        d: { allOf: [{ minimum: 1 }, { maximum: 9 }] },
-      },
-      unevaluatedProperties: false,
-    };
-  }
-  return d;
-}
+import { heavySchema } from "./fixtures/heavy-schema";
 
 let server: CatalogFixture;
 let ctx: { userId: string; integrationId: string };

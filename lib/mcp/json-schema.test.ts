@@ -8,6 +8,7 @@ import {
   setSchemaCompileBudget,
   validateJsonSchema,
 } from "@/lib/mcp/json-schema";
+import { heavySchema } from "../../test/fixtures/heavy-schema";
 
 const form = {
   type: "object",
@@ -380,24 +381,8 @@ describe("hostile schemas fall back to the server as judge", () => {
 });
 
 describe("compiling is bounded in time, off the main thread", () => {
-  // Thirty nested objects under unevaluatedProperties, with combinators at each level: 6 KB and ~300 parts,
-  // inside the size caps, and a slow shape for Ajv to compile (tens of milliseconds; more with more levels).
-  const heavy = (note: string) => {
-    let d: Record<string, unknown> = { type: "string" };
-    for (let i = 0; i < 30; i++) {
-      d = {
-        type: "object",
-        properties: {
-          a: d,
-          b: { type: "integer" },
-          c: { anyOf: [{ type: "string" }, { type: "null" }] },
-          d: { allOf: [{ minimum: 1 }, { maximum: 9 }] },
-        },
-        unevaluatedProperties: false,
-      };
-    }
-    return { ...d, description: note };
-  };
+  // Inside the size caps, and a slow shape for Ajv to compile (tens of milliseconds).
+  const heavy = (note: string) => ({ ...heavySchema(), description: note });
 
   it("a schema that does not compile within the budget is not validated here; other checks go on", async () => {
     const before = setSchemaCompileBudget(1);
