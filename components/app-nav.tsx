@@ -30,19 +30,22 @@ export function AppNav({ links, email, admin }: { links: NavLink[]; email: strin
       <SignOutButton />
     </>
   );
+  const navLinks = (onClick?: () => void) =>
+    links.map((l) => (
+      <Link
+        key={l.href}
+        href={l.href}
+        aria-current={isCurrent(pathname, l.href) ? "page" : undefined}
+        className={linkClass(l.href)}
+        onClick={onClick}
+      >
+        {l.label}
+      </Link>
+    ));
   return (
     <>
       <nav className="hidden flex-wrap gap-1 sm:flex" aria-label="Main">
-        {links.map((l) => (
-          <Link
-            key={l.href}
-            href={l.href}
-            aria-current={isCurrent(pathname, l.href) ? "page" : undefined}
-            className={linkClass(l.href)}
-          >
-            {l.label}
-          </Link>
-        ))}
+        {navLinks()}
       </nav>
       <div className="ml-auto hidden min-w-0 items-center gap-3 text-sm text-zinc-600 sm:flex">{user}</div>
       <button
@@ -57,17 +60,7 @@ export function AppNav({ links, email, admin }: { links: NavLink[]; email: strin
       {open && (
         <div id="mobile-menu" className="w-full border-t border-zinc-200 pt-2 sm:hidden">
           <nav className="flex flex-col gap-1" aria-label="Main (menu)">
-            {links.map((l) => (
-              <Link
-                key={l.href}
-                href={l.href}
-                aria-current={isCurrent(pathname, l.href) ? "page" : undefined}
-                className={linkClass(l.href)}
-                onClick={() => setOpen(false)}
-              >
-                {l.label}
-              </Link>
-            ))}
+            {navLinks(() => setOpen(false))}
           </nav>
           <div className="mt-2 flex min-w-0 flex-wrap items-center gap-3 border-t border-zinc-200 pt-2 text-sm text-zinc-600">
             {user}
