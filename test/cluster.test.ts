@@ -148,6 +148,36 @@ describe.skipIf(clusterSkipReason)("two instances behind HAProxy", () => {
     expect(textOf(called)).toBe("after rename");
   });
 
+  it("an edit on one instance reaches the other's cached catalog and call plans at once", async () => {
+    const user = await cluster.seedUser("edited");
+    const first = await fixture({ instructions: "Served by the first server." });
+    const second = await fixture({ instructions: "Served by the second server." });
+    const id = await addIntegration(user.id, "Moving", first.url);
+    const instructionsOnA = async () => {
+      const agent = await agentOn(cluster.a, user.token, () => {});
+      return agent.getInstructions() ?? "";
+    };
+    // Instance a caches the catalog and the call plan (the first server's URL).
+    expect(await instructionsOnA()).toContain("first server");
+    expect((await call(cluster.a, user, id, "echo", { text: "before" })).status).toBe(200);
+
+    // The edit and its re-sync commit on b; a hears of them only through Redis (its caches live a minute).
+    const moved = await apiCall(cluster.via(cluster.b), user, "PATCH", `/api/v1/integrations/${id}`, {
+      url: second.url,
+    });
+    expect(moved.status).toBe(200);
+    // Well inside the minute a missed event would take.
+    await waitFor(async () => (await instructionsOnA()).includes("second server"), {
+      what: "instance a's catalog after the edit on b",
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
+    const after = await call(cluster.a, user, id, "echo", { text: "after" });
+    expect(after.status).toBe(200);
+    expect(second.calls.map((c) => c.arguments)).toContainEqual({ text: "after" });
+    expect(first.calls.map((c) => c.arguments)).not.toContainEqual({ text: "after" });
+  });
+
   it("a tunnel held by one instance serves calls that arrive on the other, streams included", async () => {
     const user = await cluster.seedUser("tunnel");
     const local = await fixture({ mode: "sessionful" });

@@ -1,12 +1,13 @@
 // What the agent endpoint exposes for one user: every enabled tool of their integrations, renamed
 // `<integration>__<tool>` under the spec's tool-name rules (1–128 chars of [A-Za-z0-9_.-]), with a reverse
 // map back to (integration, original tool name), and the servers' instructions merged under headings.
-// Computed from the user's own rows only; cached per user for a moment and dropped on every tools-changed
-// event, so a burst of agent requests costs one query, never another user's data.
+// Computed from the user's own rows only; cached per user and dropped on every committed change to their
+// integrations (lib/data/changes.ts), so agent requests cost no query, and never see another user's data.
 import { createHash } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/server";
 import { onToolsChanged } from "@/lib/agent/events";
 import { listEnabledTools } from "@/lib/data/catalog";
+import { onIntegrationsChanged, rowCacheTtlMs } from "@/lib/data/changes";
 import { processState, TtlCache } from "@/lib/state";
 
 export const SEPARATOR = "__";
@@ -42,8 +43,9 @@ export type Catalog = {
 };
 
 const cache = processState("agentCatalog", () => {
-  // Short: changes that publish no event (a tool toggled, a rename, a status change) show within this.
   const c = new TtlCache<string, Promise<Catalog>>({ ttlMs: 2_000, max: 5_000 });
+  onIntegrationsChanged((change) => (change.userId === undefined ? c.clear() : c.delete(change.userId)));
+  // Also on tools-changed, which the endpoint answers by re-reading the catalog: whichever arrives first.
   onToolsChanged((userId) => c.delete(userId));
   return c;
 });
@@ -53,7 +55,7 @@ export function loadCatalog(userId: string): Promise<Catalog> {
   const hit = cache.get(userId);
   if (hit) return hit;
   const catalog = buildCatalog(userId);
-  cache.set(userId, catalog);
+  cache.set(userId, catalog, rowCacheTtlMs());
   // A failed load must not be served from the cache.
   catalog.catch(() => {
     if (cache.get(userId) === catalog) cache.delete(userId);

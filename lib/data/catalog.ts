@@ -1,6 +1,7 @@
 // The tool catalog: each integration's tools as its server last listed them. The sync reads and writes it here,
 // one whole server snapshot at a time (docs/design.md §4); pages, the API and calls read it, owner-scoped.
 import { Prisma } from "@prisma/client";
+import { integrationsChanged } from "@/lib/data/changes";
 import { getDb } from "@/lib/db";
 import { groupCommit } from "@/lib/serialize";
 import type {
@@ -89,7 +90,6 @@ export type ListChanges<K extends CatalogKind> = {
  * again, so the stored catalog is always one server snapshot. Enabled flags stay as they are.
  */
 export async function writeSnapshot(s: Snapshot): Promise<boolean> {
-  const db = await getDb();
   const now = new Date();
   const metadata = {
     where: { id: s.integrationId, userId: s.userId, syncGeneration: s.generation },
@@ -112,7 +112,17 @@ export async function writeSnapshot(s: Snapshot): Promise<boolean> {
   const lists = Object.values(s.lists ?? {});
   const nothing = (c: { added: unknown[]; changed: unknown[]; removed: unknown[] }) =>
     !c.added.length && !c.changed.length && !c.removed.length;
-  if (nothing(s) && lists.every(nothing)) return updateMetadata(metadata);
+  const written =
+    nothing(s) && lists.every(nothing)
+      ? await updateMetadata(metadata)
+      : await writeChanges(s, metadata, now);
+  if (written) integrationsChanged({ userId: s.userId, integrationId: s.integrationId });
+  return written;
+}
+
+/** The catalog's changes with the metadata, in one transaction (false: not at the generation any more). */
+async function writeChanges(s: Snapshot, metadata: Prisma.IntegrationUpdateManyArgs, now: Date) {
+  const db = await getDb();
   const integrationId = s.integrationId;
   return db.$transaction(
     async (tx) => {

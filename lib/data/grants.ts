@@ -9,6 +9,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { Prisma, type OAuthGrant } from "@prisma/client";
 import { aad, decryptField, decryptJson, encryptField, encryptJson } from "@/lib/crypto";
+import { integrationsChanged } from "@/lib/data/changes";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
@@ -75,6 +76,7 @@ export async function setIntegrationState(
         oauthDiscovery === null ? Prisma.DbNull : (oauthDiscovery as Prisma.InputJsonValue | undefined),
     },
   });
+  integrationsChanged({ userId: integ.userId, integrationId: integ.id });
 }
 
 /** The most scope tokens one authorization request asks for (step-ups included). */

@@ -3,13 +3,13 @@ import { randomUUID } from "node:crypto";
 import type { Prisma } from "@prisma/client";
 import { emitToolsChanged } from "@/lib/agent/events";
 import { audit } from "@/lib/data/audit";
+import { integrationsChanged } from "@/lib/data/changes";
 import { storedTool, toolDefinitionSelect } from "@/lib/data/catalog";
 import { recordCall, type CallSource, type CallVia } from "@/lib/data/history";
 import { aad, encryptField } from "@/lib/crypto";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { runDoctor, type DoctorStep } from "@/lib/mcp/doctor";
-import { forgetCallPlans } from "@/lib/mcp/integration";
 import { callTool, dropSession, type CallOptions } from "@/lib/mcp/pool";
 import { taskSupportOf } from "@/lib/mcp/tasks";
 import { syncIntegration, type SyncDiff } from "@/lib/mcp/sync";
@@ -142,6 +142,7 @@ export async function createIntegration(user: Owner, input: IntegrationCreateInp
       throw new AppError("name_taken", `You already have an integration named "${name}"`, 409);
     throw e;
   }
+  integrationsChanged({ userId: user.id, integrationId: id });
   await audit(
     user.id,
     "integration.create",
@@ -171,7 +172,6 @@ export async function updateIntegration(
     if (current.authKind !== "oauth") data.authKind = patch.apiKey ? "api_key" : "none";
   }
   const db = await getDb();
-  forgetCallPlans(user.id, id);
   try {
     await db.integration.update({ where: { id, userId: user.id }, data });
   } catch (e) {
@@ -179,6 +179,7 @@ export async function updateIntegration(
       throw new AppError("name_taken", `You already have an integration named "${patch.name}"`, 409);
     throw e;
   }
+  integrationsChanged({ userId: user.id, integrationId: id });
   await audit(
     user.id,
     "integration.update",
@@ -203,6 +204,7 @@ export async function deleteIntegration(user: Owner, id: string): Promise<void> 
   if (row.authKind === "oauth") await disconnectOAuth(user.id, id).catch(() => undefined);
   const db = await getDb();
   await db.integration.deleteMany({ where: { id, userId: user.id } });
+  integrationsChanged({ userId: user.id, integrationId: id });
   emitToolsChanged(user.id);
   await audit(user.id, "integration.delete", { type: "integration", id });
 }
@@ -228,7 +230,7 @@ export async function setToolEnabled(user: Owner, integrationId: string, toolNam
     data: { enabled },
   });
   if (!res.count) throw notFound("Tool not found");
-  forgetCallPlans(user.id, integrationId);
+  integrationsChanged({ userId: user.id, integrationId });
   emitToolsChanged(user.id); // the agent endpoint's tool list follows
 }
 
@@ -371,6 +373,7 @@ export async function createIntegrationFromTemplate(
       return { ...(await connectAndReport(user, existing.id)), created: false };
     return { integration: await getIntegration(user, existing.id), created: false };
   }
+  integrationsChanged({ userId: user.id, integrationId: id });
   await audit(
     user.id,
     "integration.create",

@@ -5,6 +5,7 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import { Prisma } from "@prisma/client";
 import { aad, encryptField } from "@/lib/crypto";
+import { integrationsChanged } from "@/lib/data/changes";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 
@@ -161,6 +162,7 @@ export async function deleteTemplateRow(id: string) {
     await tx.template.delete({ where: { id } });
     return count;
   });
+  integrationsChanged({});
   return { name: t.name, detached, oauth };
 }
 
@@ -204,6 +206,7 @@ export async function applyFollow(templateId: string, c: FollowChanges): Promise
       if (ids.length) await tx.integration.updateMany({ where: { id: { in: ids }, templateId }, data });
     }
   });
+  integrationsChanged({});
 }
 
 /** Templates for the recipe editor (names only). */

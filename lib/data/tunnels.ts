@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { aad, decryptField, encryptField } from "@/lib/crypto";
 import { audit } from "@/lib/data/audit";
+import { integrationsChanged } from "@/lib/data/changes";
 import { getDb, isUniqueViolation } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 
@@ -34,6 +35,7 @@ export async function markTunnelOffline(t: TunnelRef, why: (name: string) => str
       where: { id: t.integrationId, userId: t.userId },
       data: { status: "offline", lastError: why(integ.name) },
     });
+    integrationsChanged({ userId: t.userId, integrationId: t.integrationId });
   }
 }
 
@@ -102,6 +104,7 @@ export async function attachTunnel(
         where: { id: existing.id, userId: user.id },
         data: { url, transport: null },
       });
+      integrationsChanged({ userId: user.id, integrationId: existing.id });
     }
     return { tunnelId: tunnel.id, integrationId: existing.id, revived: true };
   }
@@ -119,6 +122,7 @@ export async function attachTunnel(
     if (isUniqueViolation(e) && !retried) return attachTunnel(user, name, urlFor, true);
     throw e;
   }
+  integrationsChanged({ userId: user.id, integrationId });
   await audit(user.id, "tunnel.create", { type: "integration", id: integrationId }, { tunnelId });
   return { tunnelId, integrationId, revived: false };
 }

@@ -3,6 +3,7 @@ import type { AuthProvider } from "@modelcontextprotocol/client";
 import type { Integration } from "@prisma/client";
 import { aad, decryptField } from "@/lib/crypto";
 import { readIntegration } from "@/lib/data/catalog";
+import { covers, onIntegrationsChanged } from "@/lib/data/changes";
 import { AppError, notFound } from "@/lib/errors";
 import { processState, TtlCache } from "@/lib/state";
 import type { TransportKind } from "@/lib/mcp/connect";
@@ -43,18 +44,25 @@ export function knownTransport(row: Integration): TransportKind | null {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Call plans: the (owner-checked) integration and the tool's schema, kept for a moment so back-to-back calls
-// skip the database. Anything that changes an integration or its tools drops them (a sync, an edit, enabling
-// or disabling a tool, closing its session); the short TTL bounds what another instance's change can leave.
+// Call plans: the (owner-checked) integration and the tool's schema, kept so calls skip the database. Every
+// committed change to an integration or its tools drops them (lib/data/changes.ts, on every instance with
+// Redis), as does closing its session; their lifetime bounds what a missed change can leave.
 
 export type Plan = {
   integ: EngineIntegration;
   tool: { inputSchema: unknown; enabled: boolean; definitionHash?: string } | null;
 };
-export const plans = processState(
-  "callPlans",
-  () => new TtlCache<string, Plan>({ ttlMs: 2_000, max: 5_000 }),
-);
+/** Promises, cached when the read starts: a change committed meanwhile drops the read, not a later one. */
+export const plans = processState("callPlans", () => {
+  const c = new TtlCache<string, Promise<Plan>>({ ttlMs: 2_000, max: 5_000 });
+  onIntegrationsChanged((change) =>
+    c.deleteWhere((k) => {
+      const [userId, integrationId] = k.split("\u0000");
+      return covers(change, userId, integrationId);
+    }),
+  );
+  return c;
+});
 export const planKey = (userId: string, integrationId: string, tool: string) =>
   `${userId}\u0000${integrationId}\u0000${tool}`;
 

@@ -12,6 +12,7 @@ import {
   type PriorDiscovery,
 } from "@modelcontextprotocol/client";
 import { callableTool } from "@/lib/data/catalog";
+import { rowCacheTtlMs } from "@/lib/data/changes";
 import { AppError, isAppError, notFound } from "@/lib/errors";
 import { log } from "@/lib/log";
 import { connectMcp, type McpConnection } from "@/lib/mcp/connect";
@@ -117,12 +118,12 @@ async function planFor(ctx: CallContext, name: string): Promise<Plan> {
   const key = planKey(ctx.userId, ctx.integrationId, name);
   const hit = plans.get(key);
   if (hit) return hit;
-  const [integ, tool] = await Promise.all([
-    loadIntegration(ctx.userId, ctx.integrationId),
-    callableTool(ctx, name),
-  ]);
-  const plan = { integ, tool };
-  plans.set(key, plan);
+  const plan = Promise.all([loadIntegration(ctx.userId, ctx.integrationId), callableTool(ctx, name)]).then(
+    ([integ, tool]) => ({ integ, tool }),
+  );
+  plans.set(key, plan, rowCacheTtlMs());
+  // A failed read is not kept.
+  plan.catch(() => plans.get(key) === plan && plans.delete(key));
   return plan;
 }
 

@@ -26,12 +26,7 @@ import {
   type ListOutcome,
   type ToolDefinition,
 } from "@/lib/mcp/discover";
-import {
-  engineIntegration,
-  forgetCallPlans,
-  knownTransport,
-  type EngineIntegration,
-} from "@/lib/mcp/integration";
+import { engineIntegration, knownTransport, type EngineIntegration } from "@/lib/mcp/integration";
 
 export type SyncDiff = {
   added: string[];
@@ -86,7 +81,6 @@ export function syncIntegration(
       throw err;
     }
     const diff = await storeSnapshot(integ, found, read.catalog);
-    forgetCallPlans(userId, integ.id);
     return afterSync<SyncDiff>(userId)(diff);
   });
 }
