@@ -54,6 +54,12 @@ const CALLERS_PER_USER = 10;
 const SERVERS = 20;
 const HANGING = 2; // 10 %
 const HANG_TIMEOUT_MS = 8_000;
+/**
+ * Calls per client before the clock starts, on the app and on the gateway alike: three visits per client
+ * reach all 20 servers of every user, so the measured runs find every pooled upstream session open and the
+ * code warmed (a steady state; opening 400 sessions under full load is start-up, not throughput).
+ */
+const WARM_CALLS = 3;
 /** Load-generator processes (the clients never share the app's or the gateway's event loop). */
 const WORKERS = 4;
 const METRICS_TOKEN = "bench-metrics-token-0123456789";
@@ -202,7 +208,7 @@ type LoadResult = {
   seconds: number;
 };
 type LoadUser = { token: string; publicId: string };
-type Job = { url: string; clients: LoadUser[]; hanging: number[] };
+type Job = { url: string; clients: LoadUser[]; hanging: number[]; calls: number };
 type WorkerResult = Omit<LoadResult, "lagP99" | "seconds">;
 
 /** A load-generator process: connects its share of the clients, reports ready, runs on "go", reports. */
@@ -260,7 +266,7 @@ function runWorker(): void {
     process.once("message", async () => {
       await Promise.all(
         clients.map(async ({ token, publicId, client }, c) => {
-          for (let i = 0; i < PER_CALLER; i++) {
+          for (let i = 0; i < job.calls; i++) {
             const s = (c * 7 + i * 3) % SERVERS; // every caller visits every server
             const name = `${prefixesOf.get(token)![s]}__${hanging.has(s) ? "hang" : "whoami"}`;
             const started = performance.now();
@@ -308,6 +314,7 @@ async function loadRun(
   users: LoadUser[],
   hanging: Set<number>,
   lagP99: () => Promise<number>,
+  calls = PER_CALLER,
 ): Promise<LoadResult> {
   const all = users.flatMap((u) => Array.from({ length: CALLERS_PER_USER }, () => u));
   const workers = Array.from({ length: WORKERS }, () =>
@@ -323,7 +330,12 @@ async function loadRun(
     });
   const ready = workers.map(next);
   workers.forEach((w, i) =>
-    w.send({ url, clients: all.filter((_, c) => c % WORKERS === i), hanging: [...hanging] } satisfies Job),
+    w.send({
+      url,
+      clients: all.filter((_, c) => c % WORKERS === i),
+      hanging: [...hanging],
+      calls,
+    } satisfies Job),
   );
   await Promise.all(ready);
   await lagP99(); // starts the app's lag window
@@ -595,7 +607,7 @@ async function loadBench(dir: string) {
     const app = await startAppProcess(dir);
     let healthy: LoadResult, loaded: LoadResult;
     try {
-      await loadRun(app.url, users.slice(0, 2), new Set(), app.lagP99); // warm pooled sessions and JIT
+      await loadRun(app.url, users, new Set(), app.lagP99, WARM_CALLS);
       healthy = await loadRun(app.url, users, new Set(), app.lagP99);
       loaded = await loadRun(
         app.url,
@@ -610,7 +622,7 @@ async function loadBench(dir: string) {
     let floor: LoadResult;
     try {
       const noLag = async () => NaN;
-      await loadRun(gateway.url, users.slice(0, 2), new Set(), noLag);
+      await loadRun(gateway.url, users, new Set(), noLag, WARM_CALLS);
       floor = await loadRun(gateway.url, users, new Set(), noLag);
     } finally {
       await gateway.stop();
