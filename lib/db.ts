@@ -5,9 +5,11 @@ import path from "node:path";
 import { PrismaClient } from "@prisma/client";
 import { env } from "@/lib/env";
 import { log } from "@/lib/log";
+import { PGliteThread } from "@/lib/pglite-thread";
 import { processState } from "@/lib/state";
 
 type PgAdapter = InstanceType<typeof import("@prisma/adapter-pg").PrismaPg>;
+type PGlite = import("@electric-sql/pglite").PGlite;
 type PoolStats = { totalCount: number; idleCount: number; waitingCount: number };
 type Opened = { client: PrismaClient; close: () => Promise<void>; pool?: PoolStats };
 type Holder = { opened?: Opened; opening?: Promise<Opened> };
@@ -50,11 +52,19 @@ async function open(): Promise<Opened> {
       },
     };
   }
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { PrismaPGlite } = await import("pglite-prisma-adapter");
-  const pg = await PGlite.create(pgliteDir());
-  // The adapter is typed against an older @prisma/driver-adapter-utils; it only uses sql + args, which match.
-  const client = new PrismaClient({ adapter: new PrismaPGlite(pg) as unknown as PgAdapter });
+  const [{ messages }, { PrismaPGlite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("pglite-prisma-adapter"),
+  ]);
+  // On its own thread (lib/pglite-thread.ts); its errors come back as PGlite's, which the adapter maps.
+  const pg = await PGliteThread.open(pgliteDir(), ({ message, database, ...fields }) =>
+    database ? Object.assign(new messages.DatabaseError(message, 0, "error"), fields) : new Error(message),
+  );
+  // The adapter is typed against an older @prisma/driver-adapter-utils and PGlite's full class; it uses sql +
+  // args, and the query, exec and transaction this thread answers.
+  const client = new PrismaClient({
+    adapter: new PrismaPGlite(pg as unknown as PGlite) as unknown as PgAdapter,
+  });
   return {
     client,
     close: async () => {

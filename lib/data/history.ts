@@ -31,8 +31,8 @@ const queue = () =>
     (q) => historySettledIn(q),
   );
 const HISTORY_BATCH = 500;
-// Inserts running at once: more overlap a slow database's round trips; one keeps PGlite (which runs every
-// statement on the event loop) from interleaving them for nothing.
+// Inserts running at once: more overlap a slow database's round trips; one keeps PGlite (which runs one
+// statement at a time on its thread) from interleaving them for nothing.
 const writers = () => (env().DATABASE_URL ? 4 : 1);
 
 /** Unique, and in call order within a millisecond (activity pages are ordered by at, then id). */
