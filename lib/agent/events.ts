@@ -6,38 +6,14 @@
 // With REDIS_URL the event also goes to every other instance (docs/deploy.md): published on Redis, and each
 // instance's subscriber feeds its own listeners. The publishing instance delivers to its own listeners at once
 // and ignores its own message when it comes back, so nothing is delivered twice.
-import { log } from "@/lib/log";
-import { relayed } from "@/lib/agent/relay";
-import { processState } from "@/lib/state";
+import { clusterEvent } from "@/lib/agent/relay";
 
-type Listener = (userId: string) => void;
+const toolsChanged = clusterEvent<string>("tools-changed", (v) => (typeof v === "string" ? v : undefined));
 
-const listeners = processState("agentEvents", () => new Set<Listener>());
-
-function deliver(userId: string): void {
-  for (const listener of listeners) {
-    try {
-      listener(userId);
-    } catch (err) {
-      // A broken listener must not break the sync that published the event.
-      log.error("tools-changed listener failed", err);
-    }
-  }
-}
-
-const relay = relayed<string>("tools-changed", deliver, (v) => (typeof v === "string" ? v : undefined));
-
-export function emitToolsChanged(userId: string): void {
-  deliver(userId);
-  relay.publish(userId);
-}
+export const emitToolsChanged = (userId: string) => toolsChanged.emit(userId);
 
 /** Registers a listener; returns its unsubscribe function. */
-export function onToolsChanged(listener: Listener): () => void {
-  listeners.add(listener);
-  relay.listen();
-  return () => void listeners.delete(listener);
-}
+export const onToolsChanged = (listener: (userId: string) => void) => toolsChanged.on(listener);
 
 type DiffLike = { added: string[]; removed: string[]; changed: string[] };
 type SyncDiffLike = DiffLike & { resources?: DiffLike; resourceTemplates?: DiffLike; prompts?: DiffLike };
@@ -64,35 +40,15 @@ export function afterSync<D extends SyncDiffLike>(userId: string): (diff: D) => 
 
 export type ListKind = "resources" | "prompts";
 export type ListsChange = { userId: string; kinds: ListKind[] };
-type ListsListener = (change: ListsChange) => void;
 
-const listsListeners = processState("agentListEvents", () => new Set<ListsListener>());
-
-function deliverLists(change: ListsChange): void {
-  for (const listener of listsListeners) {
-    try {
-      listener(change);
-    } catch (err) {
-      log.error("lists-changed listener failed", err);
-    }
-  }
-}
-
-const listsRelay = relayed<ListsChange>("lists-changed", deliverLists, (v) => {
+const listsChanged = clusterEvent<ListsChange>("lists-changed", (v) => {
   const c = v as Partial<ListsChange> | null;
   if (!c || typeof c.userId !== "string" || !Array.isArray(c.kinds)) return undefined;
   const kinds = c.kinds.filter((k): k is ListKind => k === "resources" || k === "prompts");
   return kinds.length ? { userId: c.userId, kinds } : undefined;
 });
 
-export function emitListsChanged(change: ListsChange): void {
-  deliverLists(change);
-  listsRelay.publish(change);
-}
+export const emitListsChanged = (change: ListsChange) => listsChanged.emit(change);
 
 /** Registers a listener for resource and prompt list changes; returns its unsubscribe function. */
-export function onListsChanged(listener: ListsListener): () => void {
-  listsListeners.add(listener);
-  listsRelay.listen();
-  return () => void listsListeners.delete(listener);
-}
+export const onListsChanged = (listener: (change: ListsChange) => void) => listsChanged.on(listener);

@@ -67,3 +67,39 @@ export function relayed<T>(
     },
   };
 }
+
+export type ClusterEvent<T> = {
+  /** Delivers to this process's listeners at once, and sends to the other instances. */
+  emit(event: T): void;
+  /** Registers a listener for events from every instance; returns its unsubscribe function. */
+  on(listener: (event: T) => void): () => void;
+};
+
+/**
+ * One kind of event for the whole deployment: each listener receives every event once, wherever it was emitted.
+ * A listener that throws is logged, and the others still receive the event (nor does the emitter fail).
+ */
+export function clusterEvent<T>(name: string, parse: (value: unknown) => T | undefined): ClusterEvent<T> {
+  const listeners = processState(`events:${name}`, () => new Set<(event: T) => void>());
+  const deliver = (event: T) => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        log.error(`${name} listener failed`, err);
+      }
+    }
+  };
+  const relay = relayed(name, deliver, parse);
+  return {
+    emit(event) {
+      deliver(event);
+      relay.publish(event);
+    },
+    on(listener) {
+      listeners.add(listener);
+      relay.listen();
+      return () => void listeners.delete(listener);
+    },
+  };
+}

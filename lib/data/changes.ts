@@ -6,29 +6,14 @@
 // process writes, and with Redis every instance hears every change, so entries live a minute (a bound on a
 // missed pub/sub message); several instances on PostgreSQL without Redis hear only their own writes, so there
 // entries live two seconds (docs/deploy.md).
-import { relayed } from "@/lib/agent/relay";
+import { clusterEvent } from "@/lib/agent/relay";
 import { env } from "@/lib/env";
-import { log } from "@/lib/log";
 import { redisEnabled } from "@/lib/redis";
-import { processState } from "@/lib/state";
 
 /** One integration, every integration of one user, or (no user: an admin changed a template) everyone's. */
 export type IntegrationChange = { userId?: string; integrationId?: string };
-type Listener = (change: IntegrationChange) => void;
 
-const listeners = processState("integrationChanges", () => new Set<Listener>());
-
-function deliver(change: IntegrationChange): void {
-  for (const listener of listeners) {
-    try {
-      listener(change);
-    } catch (err) {
-      log.error("integration-change listener failed", err);
-    }
-  }
-}
-
-const relay = relayed<IntegrationChange>("integrations-changed", deliver, (v) => {
+const changed = clusterEvent<IntegrationChange>("integrations-changed", (v) => {
   const c = v as IntegrationChange | null;
   if (!c || typeof c !== "object") return undefined;
   const id = (x: unknown) => (typeof x === "string" && x.length <= 200 ? x : undefined);
@@ -36,17 +21,10 @@ const relay = relayed<IntegrationChange>("integrations-changed", deliver, (v) =>
 });
 
 /** Announces a committed write (call it after the transaction, never inside one). */
-export function integrationsChanged(change: IntegrationChange): void {
-  deliver(change);
-  relay.publish(change);
-}
+export const integrationsChanged = (change: IntegrationChange) => changed.emit(change);
 
 /** Registers a cache's listener; returns its unsubscribe function. */
-export function onIntegrationsChanged(listener: Listener): () => void {
-  listeners.add(listener);
-  relay.listen();
-  return () => void listeners.delete(listener);
-}
+export const onIntegrationsChanged = (listener: (change: IntegrationChange) => void) => changed.on(listener);
 
 /** Whether a change covers this user's integration (integrationId undefined: any of theirs). */
 export function covers(change: IntegrationChange, userId: string, integrationId?: string): boolean {
