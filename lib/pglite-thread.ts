@@ -59,8 +59,12 @@ parentPort.on("message", async (m) => {
     if (m.op === "end") {
       const t = txs.get(m.tx);
       t.endId = m.id;
-      if (m.rollback && !t.tx.closed) await t.tx.rollback();
-      return t.end();
+      try {
+        if (m.rollback && !t.tx.closed) await t.tx.rollback();
+      } finally {
+        t.end(); // whatever happened, the transaction ends and the database is free again
+      }
+      return;
     }
     if (m.op === "close") {
       await db.close();
