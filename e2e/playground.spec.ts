@@ -33,6 +33,12 @@ async function add(page: Page, name: string, url: string): Promise<string> {
 
 const outcome = (page: Page) => page.getByTestId("call-outcome");
 
+/** Picks a tool in the playground and calls it with the inputs as they are. */
+async function callTool(page: Page, name: string): Promise<void> {
+  await page.getByLabel("Tool", { exact: true }).selectOption(name);
+  await page.getByRole("button", { name: `Call ${name}` }).click();
+}
+
 test("the tool is in the URL, inputs are kept per tool, Enter submits, a refused call clears the result", async ({
   page,
 }) => {
@@ -92,8 +98,7 @@ test("Cancel sends notifications/cancelled; a progress message is shown; the tim
     .toBe(true);
   await expect.poll(() => server.calls.filter((c) => c.name === "hang").at(-1)?.outcome).toBe("cancelled");
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("report");
-  await page.getByRole("button", { name: "Call report" }).click();
+  await callTool(page, "report");
   await expect(page.getByTestId("progress-message")).toHaveText("Reading page 1 of 4");
   await expect(page.getByTestId("call-progress")).toContainText("1 of 4");
   await page.getByRole("button", { name: "Cancel" }).click();
@@ -123,13 +128,11 @@ test("results: image with zoom, embedded resource, error, output schema verdicts
   await expect(page.getByRole("dialog", { name: "Image" })).toBeVisible();
   await page.getByRole("dialog", { name: "Image" }).getByRole("button", { name: "Close" }).click();
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("resource");
-  await page.getByRole("button", { name: "Call resource" }).click();
+  await callTool(page, "resource");
   await expect(page.getByTestId("embedded-resource")).toContainText("fixture://notes/1");
   await expect(page.getByTestId("embedded-resource")).toContainText("text/plain");
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("fail");
-  await page.getByRole("button", { name: "Call fail" }).click();
+  await callTool(page, "fail");
   await expect(page.getByTestId("tool-result")).toContainText("tool error");
 
   await page.getByLabel("Tool", { exact: true }).selectOption("add");
@@ -142,13 +145,11 @@ test("results: image with zoom, embedded resource, error, output schema verdicts
   await page.getByRole("button", { name: "Copy text" }).click();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe("5");
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("mismatch");
-  await page.getByRole("button", { name: "Call mismatch" }).click();
+  await callTool(page, "mismatch");
   await expect(page.getByTestId("output-check")).toContainText("does not match the output schema");
   await expect(page.getByTestId("output-check")).toContainText("sum");
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("audio");
-  await page.getByRole("button", { name: "Call audio" }).click();
+  await callTool(page, "audio");
   const audio = page.getByTestId("result-audio");
   await expect(audio).toContainText("audio/wav · 44 B");
   await expect(audio.locator("audio[controls]")).toHaveAttribute("src", /^data:audio\/wav;base64,/);
@@ -189,8 +190,7 @@ test("server-everything: progress, annotations and resource links", async ({ pag
   await page.getByRole("button", { name: "Call get-annotated-message" }).click();
   await expect(page.getByTestId("annotations").first()).toContainText(/priority: 1/);
 
-  await page.getByLabel("Tool", { exact: true }).selectOption("get-resource-links");
-  await page.getByRole("button", { name: "Call get-resource-links" }).click();
+  await callTool(page, "get-resource-links");
   const link = page.getByTestId("resource-link").first();
   await expect(link).toContainText("demo://");
   await link.getByRole("button", { name: "Read" }).click();
