@@ -137,6 +137,11 @@ async function main() {
   });
   server.requestTimeout = 0; // MCP streams (SSE) stay open; per-route limits apply instead
   server.headersTimeout = 30_000;
+  // An idle connection stays open 65 s, longer than HAProxy's 60 s keep-alive (deploy/haproxy.cfg), so
+  // the proxy, not the app, closes it and never under a request it is sending; agents calling every few
+  // seconds keep their connection. Each new connection costs an event-loop turn before it is accepted
+  // (one per turn since Node 20), which under load is what a client waits for (bench/README.md).
+  server.keepAliveTimeout = 65_000;
   server.on("upgrade", (req, socket, head) => {
     // The tunnel endpoint, registered from inside the Next.js bundle (lib/tunnel/server.ts).
     if (upgrades().handle?.(req, socket, head)) return;

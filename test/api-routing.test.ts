@@ -2,6 +2,7 @@
 // the request through next/headers (next-auth's handler, the OAuth callback's session check) answer the
 // same on every repeat, and the JSON API keeps its answers, status codes and next.config headers from the
 // first request to the last.
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, signIn, startApp, type App, type CookieJar, type SeededUser } from "./cli-helpers";
 import { startMcpServer, type McpFixture } from "./fixtures/mcp-servers";
@@ -106,4 +107,31 @@ describe("one request path: the built app answers every request through Next.js"
       expect(foreign.status).toBe(404);
     }
   });
+
+  it("keeps an idle connection open past Node's 5 s default, so a returning client reuses it", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status?: number; keepAlive?: string; reused: boolean }>((resolve, reject) => {
+        const req = http.get(`${app.url}/api/health`, { agent }, (res) => {
+          res.resume();
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode,
+              keepAlive: res.headers["keep-alive"],
+              reused: req.reusedSocket,
+            }),
+          );
+        });
+        req.on("error", reject);
+      });
+    try {
+      const first = await get();
+      expect(first).toMatchObject({ status: 200, keepAlive: "timeout=65", reused: false });
+      // Idle for longer than Node's default keep-alive (5 s): the server must not have closed it.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(await get()).toMatchObject({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  }, 30_000);
 });
