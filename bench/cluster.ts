@@ -171,6 +171,13 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Busy CPU seconds of the whole machine (every core; idle and I/O wait left out), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [, ...ticks] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const n = ticks.slice(0, 8).map(Number); // user nice system idle iowait irq softirq steal
+  return (n.reduce((a, b) => a + b, 0) - n[3] - n[4]) / 100;
+}
+
 type Setup = { url: string; procs: { name: string; p: Proc }[]; stop(): Promise<void> };
 
 async function startSetup(instances: 1 | 2, prefix: string): Promise<Setup> {
@@ -248,7 +255,13 @@ async function nextLine<T>(w: Worker): Promise<T> {
   return JSON.parse(value) as T;
 }
 
-type RoundResult = WorkerResult & { seconds: number; cpu: Record<string, number> };
+type RoundResult = WorkerResult & {
+  seconds: number;
+  cpu: Record<string, number>;
+  /** CPU seconds of the load-generator processes, and of the whole machine, during the round. */
+  loadCpu: number;
+  machineCpu: number;
+};
 
 async function round(
   setup: Setup,
@@ -262,10 +275,14 @@ async function round(
   );
   await Promise.all(workers.map((w) => nextLine(w))); // connected, tools listed
   const cpu0 = setup.procs.map(({ p }) => cpuSeconds(p.proc.pid));
+  const loadCpu = () => workers.reduce((n, w) => n + cpuSeconds(w.proc.pid), 0);
+  const load0 = loadCpu();
+  const machine0 = machineBusySeconds();
   const t0 = performance.now();
   workers.forEach((w) => w.proc.stdin!.write("go\n"));
   const results = await Promise.all(workers.map((w) => nextLine<WorkerResult>(w)));
   const seconds = (performance.now() - t0) / 1000;
+  const machineCpu = machineBusySeconds() - machine0;
   const cpu = Object.fromEntries(
     setup.procs.map(({ name, p }, i) => [name, cpuSeconds(p.proc.pid) - cpu0[i]]),
   );
@@ -276,6 +293,8 @@ async function round(
     firstError: results.find((r) => r.firstError)?.firstError,
     seconds,
     cpu,
+    loadCpu: loadCpu() - load0,
+    machineCpu,
   };
 }
 
@@ -364,14 +383,18 @@ say(
   `Run: \`npx tsx bench/cluster.ts --per-caller ${PER_CALLER}\` — ${USERS * CALLERS_PER_USER} concurrent agent clients (${USERS} users × ${CALLERS_PER_USER}) in ${WORKERS} load-generator processes, ${SERVERS} integrations per user on ${SERVERS} fixture servers in their own process, ${PER_CALLER} \`whoami\` calls per client after a warm-up round of 5.`,
 );
 say();
-say("| set-up | calls | calls/s | p50 (ms) | p99 (ms) | errors | cross-user | CPU s (each process) |");
-say("|---|---|---|---|---|---|---|---|");
+say(
+  "| set-up | calls | calls/s | p50 (ms) | p99 (ms) | errors | cross-user | CPU s (each process) | CPU s (load generators) | machine busy (cores of " +
+    os.cpus().length +
+    ") |",
+);
+say("|---|---|---|---|---|---|---|---|---|---|");
 for (const { label, r } of runs) {
   const cpu = Object.entries(r.cpu)
     .map(([k, v]) => `${k} ${fmt(v, 1)}`)
     .join(", ");
   say(
-    `| ${label} | ${r.latencies.length} | ${fmt(throughput(r), 0)} | ${fmt(percentile(r.latencies, 50), 0)} | ${fmt(percentile(r.latencies, 99), 0)} | ${r.errors} | ${r.crossUser} | ${cpu} |`,
+    `| ${label} | ${r.latencies.length} | ${fmt(throughput(r), 0)} | ${fmt(percentile(r.latencies, 50), 0)} | ${fmt(percentile(r.latencies, 99), 0)} | ${r.errors} | ${r.crossUser} | ${cpu} | ${fmt(r.loadCpu, 1)} | ${fmt(r.machineCpu / r.seconds, 2)} |`,
   );
 }
 say();
