@@ -111,7 +111,7 @@ describe("one request path: the built app answers every request through Next.js"
   it("keeps an idle connection open past Node's 5 s default, so a returning client reuses it", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = () =>
-      new Promise<{ status?: number; keepAlive?: string; reused: boolean }>((resolve, reject) => {
+      new Promise<{ status?: number; keepAlive: unknown; reused: boolean }>((resolve, reject) => {
         const req = http.get(`${app.url}/api/health`, { agent }, (res) => {
           res.resume();
           res.on("end", () =>
