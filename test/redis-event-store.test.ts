@@ -11,7 +11,7 @@ import { ORPHANED_CALL, receivingMessages, redisEventStore } from "@/lib/agent/e
 import { setEnvForProcess } from "@/lib/env";
 import { closeRedis } from "@/lib/redis";
 import { INSTANCE_ID } from "@/lib/tunnel/cluster";
-import { keyUnder, redisConnections, TEST_REDIS_URL } from "./redis-helpers";
+import { keyUnder, redisConnections, redisRelay, TEST_REDIS_URL } from "./redis-helpers";
 import { waitFor } from "./wait";
 
 const redis = redisConnections();
@@ -155,4 +155,58 @@ describe("requests of a session", () => {
     ]);
     expect(Object.keys(await other.hgetall(pKey)).sort()).toEqual(["10", "11"]);
   });
+});
+
+describe("an orphan lookup slower than its 3 s wait", () => {
+  let relay: Awaited<ReturnType<typeof redisRelay>>;
+  beforeAll(async () => {
+    relay = await redisRelay();
+    await closeRedis();
+    setEnvForProcess({ REDIS_URL: relay.url, REDIS_PREFIX: prefix });
+  });
+  afterAll(async () => {
+    relay.release();
+    await closeRedis();
+    setEnvForProcess({ REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
+    await relay.close();
+  });
+
+  /** One request of `session` answered on an event stream: the JSON-RPC messages that stream carries. */
+  const ping = async (session: string, id: number) => {
+    const res = await receivingMessages(
+      session,
+      { jsonrpc: "2.0", id, method: "ping" },
+      async () =>
+        new Response(`event: message\ndata: {"jsonrpc":"2.0","id":${id},"result":{}}\n\n`, {
+          headers: { "content-type": "text/event-stream" },
+        }),
+    );
+    return (await res.text())
+      .split("\n")
+      .filter((l) => l.startsWith("data: "))
+      .map((l) => JSON.parse(l.slice(6)) as { id: unknown; error?: unknown });
+  };
+
+  it("leaves a call it claims too late pending, and a later look answers it once", async () => {
+    const session = `s${++n}`;
+    const pKey = key("agent", "pending", session);
+    await other.hset(pKey, "9", JSON.stringify({ stream: "", instance: "other:late", url: deadUrl }));
+    await ping(`${session}-warm`, 1); // the app's connection through the relay is open
+    // Redis stalls: the lookup gives up after 3 s and the stream carries only its own answer.
+    relay.hold();
+    expect(await ping(session, 11)).toEqual([{ jsonrpc: "2.0", id: 11, result: {} }]);
+    // Redis answers: the lookup goes on and claims the dead instance's call after its caller stopped
+    // waiting. That call must stay pending, so a later event stream of the session answers it.
+    relay.release();
+    let id = 12;
+    const answered = await waitFor(
+      async () => {
+        const found = (await ping(session, id++)).filter((m) => m.id === 9);
+        return found.length ? found : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: "the late-claimed call's answer" },
+    );
+    expect(answered).toEqual([{ jsonrpc: "2.0", id: 9, error: ORPHANED_CALL }]);
+    expect(await other.hexists(pKey, "9")).toBe(0);
+  }, 40_000);
 });

@@ -95,8 +95,11 @@ async function withOrphanAnswers(sessionId: string, res: Response): Promise<Resp
   checks.set(sessionId, now);
   if (checks.size > 10_000) for (const [k, at] of checks) if (now - at > ORPHAN_CHECK_MS) checks.delete(k);
   const r = redis();
-  const answers =
-    (r && (await attemptRedis(r, "orphaned agent calls", () => orphanAnswers(sessionId), 3_000))) || [];
+  if (!r) return res;
+  const claim: Claim = { open: true, answers: [] };
+  await attemptRedis(r, "orphaned agent calls", () => claimOrphans(sessionId, claim), 3_000);
+  claim.open = false;
+  const { answers } = claim;
   if (!answers.length) return res;
   const head = new TextEncoder().encode(
     answers.map((m) => `event: message\ndata: ${JSON.stringify(m)}\n\n`).join(""),
@@ -118,23 +121,33 @@ async function withOrphanAnswers(sessionId: string, res: Response): Promise<Resp
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
-/** Claims (so one instance answers each) and answers the session's calls whose instance is dead. */
-async function orphanAnswers(sessionId: string): Promise<JSONRPCMessage[]> {
+/** The answers a claim collects while its caller waits (`open`); once it stopped waiting, `open` is false. */
+type Claim = { open: boolean; answers: JSONRPCMessage[] };
+
+/**
+ * Claims (so one instance answers each) the session's calls whose instance is dead, adding an error answer
+ * for each to `claim.answers`. A call claimed after the caller stopped waiting (a slow Redis, or live
+ * instances slow to probe) is put back, for the session's next check here or on another instance: a claimed
+ * call is always answered or left pending, never dropped.
+ */
+async function claimOrphans(sessionId: string, claim: Claim): Promise<void> {
   const r = redis();
-  if (!r) return [];
+  if (!r) return;
   const pKey = pendingKey(sessionId);
   const foreign = Object.entries(await r.hgetall(pKey))
-    .map(([id, v]) => ({ id, ...(JSON.parse(v) as Pending) }))
+    .map(([id, record]) => ({ id, record, ...(JSON.parse(record) as Pending) }))
     .filter((x) => x.instance !== INSTANCE_ID);
   const alive = new Map<string, boolean>();
-  const out: JSONRPCMessage[] = [];
   for (const x of foreign) {
     if (!alive.has(x.instance)) alive.set(x.instance, await instanceAlive(x.instance, x.url));
     if (alive.get(x.instance) || !(await r.hdel(pKey, x.id))) continue;
-    out.push({ jsonrpc: "2.0", id: JSON.parse(x.id), error: ORPHANED_CALL } as JSONRPCMessage);
+    if (!claim.open) {
+      await r.multi().hset(pKey, x.id, x.record).pexpire(pKey, SESSION_PENDING_TTL_MS).exec();
+      continue;
+    }
+    claim.answers.push({ jsonrpc: "2.0", id: JSON.parse(x.id), error: ORPHANED_CALL } as JSONRPCMessage);
     log.info("agent call orphaned by its instance answered", { sessionId, instance: x.instance });
   }
-  return out;
 }
 
 const pendingKey = (sessionId: string) => redisKey("agent", "pending", sessionId);
