@@ -35,6 +35,7 @@ import {
   startFixtures,
   stopper,
 } from "./lib";
+import { ownConnections } from "./own-connections";
 
 const { values } = parseArgs({
   options: {
@@ -128,13 +129,17 @@ async function serveApp(
   };
 }
 
+/** An SDK agent client with a connection pool of its own (bench/own-connections.ts). */
 async function agentClient(url: string, token: string, era: "auto" | "legacy" = "auto"): Promise<Client> {
   const client = new Client(
     { name: "bench-agent", version: "1.0.0" },
     era === "auto" ? { versionNegotiation: { mode: "auto" } } : {},
   );
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), { authProvider: { token: async () => token } }),
+    new StreamableHTTPClientTransport(new URL(url), {
+      authProvider: { token: async () => token },
+      fetch: ownConnections(),
+    }),
   );
   return client;
 }

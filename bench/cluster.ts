@@ -17,6 +17,7 @@ import path from "node:path";
 import readline from "node:readline";
 import { parseArgs } from "node:util";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { ownConnections } from "./own-connections";
 
 const { values } = parseArgs({
   options: {
@@ -65,6 +66,7 @@ async function worker(): Promise<void> {
             await fresh.connect(
               new StreamableHTTPClientTransport(new URL(job.url), {
                 authProvider: { token: async () => c.token },
+                fetch: ownConnections(),
               }),
             );
             clients.set(key, (client = fresh));
