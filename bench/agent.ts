@@ -2,11 +2,11 @@
 //  1. Added latency: tools/call through /api/mcp (the route's handler behind a plain node:http listener in
 //     this process: real HTTP, token auth, catalog, limits, breaker, pooled upstream call, ToolCall insert)
 //     vs a direct SDK v2 client to the same fixture. Sequential, interleaved in blocks. Target: added p50 ≤ 3 ms.
-//  2. Load: 200 concurrent agent clients (20 users × 10, SDK clients over Streamable HTTP in WORKERS load
-//     processes) across 20 integrations per user (20 fixture servers in two processes of their own), every
+//  2. Load: 200 concurrent agent clients (20 users × 10, SDK clients over Streamable HTTP, each with its own
+//     connections, in WORKERS load processes) across 20 integrations per user (20 fixture servers in two processes of their own), every
 //     call a `whoami` that reports the X-Poke-User-Id it received, against the app as it runs in production
 //     (server.ts and the built app, its own process; event-loop lag read from its /api/metrics) and against
-//     a bare forwarding gateway on the same fixtures (the floor). Targets: one instance ≥ 50 % of the floor's
+//     a bare forwarding gateway on the same fixtures (the floor; its lag from its own monitor). Targets: one instance ≥ 50 % of the floor's
 //     throughput, p99 ≤ 1 s, lag p99 ≤ 50 ms, 0 errors, no response carrying another user's id; with 10 % of
 //     the servers hanging, healthy p99 ≤ 2 × the all-healthy p99. `--cpu-prof DIR` profiles the app process
 //     (read it with bench/profile-summary.ts). Needs a production build (`npx next build`).
@@ -60,9 +60,9 @@ const HANG_TIMEOUT_MS = 8_000;
 /**
  * Calls per client before the clock starts, on the app and on the gateway alike: the first three visits
  * of each client reach all 20 servers of every user, so the measured runs find every pooled upstream
- * session open and the code warmed; the rest let the clients' connection pools grow to what the load
- * needs. A steady state: opening 400 sessions and a hundred connections under full load is start-up, not
- * throughput (bench/README.md, "Agent endpoint", says what a cold start costs).
+ * session open and the code warmed; by the last, each client has settled on its connections. A steady
+ * state: opening 400 sessions and hundreds of connections under full load is start-up, not throughput
+ * (bench/README.md, "Agent endpoint", says what a cold start costs).
  */
 const WARM_CALLS = 10;
 /** Load-generator processes (the clients never share the app's or the gateway's event loop). */
