@@ -94,6 +94,7 @@ export function Playground({
 }
 
 type Progress = { progress: number; total?: number; message?: string };
+const CANCELLED = "Cancelled: the server was told to stop the call.";
 type Outcome = { result: ToolResultView; latencyMs: number; outputCheck?: OutputCheck };
 type Draft = {
   mode: "form" | "json";
@@ -247,6 +248,8 @@ function ToolRunner({
         return fail(body?.error?.message ?? `The call failed (HTTP ${res.status}).`);
       }
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      // Cancel ends the read at once, whether or not the aborted body's error has reached the pipe yet.
+      ctl.signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), { once: true });
       let buf = "";
       let ended = false;
       for (;;) {
@@ -274,9 +277,9 @@ function ToolRunner({
         }
         if (eof) break;
       }
-      if (!ended) fail("The connection closed before the call finished.");
+      if (!ended) fail(ctl.signal.aborted ? CANCELLED : "The connection closed before the call finished.");
     } catch {
-      if (ctl.signal.aborted) fail("Cancelled: the server was told to stop the call.");
+      if (ctl.signal.aborted) fail(CANCELLED);
       else fail("The call could not be sent. Check your connection and try again.");
     } finally {
       if (abortRef.current === ctl) abortRef.current = null;
