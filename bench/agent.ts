@@ -336,7 +336,7 @@ const self = fileURLToPath(import.meta.url);
 
 /**
  * The load generator: `users` × CALLERS_PER_USER clients spread over WORKERS processes, connected once;
- * `run` measures one phase of `calls` calls per client. `warm` runs WARM_CALLS per client unmeasured first.
+ * `run` measures one phase of `calls` calls per client.
  */
 async function loadGenerator(url: string, users: LoadUser[], lagP99: () => Promise<number>) {
   const all = users.flatMap((u) => Array.from({ length: CALLERS_PER_USER }, () => u));
@@ -379,7 +379,6 @@ async function loadGenerator(url: string, users: LoadUser[], lagP99: () => Promi
   };
   return {
     run,
-    warm: () => run(new Set(), WARM_CALLS),
     close: () =>
       Promise.all(
         workers.map(
@@ -392,6 +391,22 @@ async function loadGenerator(url: string, users: LoadUser[], lagP99: () => Promi
         ),
       ),
   };
+}
+
+/**
+ * One target under load, from the same clients: the warm-up (WARM_CALLS per client, unmeasured), then all
+ * servers healthy, then HANGING of them hanging.
+ */
+async function measureLoad(url: string, users: LoadUser[], lagP99: () => Promise<number>) {
+  const load = await loadGenerator(url, users, lagP99);
+  try {
+    await load.run(new Set(), WARM_CALLS);
+    const healthy = await load.run(new Set());
+    const loaded = await load.run(new Set(Array.from({ length: HANGING }, (_, i) => i)));
+    return { healthy, loaded };
+  } finally {
+    await load.close();
+  }
 }
 
 /**
@@ -653,25 +668,16 @@ async function loadBench(dir: string) {
     const { closeDb } = await import("@/lib/db");
     await closeDb();
     const app = await startAppProcess(dir);
-    const hanging = new Set(Array.from({ length: HANGING }, (_, i) => i));
     let healthy: LoadResult, loaded: LoadResult;
     try {
-      const load = await loadGenerator(app.url, users, app.lagP99);
-      await load.warm();
-      healthy = await load.run(new Set());
-      loaded = await load.run(hanging);
-      await load.close();
+      ({ healthy, loaded } = await measureLoad(app.url, users, app.lagP99));
     } finally {
       await app.stop();
     }
     const gateway = await startGateway(fixtures.urls, users);
     let floor: LoadResult, floorLoaded: LoadResult;
     try {
-      const load = await loadGenerator(gateway.url, users, gateway.lagP99);
-      await load.warm();
-      floor = await load.run(new Set());
-      floorLoaded = await load.run(hanging);
-      await load.close();
+      ({ healthy: floor, loaded: floorLoaded } = await measureLoad(gateway.url, users, gateway.lagP99));
     } finally {
       await gateway.stop();
     }
