@@ -13,6 +13,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import net from "node:net";
 import type { EventStore, JSONRPCMessage } from "@modelcontextprotocol/server";
+import type { Redis } from "ioredis";
 import { log } from "@/lib/log";
 import { attemptRedis, redis, redisKey } from "@/lib/redis";
 import { processState } from "@/lib/state";
@@ -97,7 +98,7 @@ async function withOrphanAnswers(sessionId: string, res: Response): Promise<Resp
   const r = redis();
   if (!r) return res;
   const claim: Claim = { open: true, answers: [] };
-  await attemptRedis(r, "orphaned agent calls", () => claimOrphans(sessionId, claim), 3_000);
+  await attemptRedis(r, "orphaned agent calls", () => claimOrphans(r, sessionId, claim), 3_000);
   claim.open = false;
   const { answers } = claim;
   if (!answers.length) return res;
@@ -130,9 +131,7 @@ type Claim = { open: boolean; answers: JSONRPCMessage[] };
  * instances slow to probe) is put back, for the session's next check here or on another instance: a claimed
  * call is always answered or left pending, never dropped.
  */
-async function claimOrphans(sessionId: string, claim: Claim): Promise<void> {
-  const r = redis();
-  if (!r) return;
+async function claimOrphans(r: Redis, sessionId: string, claim: Claim): Promise<void> {
   const pKey = pendingKey(sessionId);
   const foreign = Object.entries(await r.hgetall(pKey))
     .map(([id, record]) => ({ id, record, ...(JSON.parse(record) as Pending) }))
